@@ -1,0 +1,150 @@
+"""The vocabulary a flow uses to declare an approval step: who may act, which decisions are
+allowed and which fields completing the task takes."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+APPROVE = "approve"
+REJECT = "reject"
+RETURN = "return"
+DECISION_LABELS = {APPROVE: _("Approve"), REJECT: _("Reject"), RETURN: _("Return")}
+# Decisions that must say why.
+COMMENT_REQUIRED = frozenset({REJECT, RETURN})
+
+FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "boolean", "choice", "user")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input a task asks for, rendered by any client from `fields` in the task JSON."""
+
+    name: str
+    type: str
+    label: str
+    required: bool = True
+    choices: tuple = ()
+    max_length: int = 2000
+    min_value: Decimal | int | None = None
+    max_value: Decimal | int | None = None
+
+    def __post_init__(self):
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"unknown field type {self.type!r}")
+
+    def as_dict(self):
+        out = {
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "label": str(self.label),
+        }
+        if self.type == "choice":
+            out["choices"] = [{"value": v, "label": str(label)} for v, label in self.choices]
+        return out
+
+    def serializer_field(self):
+        common = {"required": self.required, "label": str(self.label)}
+        if not self.required:
+            common["allow_null"] = True
+        if self.type in ("string", "text"):
+            return serializers.CharField(
+                max_length=self.max_length if self.type == "text" else min(self.max_length, 200),
+                allow_blank=not self.required,
+                **common,
+            )
+        if self.type == "integer":
+            return serializers.IntegerField(
+                min_value=self.min_value, max_value=self.max_value, **common
+            )
+        if self.type == "decimal":
+            return serializers.DecimalField(
+                max_digits=14,
+                decimal_places=2,
+                min_value=self.min_value if self.min_value is not None else Decimal("0"),
+                max_value=self.max_value,
+                **common,
+            )
+        if self.type == "date":
+            return serializers.DateField(**common)
+        if self.type == "boolean":
+            return serializers.BooleanField(**common)
+        if self.type == "choice":
+            return serializers.ChoiceField(choices=[v for v, _label in self.choices], **common)
+        if self.type == "user":
+            return serializers.CharField(max_length=150, **common)  # a username
+        raise AssertionError(self.type)
+
+
+def validate_fields(fields, data, *, enforce_required=True):
+    """Validate task data against the declared fields; unknown keys are refused so that a
+    typo never silently drops what an officer entered. Returns plain-JSON values.
+    Rejecting or returning a task does not make the officer fill in what approving needs."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"data": [_("Must be an object.")]})
+    declared = {f.name for f in fields}
+    unknown = sorted(set(data) - declared)
+    if unknown:
+        raise serializers.ValidationError(
+            {f"data.{k}": [_("Unknown field for this task.")] for k in unknown}
+        )
+    serializer_class = type(
+        "TaskDataSerializer",
+        (serializers.Serializer,),
+        {f.name: f.serializer_field() for f in fields},
+    )
+    serializer = serializer_class(data=data, partial=not enforce_required)
+    if not serializer.is_valid():
+        raise serializers.ValidationError({f"data.{k}": v for k, v in serializer.errors.items()})
+    return {
+        k: (str(v) if isinstance(v, Decimal) else v.isoformat() if hasattr(v, "isoformat") else v)
+        for k, v in serializer.validated_data.items()
+    }
+
+
+# --- Where approvers sit, relative to the case ---------------------------------------------
+
+
+def case_org(case):
+    """The case's own organization (e.g. the applicant's grassroots union)."""
+    return case.organization
+
+
+def parent_org(case):
+    """One level up from the case's organization (e.g. the town federation)."""
+    from organizations.models import Organization
+
+    return Organization.objects.get_parent(case.organization) or case.organization
+
+
+def org_of_kind(kind):
+    """The nearest organization of `kind` at or above the case's organization."""
+
+    def resolve(case):
+        org = case.organization
+        if org.kind == kind:
+            return org
+        from organizations.models import Organization
+
+        for ancestor in reversed(Organization.objects.get_ancestors(org)):
+            if ancestor.kind == kind:
+                return ancestor
+        return org
+
+    resolve.__name__ = f"org_of_kind_{kind}"
+    return resolve
+
+
+@dataclass(frozen=True)
+class Approvers:
+    """Holders of `role` at the organization `at(case)` returns."""
+
+    role: str
+    at: object = field(default=case_org)
+
+    def organization_for(self, case):
+        return self.at(case)

@@ -1,0 +1,166 @@
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.urls import path
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals.api import TaskSerializer
+from approvals.models import OPEN_STATUSES, CaseTask
+from approvals.selectors import open_tasks_of
+from core.errors import NotFound
+from core.rest import ErrorSerializer
+from organizations.api import OrganizationRefSerializer, UserRefSerializer
+
+from . import selectors, trail
+from .models import Case, CaseStatus
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    organization = OrganizationRefSerializer()
+    applicant = UserRefSerializer()
+    submitted_by = UserRefSerializer()
+    open_tasks = TaskSerializer(many=True, source="open_task_list")
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "process",
+            "status",
+            "outcome",
+            "title",
+            "organization",
+            "applicant",
+            "submitted_by",
+            "amount",
+            "created_at",
+            "updated_at",
+            "finished_at",
+            "open_tasks",
+        ]
+
+
+class TrailEventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = UserRefSerializer(allow_null=True)
+    actor_role = serializers.CharField()
+    on_behalf_of = UserRefSerializer(allow_null=True)
+    action = serializers.CharField()
+    task = serializers.IntegerField(source="task_id", allow_null=True)
+    step = serializers.CharField()
+    comment = serializers.CharField()
+    data = serializers.JSONField()
+    source_ip = serializers.IPAddressField(allow_null=True)
+    prev_hash = serializers.CharField()
+    hash = serializers.CharField()
+
+
+class VerificationSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    events = serializers.IntegerField()
+    broken_at = serializers.IntegerField(allow_null=True)
+
+
+class CaseFilter(filters.FilterSet):
+    process = filters.CharFilter()
+    status = filters.ChoiceFilter(choices=CaseStatus.choices)
+    organization = filters.NumberFilter(
+        method="filter_organization", label="organization id (and its subtree)"
+    )
+    q = filters.CharFilter(method="filter_q", label="number, title or applicant")
+    overdue = filters.BooleanFilter(method="filter_overdue")
+
+    def filter_organization(self, qs, name, value):
+        from organizations.models import Organization
+
+        org = Organization.objects.filter(pk=value).first()
+        if org is None:
+            return qs.none()
+        return qs.filter(organization__path__startswith=org.path)
+
+    def filter_q(self, qs, name, value):
+        value = value.strip()[:100]
+        return qs.filter(
+            Q(number__icontains=value)
+            | Q(title__icontains=value)
+            | Q(applicant__username__icontains=value)
+            | Q(applicant__full_name__icontains=value)
+        )
+
+    def filter_overdue(self, qs, name, value):
+        late = CaseTask.objects.filter(
+            case=OuterRef("pk"), status__in=OPEN_STATUSES, due_at__lt=timezone.now()
+        )
+        return qs.filter(Exists(late)) if value else qs.exclude(Exists(late))
+
+
+def with_open_tasks(qs):
+    return qs.prefetch_related(
+        Prefetch("tasks", queryset=open_tasks_of(qs.values("pk")), to_attr="open_task_list")
+    )
+
+
+class CaseList(generics.ListAPIView):
+    """Cases within the caller's reach, newest first."""
+
+    serializer_class = CaseSerializer
+    filterset_class = CaseFilter
+
+    def get_queryset(self):
+        return with_open_tasks(selectors.cases_in_reach(self.request.user))
+
+    @extend_schema(tags=["cases"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CaseDetail(generics.RetrieveAPIView):
+    serializer_class = CaseSerializer
+
+    def get_queryset(self):
+        return with_open_tasks(selectors.cases_in_reach(self.request.user))
+
+    @extend_schema(tags=["cases"], responses={200: CaseSerializer, 404: ErrorSerializer})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+def _case_or_404(request, pk):
+    case = selectors.case_in_reach(request.user, pk)
+    if case is None:
+        raise NotFound()
+    return case
+
+
+class CaseTrail(generics.ListAPIView):
+    """The case's trail events in order."""
+
+    serializer_class = TrailEventSerializer
+
+    def get_queryset(self):
+        return selectors.trail_of(_case_or_404(self.request, self.kwargs["pk"]))
+
+    @extend_schema(tags=["cases"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class VerifyTrail(APIView):
+    """Recompute the case's hash chain: `broken_at` is the first event that does not match."""
+
+    @extend_schema(tags=["cases"], responses={200: VerificationSerializer, 404: ErrorSerializer})
+    def get(self, request, pk):
+        return Response(trail.verify(_case_or_404(request, pk)).as_dict())
+
+
+urlpatterns = [
+    path("cases/", CaseList.as_view(), name="case-list"),
+    path("cases/<int:pk>/", CaseDetail.as_view(), name="case-detail"),
+    path("cases/<int:pk>/trail/", CaseTrail.as_view(), name="case-trail"),
+    path("cases/<int:pk>/trail/verify/", VerifyTrail.as_view(), name="case-trail-verify"),
+]

@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CaseStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("In progress")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    CLOSED = "closed", _("Closed")
+
+
+FINAL_STATUSES = frozenset(CaseStatus) - {CaseStatus.IN_PROGRESS}
+
+
+class Case(models.Model):
+    """What the three processes share: a numbered case of one organization, started by an
+    applicant and carried by a viewflow process. Process-specific records link one-to-one."""
+
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    process = models.CharField(_("process"), max_length=20, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.IN_PROGRESS
+    )
+    outcome = models.CharField(_("outcome"), max_length=40, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        models.PROTECT,
+        related_name="cases",
+        verbose_name=_("organization"),
+    )
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="cases", verbose_name=_("applicant")
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        related_name="+",
+        verbose_name=_("submitted by"),
+        help_text=_("Differs from the applicant when a chair submits on a member's behalf."),
+    )
+    flow_process = models.OneToOneField(
+        "viewflow.Process", models.PROTECT, null=True, blank=True, related_name="case"
+    )
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "The figure approval thresholds compare against (requested aid, claim, upper share)."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status"])]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def is_open(self):
+        return self.status == CaseStatus.IN_PROGRESS
+
+
+class CaseNumberCounter(models.Model):
+    """Last number issued per prefix and year: `KN-2026-000123`."""
+
+    prefix = models.CharField(max_length=8)
+    year = models.PositiveIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="uniq_case_counter")]
+
+    def __str__(self):
+        return f"{self.prefix}-{self.year}: {self.last}"
+
+
+class TrailEvent(models.Model):
+    """One state change of a case, append-only and hash-chained:
+    hash = sha256(prev_hash + canonical JSON of the event). The database refuses UPDATE and
+    DELETE on this table (triggers created by migration 0002)."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="trail", db_index=False)
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_role = models.CharField(max_length=20, blank=True)
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    task_id = models.BigIntegerField(null=True, blank=True)
+    step = models.CharField(max_length=60, blank=True)
+    comment = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("trail event")
+        verbose_name_plural = _("trail events")
+        ordering = ["case_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="uniq_trail_seq")]
+
+    def __str__(self):
+        return f"{self.case_id}#{self.seq} {self.action}"

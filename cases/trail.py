@@ -1,0 +1,172 @@
+"""The audit trail: append one hash-chained event per state change, and verify a chain.
+
+Services call `append` inside their transaction. The acting user and source IP of the
+current request are taken from `current_context` when the caller does not pass them, so that
+changes made deep inside the engine (a viewflow activation creating the next task) still say
+who caused them.
+"""
+
+import contextvars
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Case, TrailEvent
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass
+class ActionContext:
+    actor: object = None
+    source_ip: str | None = None
+    # task ids whose status changes the running service records itself
+    covered_tasks: set = field(default_factory=set)
+
+
+_context = contextvars.ContextVar("trail_context", default=None)
+
+
+def current_context():
+    ctx = _context.get()
+    return ctx if ctx is not None else ActionContext()
+
+
+@contextmanager
+def acting(*, actor=None, source_ip=None):
+    """Declare who is acting (and from where) for the trail events written inside."""
+    outer = _context.get()
+    ctx = ActionContext(
+        actor=actor if actor is not None else (outer.actor if outer else None),
+        source_ip=source_ip if source_ip is not None else (outer.source_ip if outer else None),
+    )
+    token = _context.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _context.reset(token)
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def normalize(data):
+    """Data as it will read back from the database: plain JSON types only."""
+    return json.loads(json.dumps(data or {}, default=_json_default))
+
+
+def canonical(event):
+    """The bytes an event's hash covers: every field that tells the story, sorted."""
+    body = {
+        "case": event.case_id,
+        "seq": event.seq,
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor_id,
+        "actor_role": event.actor_role,
+        "on_behalf_of": event.on_behalf_of_id,
+        "action": event.action,
+        "task": event.task_id,
+        "step": event.step,
+        "comment": event.comment,
+        "data": event.data,
+        "source_ip": event.source_ip,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(prev_hash, event):
+    return hashlib.sha256((prev_hash + canonical(event)).encode()).hexdigest()
+
+
+def append(
+    case,
+    action,
+    *,
+    actor=None,
+    actor_role="",
+    on_behalf_of=None,
+    task=None,
+    step="",
+    comment="",
+    data=None,
+):
+    """Append an event to the case's chain. Must run inside the business transaction; the
+    case row is locked so that concurrent appends take consecutive sequence numbers."""
+    assert transaction.get_connection().in_atomic_block, "trail events belong to a transaction"
+    ctx = current_context()
+    case_id = case.pk if isinstance(case, Case) else case
+    Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).get()
+    last = (
+        TrailEvent.objects.filter(case_id=case_id)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    if actor is None:
+        actor = ctx.actor
+    event = TrailEvent(
+        case_id=case_id,
+        seq=seq,
+        at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_role=actor_role or "",
+        on_behalf_of=on_behalf_of,
+        action=action,
+        task_id=getattr(task, "pk", task),
+        step=step or getattr(getattr(task, "flow_task", None), "name", "") or "",
+        comment=comment or "",
+        data=normalize(data),
+        source_ip=ctx.source_ip,
+        prev_hash=prev_hash,
+    )
+    event.hash = compute_hash(prev_hash, event)
+    event.save(force_insert=True)
+    return event
+
+
+@dataclass
+class Verification:
+    valid: bool
+    events: int
+    broken_at: int | None
+
+    def as_dict(self):
+        return {"valid": self.valid, "events": self.events, "broken_at": self.broken_at}
+
+
+def verify_events(events):
+    """Walk a case's events in order. `broken_at` is the first event whose sequence, link to the
+    previous event or own hash does not match; `events` counts them all."""
+    prev_hash = GENESIS_HASH
+    count = 0
+    broken_at = None
+    for event in events:
+        count += 1
+        if broken_at is None and (
+            event.seq != count
+            or event.prev_hash != prev_hash
+            or compute_hash(prev_hash, event) != event.hash
+        ):
+            broken_at = event.seq
+        prev_hash = event.hash
+    return Verification(broken_at is None, count, broken_at)
+
+
+def verify(case):
+    case_id = case.pk if isinstance(case, Case) else case
+    events = TrailEvent.objects.filter(case_id=case_id).order_by("seq").iterator(chunk_size=2000)
+    return verify_events(events)

@@ -1,0 +1,102 @@
+"""DRF settings hooks: pagination and the error format. Kept free of view imports because
+REST_FRAMEWORK settings import it early."""
+
+import json
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from viewflow.workflow.exceptions import FlowLockFailed
+
+from .errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+def _flatten(detail):
+    """DRF error detail → {field: [messages]} with nested fields joined by dots."""
+    out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, list):
+            if value and all(not isinstance(v, (dict, list)) for v in value):
+                out.setdefault(prefix or "non_field_errors", []).extend(str(v) for v in value)
+            else:
+                for i, v in enumerate(value):
+                    walk(f"{prefix}.{i}" if prefix else str(i), v)
+        else:
+            out.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return out
+
+
+def _django_validation_fields(exc):
+    if hasattr(exc, "error_dict"):
+        return {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def exception_handler(exc, context):
+    """Every error as {"detail", "code"} plus {"fields": {name: [messages]}} for bad input."""
+    if isinstance(exc, DomainError):
+        body = {"detail": str(exc.detail), "code": exc.code}
+        if exc.fields:
+            body["fields"] = {
+                k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                for k, v in exc.fields.items()
+            }
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        fields = _django_validation_fields(exc)
+        first = next(iter(fields.values()))[0] if fields else _("Invalid input.")
+        return Response({"detail": first, "code": "invalid", "fields": fields}, status=400)
+    if isinstance(exc, FlowLockFailed):
+        return Response(
+            {"detail": _("The case is busy; try again."), "code": "busy"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if set(fields) == {"non_field_errors"}:
+            detail = fields["non_field_errors"][0]
+        else:
+            detail = _("Invalid input: %(fields)s.") % {"fields": ", ".join(sorted(fields))}
+        response.data = {"detail": detail, "code": "invalid", "fields": fields}
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        if isinstance(detail, (list, dict)):
+            detail = json.dumps(detail, ensure_ascii=False)
+        response.data = {"detail": str(detail), "code": code if isinstance(code, str) else "error"}
+    return response

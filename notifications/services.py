@@ -1,0 +1,325 @@
+"""Writes of the notifications app: `notify` (inbox + outbox, inside the caller's transaction),
+marking as read, and the outbox machinery (one delivery attempt, the sweep, admin retry).
+
+Delivery guarantees: a Delivery row is committed with the business change or not at all; it is
+published to Celery after commit, and the periodic sweep resends whatever is still pending (a
+broker that was down, a lost message). A row is locked while it is being sent and only a pending
+row is sent, so concurrent or repeated runs send it once. The one window left is a crash
+between a successful send and the commit that marks it sent; receivers can drop such a repeat
+by the Message-ID / Idempotency-Key, which is the same on every attempt."""
+
+import functools
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import NotFound
+
+from . import channels
+from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_DEFAULTS = {
+    "MAX_ATTEMPTS": 8,
+    "BACKOFF_BASE_SECONDS": 30,
+    "BACKOFF_MAX_SECONDS": 3600,
+    "SWEEP_GRACE_SECONDS": 30,
+    "SWEEP_BATCH_SIZE": 200,
+    "WEBHOOK_TIMEOUT_SECONDS": 5,
+}
+
+EVENT_MAX_LENGTH = Notification._meta.get_field("event").max_length
+
+
+def outbox_settings():
+    return {**OUTBOX_DEFAULTS, **getattr(settings, "UNIONFLOW_OUTBOX", {})}
+
+
+def dedupe_key(event, channel, target_id):
+    return f"{event}|{channel}|{target_id}"
+
+
+# --- notify -----------------------------------------------------------------------------------
+
+
+def notify(*, event, recipients, verb, title, body="", case=None, data=None):
+    """Tell `recipients` (users) about `event`: an inbox row each, an email each (when the user
+    has an address), and one post per active webhook endpoint covering the case's organization.
+
+    `event` is a stable ASCII key of the domain event (e.g. "case:12:approved"); calling again
+    with the same key adds nothing for users and endpoints already notified. Must be called
+    inside the business transaction: the rows commit or roll back with it, and sending starts
+    after commit. Returns the Delivery ids created."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify() must run inside the business transaction (atomic block).")
+    if not event or not event.isascii() or len(event) > EVENT_MAX_LENGTH:
+        raise ValueError(f"event must be 1-{EVENT_MAX_LENGTH} ASCII characters: {event!r}")
+
+    title, body, data = str(title), str(body), data or {}
+    users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
+    now = timezone.now()
+
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=u,
+                case=case,
+                event=event,
+                verb=verb,
+                title=title,
+                body=body,
+                data=data,
+                created_at=now,
+            )
+            for u in users
+        ],
+        ignore_conflicts=True,  # the repeat of an event is a no-op, also under a race
+    )
+
+    deliveries = [
+        Delivery(
+            event=event,
+            channel=Channel.EMAIL,
+            recipient=u,
+            dedupe_key=dedupe_key(event, Channel.EMAIL, u.pk),
+            payload=_email_payload(u, title, body, case),
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for u in users
+        if u.email
+    ]
+    if case is not None:
+        webhook_payload = _webhook_payload(event, verb, title, body, case, data)
+        deliveries += [
+            Delivery(
+                event=event,
+                channel=Channel.WEBHOOK,
+                endpoint=endpoint,
+                dedupe_key=dedupe_key(event, Channel.WEBHOOK, endpoint.pk),
+                payload=webhook_payload,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints_covering(case.organization)
+        ]
+    if not deliveries:
+        return []
+
+    keys = [d.dedupe_key for d in deliveries]
+    existing = set(
+        Delivery.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
+    )
+    new = [d for d in deliveries if d.dedupe_key not in existing]
+    if not new:
+        return []
+    # ignore_conflicts leaves the pks unset (and covers a concurrent notify of the same event),
+    # hence the read back by key.
+    Delivery.objects.bulk_create(new, ignore_conflicts=True)
+    ids = list(
+        Delivery.objects.filter(
+            dedupe_key__in=[d.dedupe_key for d in new], status=DeliveryStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+    # robust: a broker that is down must not turn a committed change into an error; the
+    # rows stay pending and the sweep sends them.
+    transaction.on_commit(functools.partial(enqueue, ids), robust=True)
+    return ids
+
+
+def endpoints_covering(organization):
+    """Active endpoints of the organization itself, and of its ancestors that asked for the
+    events of their subtree."""
+    steplen = organization.steplen
+    ancestor_paths = [
+        organization.path[:i] for i in range(steplen, len(organization.path), steplen)
+    ]
+    return list(
+        WebhookEndpoint.objects.filter(is_active=True).filter(
+            Q(organization_id=organization.pk)
+            | Q(include_descendants=True, organization__path__in=ancestor_paths)
+        )
+    )
+
+
+def _email_payload(user, title, body, case):
+    subject = " ".join(title.split())  # a header: no line breaks
+    text = body or title
+    if case is not None:
+        subject = f"[{case.number}] {subject}"
+        text += "\n\n" + _("Case: %(number)s") % {"number": case.number}
+    return {"to": [user.email], "subject": subject, "body": text}
+
+
+def _webhook_payload(event, verb, title, body, case, data):
+    return {
+        "event": event,
+        "verb": verb,
+        "title": title,
+        "body": body,
+        "case": {"id": case.pk, "number": case.number} if case is not None else None,
+        "data": data,
+    }
+
+
+def enqueue(delivery_ids):
+    """Hand deliveries to Celery. Stops at the first publish error: with the broker down every
+    further try would only wait for its own timeout, and the sweep will send them all."""
+    from .tasks import deliver  # the tasks module imports this one
+
+    for position, pk in enumerate(delivery_ids):
+        try:
+            deliver.delay(pk)
+        except Exception:
+            logger.warning(
+                "Could not publish %d outbox deliveries; the sweep will send them.",
+                len(delivery_ids) - position,
+                exc_info=True,
+            )
+            return
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+
+def mark_read(*, user, notification_id):
+    """Mark one of the user's notifications as read (again is fine: the first time is kept).
+    Another user's notification is NotFound."""
+    with transaction.atomic():
+        Notification.objects.filter(
+            pk=notification_id, recipient=user, read_at__isnull=True
+        ).update(read_at=timezone.now())
+        notification = (
+            Notification.objects.select_related("case")
+            .filter(pk=notification_id, recipient=user)
+            .first()
+        )
+    if notification is None:
+        raise NotFound()
+    return notification
+
+
+def mark_all_read(*, user):
+    """Mark every unread notification of the user as read; returns how many."""
+    with transaction.atomic():
+        return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+
+
+# --- outbox -----------------------------------------------------------------------------------
+
+
+class Outcome:
+    SENT = "sent"
+    RETRY = "retry"  # failed, will be tried again at next_attempt_at
+    FAILED = "failed"  # failed for the last time
+    SKIPPED = "skipped"  # not pending, not due, or being sent by someone else
+
+
+def backoff_seconds(attempts, cfg=None):
+    cfg = cfg or outbox_settings()
+    return min(cfg["BACKOFF_BASE_SECONDS"] * 2 ** (attempts - 1), cfg["BACKOFF_MAX_SECONDS"])
+
+
+def attempt_delivery(delivery_id):
+    """Send one delivery if it is pending and due. Returns (outcome, seconds until the retry
+    or None). Safe to call any number of times, also concurrently."""
+    cfg = outbox_settings()
+    with transaction.atomic():
+        if connection.vendor == "sqlite":
+            # SQLite ignores FOR UPDATE; a write as the first statement takes the database's
+            # write lock, so a concurrent attempt waits here and then sees the row sent.
+            Delivery.objects.filter(pk=delivery_id).update(attempts=F("attempts"))
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        now = timezone.now()
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return Outcome.SKIPPED, None
+        if delivery.next_attempt_at > now:
+            # A retry is already scheduled for later; going early would defeat the backoff.
+            return Outcome.SKIPPED, None
+
+        delivery.attempts += 1
+        try:
+            channels.send(delivery)
+        except Exception as exc:
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if delivery.attempts >= cfg["MAX_ATTEMPTS"]:
+                delivery.status = DeliveryStatus.FAILED
+                outcome, retry_in = Outcome.FAILED, None
+                logger.error(
+                    "Delivery %s failed for good: %s", delivery.dedupe_key, delivery.last_error
+                )
+            else:
+                retry_in = backoff_seconds(delivery.attempts, cfg)
+                delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+                outcome = Outcome.RETRY
+                logger.warning(
+                    "Delivery %s failed (attempt %d), retry in %ss: %s",
+                    delivery.dedupe_key,
+                    delivery.attempts,
+                    retry_in,
+                    delivery.last_error,
+                )
+            delivery.save(update_fields=["attempts", "status", "next_attempt_at", "last_error"])
+            return outcome, retry_in
+
+        delivery.status = DeliveryStatus.SENT
+        delivery.sent_at = timezone.now()
+        delivery.save(update_fields=["attempts", "status", "sent_at"])
+        return Outcome.SENT, None
+
+
+def due_deliveries(limit=None):
+    """Ids of pending deliveries that are due and old enough that the after-commit path has
+    had its chance (so the sweep does not race it)."""
+    cfg = outbox_settings()
+    now = timezone.now()
+    return list(
+        Delivery.objects.filter(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at__lte=now,
+            created_at__lte=now - timedelta(seconds=cfg["SWEEP_GRACE_SECONDS"]),
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[: limit or cfg["SWEEP_BATCH_SIZE"]]
+    )
+
+
+def sweep_outbox():
+    """Send what the after-commit path did not (broker down, message lost, retry not
+    published). Returns how many were sent."""
+    sent = 0
+    for pk in due_deliveries():
+        outcome, _retry_in = attempt_delivery(pk)
+        sent += outcome == Outcome.SENT
+    if sent:
+        logger.info("Outbox sweep sent %d deliveries.", sent)
+    return sent
+
+
+def retry_deliveries(*, delivery_ids):
+    """Give failed deliveries a fresh round of attempts, starting now. Returns how many."""
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.FAILED).values_list(
+                "pk", flat=True
+            )
+        )
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        if ids:
+            transaction.on_commit(functools.partial(enqueue, ids), robust=True)
+    return len(ids)

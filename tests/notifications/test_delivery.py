@@ -1,0 +1,290 @@
+"""The outbox: each delivery is sent once, retried with backoff, and nothing is lost when the
+broker is down."""
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+from redis import Redis
+
+from notifications.models import Channel, Delivery, DeliveryStatus
+from notifications.services import notify
+from notifications.tasks import deliver, sweep_outbox
+
+from .conftest import celery_broker
+
+pytestmark = pytest.mark.django_db
+
+
+def _notify(case, recipients, event="case:1:approved"):
+    with transaction.atomic():
+        return notify(
+            event=event, recipients=recipients, verb="case_approved", title="已批准", case=case
+        )
+
+
+@pytest.fixture
+def redis_prefix():
+    """A Redis key prefix of the test's own: neither its worker nor another process on the
+    same Redis takes the other's messages. Its keys are removed afterwards."""
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL=redis://…")
+    prefix = f"unionflow-test-{uuid.uuid4().hex}:"
+    yield prefix
+    redis = Redis.from_url(settings.CELERY_BROKER_URL)
+    keys = list(redis.scan_iter(match=f"{prefix}*"))
+    if keys:
+        redis.delete(*keys)
+    redis.close()
+
+
+def _past_grace(time_machine, seconds=1):
+    grace = settings.UNIONFLOW_OUTBOX["SWEEP_GRACE_SECONDS"]
+    time_machine.move_to(timezone.now() + timedelta(seconds=grace + seconds))
+
+
+def _wait_until(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_an_email_is_sent_once_however_often_deliver_runs(make_case, make_user, mailoutbox):
+    [pk] = _notify(make_case(), [make_user()])
+
+    assert deliver(pk) == "sent"
+    assert deliver(pk) == "skipped"
+
+    assert len(mailoutbox) == 1
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == DeliveryStatus.SENT and delivery.sent_at is not None
+
+
+def test_a_webhook_is_posted_once_however_often_deliver_runs(
+    make_case, make_user, make_endpoint, webhook_receiver
+):
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    [pk] = _notify(case, [make_user(email="")])
+
+    deliver(pk)
+    deliver(pk)
+
+    assert len(webhook_receiver.requests) == 1
+    assert Delivery.objects.get(pk=pk).status == DeliveryStatus.SENT
+
+
+def test_a_failing_webhook_is_retried_with_backoff_then_given_up(
+    make_case,
+    make_user,
+    make_endpoint,
+    webhook_receiver,
+    outbox_config,
+    time_machine,
+    celery_test_app,
+):
+    cfg = outbox_config(MAX_ATTEMPTS=4, BACKOFF_BASE_SECONDS=30, BACKOFF_MAX_SECONDS=100)
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    webhook_receiver.respond_with(*[500] * 10)
+    time_machine.move_to(timezone.now(), tick=False)
+    [pk] = _notify(case, [make_user(email="")])
+    task = celery_test_app.tasks["notifications.tasks.deliver"]
+
+    waits = []
+    with mock.patch.object(task, "apply_async") as schedule:
+        for _ in range(cfg["MAX_ATTEMPTS"]):
+            deliver(pk)
+            delivery = Delivery.objects.get(pk=pk)
+            if delivery.status == DeliveryStatus.PENDING:
+                wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+                waits.append(wait)
+                # Not due yet: an early run (a duplicate message, the sweep) sends nothing.
+                assert deliver(pk) == "skipped"
+                time_machine.shift(timedelta(seconds=wait))
+
+    assert waits == [30, 60, 100]  # doubling, capped
+    assert [c.kwargs["countdown"] for c in schedule.call_args_list] == [30, 60, 100]
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempts == 4
+    assert "500" in delivery.last_error
+    assert len(webhook_receiver.requests) == 4
+
+    time_machine.shift(timedelta(hours=2))
+    assert sweep_outbox() == 0
+    assert len(webhook_receiver.requests) == 4
+
+
+def test_a_success_after_a_failure_is_sent_once(
+    make_case, make_user, make_endpoint, webhook_receiver, time_machine
+):
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    webhook_receiver.respond_with(503)
+    [pk] = _notify(case, [make_user(email="")])
+
+    assert deliver(pk) == "retry"
+    time_machine.move_to(Delivery.objects.get(pk=pk).next_attempt_at + timedelta(seconds=1))
+    assert deliver(pk) == "sent"
+    assert deliver(pk) == "skipped"
+    assert sweep_outbox() == 0
+
+    assert len(webhook_receiver.requests) == 2  # the failed try and the one success
+    delivery = Delivery.objects.get(pk=pk)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENT, 2)
+
+
+def test_an_unreachable_webhook_counts_as_a_failure(make_case, make_user, make_endpoint):
+    case = make_case()
+    make_endpoint(case.organization, "http://127.0.0.1:1/hook")  # nothing listens there
+    [pk] = _notify(case, [make_user(email="")])
+
+    assert deliver(pk) == "retry"
+    assert Delivery.objects.get(pk=pk).last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_down_at_commit_loses_nothing_and_the_sweep_sends_once(
+    make_case, make_user, make_endpoint, webhook_receiver, mailoutbox, time_machine, caplog
+):
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    member = make_user()
+
+    # A closed port; and a real commit, so the after-commit publish really fails.
+    with celery_broker("redis://127.0.0.1:1/0"), transaction.atomic():
+        ids = notify(
+            event="case:1:approved",
+            recipients=[member],
+            verb="case_approved",
+            title="已批准",
+            case=case,
+        )
+
+    # The publish really failed (and was only logged); the business transaction committed
+    # and the deliveries wait in the outbox.
+    assert "sweep will send them" in caplog.text
+    assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).count() == 2
+    assert mailoutbox == [] and webhook_receiver.requests == []
+    # Fresh rows are left to the after-commit path for a while.
+    assert sweep_outbox() == 0
+
+    _past_grace(time_machine)
+    assert sweep_outbox() == 2
+    assert sweep_outbox() == 0
+
+    assert len(mailoutbox) == 1
+    assert len(webhook_receiver.requests) == 1
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+def test_after_commit_the_delivery_is_sent_without_calling_deliver(
+    make_case, make_user, eager_celery, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        [pk] = _notify(make_case(), [make_user()])
+
+    assert len(mailoutbox) == 1
+    assert Delivery.objects.get(pk=pk).status == DeliveryStatus.SENT
+
+
+def test_admin_retry_now_gives_a_failed_delivery_another_round(
+    make_case,
+    make_user,
+    make_endpoint,
+    webhook_receiver,
+    outbox_config,
+    admin_client,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+):
+    outbox_config(MAX_ATTEMPTS=1)
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    webhook_receiver.respond_with(500)
+    [pk] = _notify(case, [make_user(email="")])
+    deliver(pk)
+    assert Delivery.objects.get(pk=pk).status == DeliveryStatus.FAILED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:notifications_delivery_changelist"),
+            {"action": "retry_now", "_selected_action": [pk]},
+        )
+
+    assert response.status_code == 302
+    assert Delivery.objects.get(pk=pk).status == DeliveryStatus.SENT
+    assert len(webhook_receiver.requests) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_send_once(
+    make_case, make_user, make_endpoint, webhook_receiver, time_machine
+):
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+    [pk] = _notify(case, [make_user(email="")])
+    _past_grace(time_machine)  # so the sweep competes too
+    webhook_receiver.delay = 0.5  # keep the row locked while the others arrive
+    start = threading.Barrier(3)
+
+    def run(job):
+        try:
+            start.wait()
+            job()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(job,))
+        for job in (lambda: deliver(pk), lambda: deliver(pk), sweep_outbox)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    assert len(webhook_receiver.requests) == 1
+    assert Delivery.objects.get(pk=pk).status == DeliveryStatus.SENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_delivers_after_commit(
+    make_case, make_user, make_endpoint, webhook_receiver, mailoutbox, redis_prefix
+):
+    case = make_case()
+    make_endpoint(case.organization, webhook_receiver.url)
+
+    with (
+        celery_broker(settings.CELERY_BROKER_URL, global_keyprefix=redis_prefix) as app,
+        start_worker(app, perform_ping_check=False, shutdown_timeout=30),
+    ):
+        with transaction.atomic():
+            notify(
+                event="case:1:approved",
+                recipients=[make_user()],
+                verb="case_approved",
+                title="已批准",
+                case=case,
+            )
+        assert _wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 2)
+
+    assert len(mailoutbox) == 1
+    assert len(webhook_receiver.requests) == 1
+    assert set(Delivery.objects.values_list("channel", flat=True)) == {
+        Channel.EMAIL,
+        Channel.WEBHOOK,
+    }

@@ -1,0 +1,45 @@
+"""What every process flow shares: the task model, row locking, and the registry that maps a
+case's `process` name to its flow and case-number prefix."""
+
+from viewflow.workflow import flow
+from viewflow.workflow.lock import SelectForUpdateLock
+
+from approvals.models import CaseTask
+
+_registry = {}
+
+
+class CaseFlow(flow.Flow):
+    """Base of the process flows. Subclasses set `process_name` and `number_prefix` and
+    start with `start = flow.StartHandle(this.start_case)`."""
+
+    task_class = CaseTask
+    # Blocks on the process row until the holder commits: a second claim then sees the task
+    # already taken (409) instead of failing on a lock (PostgreSQL; SQLite serializes writes).
+    lock_impl = SelectForUpdateLock(nowait=False, attempts=1)
+
+    process_name = ""
+    number_prefix = ""
+
+    def start_case(self, activation, *, case):
+        """StartHandle callback: link the new viewflow process to its case."""
+        activation.process.save()
+        case.flow_process = activation.process
+        case.save(update_fields=["flow_process"])
+        return case
+
+
+def register(flow_class):
+    """Class decorator: make a flow available to `cases.services.submit_case`."""
+    if not flow_class.process_name or not flow_class.number_prefix:
+        raise ValueError(f"{flow_class.__name__} needs process_name and number_prefix")
+    _registry[flow_class.process_name] = flow_class
+    return flow_class
+
+
+def flow_for(process_name):
+    return _registry[process_name]
+
+
+def registered():
+    return dict(_registry)
