@@ -6,12 +6,12 @@ from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from notifications.services import notify
 from viewflow.fsm import TransitionNotAllowed
 from viewflow.workflow.status import STATUS
 
 from cases import trail
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from notifications.services import notify
 from organizations.selectors import users_with_role
 
 from . import selectors
@@ -42,7 +42,11 @@ def _locked_task(task_id, user):
     task = selectors.tasks_in_reach(user).filter(pk=task_id).first()
     if task is None:
         raise NotFound(_("Task not found."))
-    with transaction.atomic(), task.flow_task.flow_class.lock(task.process_id):
+    with (
+        trail.acting(actor=user),
+        transaction.atomic(),
+        task.flow_task.flow_class.lock(task.process_id),
+    ):
         task = CaseTask.objects.select_related(
             "case__organization", "case__applicant", "owner", "process"
         ).get(pk=task_id)

@@ -18,7 +18,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Case)
 class CaseAdmin(ReadOnlyAdmin):
-    list_display = ("number", "process", "status", "outcome", "organization", "applicant", "created_at")
+    list_display = (
+        "number",
+        "process",
+        "status",
+        "outcome",
+        "organization",
+        "applicant",
+        "created_at",
+    )
     list_filter = ("process", "status")
     search_fields = ("number", "title", "applicant__username", "applicant__full_name")
     list_select_related = ("organization", "applicant")

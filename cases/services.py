@@ -3,6 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
 from notifications.services import notify
 
 from . import trail
@@ -34,7 +35,7 @@ def submit_case(
     from workflows.base import flow_for
 
     flow_class = flow_for(process)
-    with transaction.atomic():
+    with trail.acting(actor=submitted_by), transaction.atomic():
         case = Case.objects.create(
             number=allocate_number(flow_class.number_prefix),
             process=process,

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -22,6 +23,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "include_descendants"]
     list_select_related = ["organization"]
     search_fields = ["name", "url", "organization__name"]
+    # A URL typed without a scheme means https (Django 6's default; silences its warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Delivery)

@@ -14,14 +14,15 @@ from .models import Notification
 TAGS = ["notifications"]
 
 
-class CaseRefSerializer(serializers.Serializer):
+class NotificationCaseSerializer(serializers.Serializer):
+    # Named apart from approvals.api.CaseRefSerializer: one OpenAPI component per name.
     id = serializers.IntegerField()
     number = serializers.CharField()
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    case = CaseRefSerializer(allow_null=True)
-    read = serializers.BooleanField(source="is_read")
+    case = NotificationCaseSerializer(allow_null=True, read_only=True)
+    read = serializers.BooleanField(source="is_read", read_only=True)
 
     class Meta:
         model = Notification

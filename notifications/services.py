@@ -25,20 +25,11 @@ from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndp
 
 logger = logging.getLogger(__name__)
 
-OUTBOX_DEFAULTS = {
-    "MAX_ATTEMPTS": 8,
-    "BACKOFF_BASE_SECONDS": 30,
-    "BACKOFF_MAX_SECONDS": 3600,
-    "SWEEP_GRACE_SECONDS": 30,
-    "SWEEP_BATCH_SIZE": 200,
-    "WEBHOOK_TIMEOUT_SECONDS": 5,
-}
-
 EVENT_MAX_LENGTH = Notification._meta.get_field("event").max_length
 
 
 def outbox_settings():
-    return {**OUTBOX_DEFAULTS, **getattr(settings, "UNIONFLOW_OUTBOX", {})}
+    return settings.UNIONFLOW_OUTBOX
 
 
 def dedupe_key(event, channel, target_id):
@@ -61,7 +52,8 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     if not event or not event.isascii() or len(event) > EVENT_MAX_LENGTH:
         raise ValueError(f"event must be 1-{EVENT_MAX_LENGTH} ASCII characters: {event!r}")
 
-    title, body, data = str(title), str(body), data or {}
+    title_max = Notification._meta.get_field("title").max_length
+    title, body, data = str(title)[:title_max], str(body), data or {}
     users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
     now = timezone.now()
 

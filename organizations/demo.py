@@ -64,7 +64,9 @@ def seed_demo(password=DEMO_PASSWORD):
             if parent_name is None:
                 org = Organization.objects.add_root({"name": name, "kind": kind})
             else:
-                org = Organization.objects.add_child(orgs[parent_name], {"name": name, "kind": kind})
+                org = Organization.objects.add_child(
+                    orgs[parent_name], {"name": name, "kind": kind}
+                )
         orgs[name] = org
     users = []
     for username, full_name, org_name, roles in USERS:

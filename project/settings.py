@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.TrailContextMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -115,6 +116,7 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- REST API -------------------------------------------------------------------------------
@@ -132,6 +134,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.rest.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "20/min")},
+    # Reverse proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")) or None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
@@ -190,7 +194,18 @@ UNIONFLOW_OUTBOX = {
     "BACKOFF_MAX_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600")),
     # The sweep leaves fresh rows to the normal after-commit path.
     "SWEEP_GRACE_SECONDS": int(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "30")),
+    "SWEEP_BATCH_SIZE": int(os.environ.get("OUTBOX_SWEEP_BATCH_SIZE", "200")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
+}
+
+# --- Domain parameters ----------------------------------------------------------------------
+# Defaults only: administrators override any of these per organization and effective date
+# (admin → Parameters). See DOMAIN.md for where each number comes from.
+UNIONFLOW_PARAMETERS = {
+    # urge (催办): one reminder per task per person within this many hours
+    "approvals.urge_interval_hours": 4,
+    # remind the assignee this many working days before a task is due
+    "approvals.reminder_working_days": 1,
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 import os
+from contextlib import contextmanager
 
 import pytest
+from celery import Celery
+from celery.contrib.testing.app import setup_default_app
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from organizations.demo import seed_demo
@@ -14,7 +18,9 @@ def pytest_collection_modifyitems(config, items):
     if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
         return
     if os.environ.get("UNIONFLOW_REQUIRE_POSTGRES"):
-        raise pytest.UsageError("UNIONFLOW_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+        raise pytest.UsageError(
+            "UNIONFLOW_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL"
+        )
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if item.get_closest_marker("postgres"):
@@ -52,3 +58,33 @@ def api():
         return client
 
     return make
+
+
+@contextmanager
+def celery_broker(url, **transport_options):
+    """Run the block with a throwaway Celery app, configured like the project's but talking
+    to `url`, as the current and default app. The project's tasks are shared tasks, so
+    `deliver.delay()` resolves to this app. Celery's own `setup_default_app` puts the
+    previous current/default app back and closes this one (its connection pool) afterwards."""
+    app = Celery("unionflow-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    options = {**getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}), **transport_options}
+    # broker_url itself would lose to the CELERY_BROKER_URL environment variable.
+    app.conf.update(
+        broker_read_url=url,
+        broker_write_url=url,
+        broker_transport_options=options,
+        worker_hijack_root_logger=False,
+    )
+    with setup_default_app(app):
+        app.set_default()
+        app.set_current()
+        yield app
+
+
+@pytest.fixture(autouse=True)
+def celery_test_app():
+    """Every test publishes to an in-memory broker nobody consumes (after-commit callbacks
+    run in many tests), unless it sets up its own."""
+    with celery_broker("memory://") as app:
+        yield app

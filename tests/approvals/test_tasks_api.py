@@ -293,3 +293,30 @@ def test_two_completions_at_the_same_moment_decide_once(api):
         CaseTask.objects.filter(case=case, flow_task_type="HUMAN").count() == 2
     )  # review + one approval
     assert trail.verify(case).valid
+
+
+def test_trail_records_actor_and_source_ip(demo, api):
+    created = api(demo.worker1).post(
+        "/api/v1/sample-cases/",
+        {"title": "x", "amount": "1"},
+        format="json",
+        REMOTE_ADDR="10.1.2.3",
+    )
+    case_id = created.json()["id"]
+    task_id = created.json()["open_tasks"][0]["id"]
+    api(demo.chair1).post(
+        f"/api/v1/tasks/{task_id}/complete/",
+        {"decision": "approve"},
+        format="json",
+        REMOTE_ADDR="10.9.9.9",
+    )
+    events = api(demo.town_aid1).get(f"/api/v1/cases/{case_id}/trail/").json()["results"]
+    by_action = {}
+    for e in events:
+        by_action.setdefault(e["action"], []).append(e)
+    assert by_action["case.submitted"][0]["source_ip"] == "10.1.2.3"
+    assert by_action["case.submitted"][0]["actor"]["username"] == "worker1"
+    completed = by_action["task.completed"][0]
+    assert completed["source_ip"] == "10.9.9.9" and completed["actor"]["username"] == "chair1"
+    # The next step was opened by the chair's decision.
+    assert by_action["task.created"][1]["actor"]["username"] == "chair1"

@@ -47,9 +47,8 @@ def test_me_lists_memberships(demo, api):
 
 def test_organizations_within_reach(demo, api):
     def names(user):
-        return [
-            o["name"] for o in api(user).get("/api/v1/organizations/").json()["results"]
-        ]
+        return [o["name"] for o in api(user).get("/api/v1/organizations/").json()["results"]]
+
     assert names(demo.county_auditor) == [
         "示范县总工会",
         "东湖镇总工会",

@@ -2,58 +2,23 @@
 endpoints, a real HTTP receiver on 127.0.0.1, and Celery pointed at a broker of the test's
 choosing (in-process memory by default, so no test leaves messages in a real queue).
 
-Tests marked `postgres` are skipped on SQLite by the `_require_postgres` fixture of
-tests/conftest.py (and fail instead when UNIONFLOW_REQUIRE_POSTGRES is set, as in CI)."""
+The Celery broker fixtures (`celery_broker`, `celery_test_app`) live in tests/conftest.py."""
 
 import itertools
 import json
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
-from celery import Celery
-from celery.contrib.testing.app import setup_default_app
-from django.conf import settings
 
 from cases.models import Case
 from notifications.models import WebhookEndpoint
 from organizations.models import Organization, User
 
 _numbers = itertools.count(1)
-
-
-@contextmanager
-def celery_broker(url, **transport_options):
-    """Run the block with a throwaway Celery app, configured like the project's but talking
-    to `url`, as the current and default app. The project's tasks are shared tasks, so
-    `deliver.delay()` resolves to this app. Celery's own `setup_default_app` puts the
-    previous current/default app back and closes this one (its connection pool) afterwards."""
-    app = Celery("unionflow-test", set_as_current=False)
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    options = {**getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}), **transport_options}
-    # broker_url itself would lose to the CELERY_BROKER_URL environment variable.
-    app.conf.update(
-        broker_read_url=url,
-        broker_write_url=url,
-        broker_transport_options=options,
-        worker_hijack_root_logger=False,
-    )
-    with setup_default_app(app):
-        app.set_default()
-        app.set_current()
-        yield app
-
-
-@pytest.fixture(autouse=True)
-def celery_test_app():
-    """Every test publishes to an in-memory broker nobody consumes (after-commit callbacks
-    run in many tests), unless it sets up its own."""
-    with celery_broker("memory://") as app:
-        yield app
 
 
 @pytest.fixture

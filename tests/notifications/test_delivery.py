@@ -18,8 +18,7 @@ from redis import Redis
 from notifications.models import Channel, Delivery, DeliveryStatus
 from notifications.services import notify
 from notifications.tasks import deliver, sweep_outbox
-
-from .conftest import celery_broker
+from tests.conftest import celery_broker
 
 pytestmark = pytest.mark.django_db
 
