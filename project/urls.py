@@ -8,3 +8,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("project.api_urls")),
 ]
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

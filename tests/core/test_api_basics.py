@@ -195,3 +195,9 @@ def test_error_body_is_json_with_detail_and_code(demo, api):
     response = api(demo.worker1).post("/api/v1/sample-cases/", {}, format="json")
     body = json.loads(response.content)
     assert {"detail", "code", "fields"} <= set(body)
+
+
+def test_unknown_api_url_is_json_404(demo, api):
+    response = api(demo.worker1).get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found" and response.json()["detail"]

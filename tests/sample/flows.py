@@ -1,5 +1,7 @@
 """A two-step sample process: the chair reviews, the town aid officer approves."""
 
+from datetime import timedelta
+
 from viewflow import this
 from viewflow.workflow import flow
 
@@ -37,6 +39,24 @@ class SampleFlow(CaseFlow):
         .Next(this.approved)
         .OnReject(this.rejected)
         .OnReturn(this.review)
+    )
+    approved = Finish(status="approved")
+    rejected = Finish(status="rejected")
+
+
+@register
+class WaitingSampleFlow(CaseFlow):
+    """A cooling-off period (a viewflow timer), then the chair's review."""
+
+    process_name = "waiting_sample"
+    number_prefix = "WS"
+
+    start = flow.StartHandle(this.start_case).Next(this.cooling_off)
+    cooling_off = flow.Timer(delay=timedelta(days=1)).Next(this.review)
+    review = (
+        Step("Review", approvers=Approvers("chair", at=case_org))
+        .Next(this.approved)
+        .OnReject(this.rejected)
     )
     approved = Finish(status="approved")
     rejected = Finish(status="rejected")
