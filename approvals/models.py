@@ -1,5 +1,8 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -32,6 +35,23 @@ class CaseTask(Task):
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Tasks of one round of a step (countersign slots, sequential approvers, added approvers)
+    # share a batch; the step's mode decides the round from their decisions.
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True)
+    kind = models.CharField(max_length=12, default="approval")  # approval | added | consult
+    position = models.PositiveSmallIntegerField(default=0)
+    # 加签 before: this task waits until the consulted approver has decided.
+    consult_for = models.ForeignKey(
+        "self", models.CASCADE, null=True, blank=True, related_name="consultations"
+    )
+    on_hold = models.BooleanField(default=False)
+    separation_of_duties = models.BooleanField(default=True)
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("task")
@@ -42,8 +62,71 @@ class CaseTask(Task):
             ),
             models.Index(fields=["case"], name="casetask_case"),
             models.Index(fields=["due_at"], name="casetask_due"),
+            models.Index(fields=["remind_at"], name="casetask_remind"),
         ]
 
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+
+class TaskKind(models.TextChoices):
+    APPROVAL = "approval", _("Approval")
+    ADDED = "added", _("Added approver")  # 加签 (after / in parallel): must approve too
+    CONSULT = "consult", _("Consulted approver")  # 加签 (before): decides first, advisory
+
+
+class Delegation(models.Model):
+    """代理: while `delegator` is away, tasks offered or assigned to them go to `delegate`,
+    who acts on their behalf."""
+
+    delegator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="delegations_given"
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="delegations_received"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delegation")
+        verbose_name_plural = _("delegations")
+        indexes = [models.Index(fields=["delegator", "starts_at", "ends_at"])]
+
+    def __str__(self):
+        return f"{self.delegator} → {self.delegate} ({self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d})"
+
+
+class Urge(models.Model):
+    """催办: one reminder sent by a person about a task (rate-limited per task and person)."""
+
+    task = models.ForeignKey(CaseTask, models.CASCADE, related_name="urges")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["task", "user", "at"])]
+
+    def __str__(self):
+        return f"{self.user} → task {self.task_id} at {self.at}"
+
+
+class WorkingDayOverride(models.Model):
+    """An official working-day status the calendar package does not know yet (a new year's
+    holidays and make-up days as announced by the State Council), or a local correction."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_working_day = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("working-day override")
+        verbose_name_plural = _("working-day overrides")
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date} {'working' if self.is_working_day else 'off'}"

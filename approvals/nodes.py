@@ -1,5 +1,6 @@
 """Flow nodes for approval work. A flow declares a `Step` for each decision people take and a
-`Finish` for each way a case can end; the behavior behind them lives here, once."""
+`Finish` for each way a case can end; the behavior behind them (modes, eligibility, deadlines,
+send back …) lives in approvals.services, once."""
 
 from viewflow import this
 from viewflow.workflow import flow
@@ -7,8 +8,21 @@ from viewflow.workflow.activation import Activation
 from viewflow.workflow.base import Edge
 from viewflow.workflow.nodes.end import EndActivation
 from viewflow.workflow.nodes.view import ViewActivation
+from viewflow.workflow.status import STATUS
 
-from .spec import APPROVE, COMMENT_REQUIRED, DECISION_LABELS, REJECT, RETURN
+from .modes import Single
+from .spec import (
+    APPROVE,
+    COMMENT_REQUIRED,
+    DECISION_LABELS,
+    REJECT,
+    RESUBMIT,
+    RETURN,
+    SKIPPED,
+    TIMEOUT_ACTIONS,
+    Approvers,
+    Users,
+)
 
 
 def case_of(process):
@@ -25,46 +39,94 @@ def case_of(process):
 
 
 class StepActivation(ViewActivation):
+    outcome = None
+
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
         from . import services
 
-        case = case_of(prev_activation.process)
-        task = flow_task.flow_class.task_class(
-            process=prev_activation.process, flow_task=flow_task, token=token, case=case
-        )
-        task.data = data if data is not None else {}
-        task.seed = seed
-        task.candidate_organization = flow_task.approvers.organization_for(case)
-        task.candidate_role = flow_task.approvers.role
-        task._trail_handled = True
-        task.save()
-        task.previous.add(prev_activation.task)
-        activation = cls(task)
-        services.task_opened(task, case=case)
-        return activation
+        task = services.open_round(flow_task, prev_activation, token, data=data or {})
+        return cls(task)
+
+    @Activation.status.super()
+    def activate(self):
+        """A step the case does not need (below its threshold) passes straight on."""
+        if self.task.decision == SKIPPED:
+            self.task.status = STATUS.STARTED
+
+    @Activation.status.super()
+    def execute(self):
+        """Record this task as done; move on only when the round is decided."""
+        from . import services
+
+        self.complete()
+        self.outcome = services.round_outcome_after(self.task)
+        if self.outcome is not None:
+            self.activate_next()
 
     @Activation.status.super()
     def create_next(self):
-        """Follow the route the decision names; approving follows `.Next()`."""
-        target = self.flow_task.route_for(self.task.decision)
-        yield target._create(self, self.task.token)
+        from . import services
+
+        decision = self.outcome or self.task.decision
+        if decision == RETURN and RETURN not in self.flow_task._routes:
+            # No route declared: returning means asking the applicant to supplement (补正).
+            yield services.open_supplement(self, return_to=self.flow_task)
+            return
+        yield self.flow_task.route_for(decision)._create(self, self.task.token)
 
 
 class Step(flow.View):
-    """A human step: holders of a role at an organization relative to the case claim the task
-    and decide. `.Next()` is where approval leads; `.OnReject()` / `.OnReturn()` name the
-    other ways out. Completing takes one of `decisions` and the declared `fields`."""
+    """A human step. `approvers` says who acts (`Approvers(role, at=…)` or `Users(…)`), `mode`
+    how their decisions add up (Single, Countersign, AnyOne, NOfM, Sequential). `.Next()` is
+    where approval leads; `.OnReject()` / `.OnReturn()` name the other ways out (a return
+    without a route goes back to the applicant). Optional: `due` (WorkingDays / CalendarDays),
+    `on_timeout` (auto_approve, auto_reject, reassign_up), `required_when` (a predicate on the
+    case — e.g. an amount above a configured threshold; otherwise the step is skipped),
+    `escalate_to` (who decides when nobody at the first level may), and
+    `separation_of_duties` (on: whoever decided another step of the case may not act here)."""
 
     activation_class = StepActivation
 
-    def __init__(self, title, *, approvers, decisions=(APPROVE, REJECT), fields=(), **kwargs):
+    def __init__(
+        self,
+        title,
+        *,
+        approvers,
+        mode=None,
+        decisions=(APPROVE, REJECT),
+        fields=(),
+        due=None,
+        on_timeout=None,
+        required_when=None,
+        escalate_to=None,
+        separation_of_duties=True,
+        **kwargs,
+    ):
         super().__init__(view=None, **kwargs)
+        if on_timeout is not None and on_timeout not in TIMEOUT_ACTIONS:
+            raise ValueError(f"on_timeout must be one of {TIMEOUT_ACTIONS}")
+        if on_timeout is not None and due is None:
+            raise ValueError("on_timeout needs a due period")
         self.task_title = title
         self.approvers = approvers
+        self.mode = mode or Single()
         self.decisions = tuple(decisions)
         self.fields = tuple(fields)
+        self.due = due
+        self.on_timeout = on_timeout
+        self.required_when = required_when
+        self.escalate_to = escalate_to
+        self.separation_of_duties = separation_of_duties
         self._routes = {}
+
+    @property
+    def role(self):
+        return self.approvers.role
+
+    @property
+    def by_role(self):
+        return isinstance(self.approvers, Approvers)
 
     def OnReject(self, node):  # noqa: N802  (viewflow's fluent style)
         self._routes[REJECT] = node
@@ -77,9 +139,8 @@ class Step(flow.View):
     def _resolve(self, instance):
         super()._resolve(instance)
         self._routes = {k: this.resolve(instance, v) for k, v in self._routes.items()}
-        missing = [d for d in self.decisions if d != APPROVE and d not in self._routes]
-        if missing:
-            raise ValueError(f"step {self.name!r} allows {missing} but declares no route for it")
+        if REJECT in self.decisions and REJECT not in self._routes:
+            raise ValueError(f"step {self.name!r} allows reject but declares no .OnReject()")
 
     def _outgoing(self):
         yield from super()._outgoing()
@@ -89,15 +150,53 @@ class Step(flow.View):
     def route_for(self, decision):
         return self._routes.get(decision, self._next)
 
-    def decisions_spec(self):
+    def decisions_spec(self, decisions=None):
         return [
             {
                 "value": d,
                 "label": str(DECISION_LABELS[d]),
                 "comment_required": d in COMMENT_REQUIRED,
             }
-            for d in self.decisions
+            for d in (decisions or self.decisions)
         ]
+
+
+class SupplementActivation(StepActivation):
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        from . import services
+
+        return cls(services.open_supplement_task(flow_task, prev_activation, token, data or {}))
+
+    @Activation.status.super()
+    def execute(self):
+        self.complete()
+        self.outcome = RESUBMIT
+        self.activate_next()
+
+    @Activation.status.super()
+    def create_next(self):
+        target = self.flow_task.flow_class.instance.node(self.task.data["return_to"])
+        yield target._create(self, self.task.token)
+
+
+class Supplement(Step):
+    """补正: the applicant supplements what was asked for and resubmits; the case goes back
+    to the step that asked."""
+
+    activation_class = SupplementActivation
+
+    def __init__(self, title, **kwargs):
+        from .spec import Field
+
+        super().__init__(
+            title,
+            approvers=Users(lambda case: [case.applicant], role="member"),
+            decisions=(RESUBMIT,),
+            fields=(Field("note", "text", "Note", required=False),),
+            separation_of_duties=False,
+            **kwargs,
+        )
 
 
 class FinishActivation(EndActivation):

@@ -1,28 +1,78 @@
-"""Task reads, scoped to the user and free of N+1."""
+"""Task reads, scoped to the user and free of N+1. Who may take a task is decided here, in
+one query (`eligible_q`), so the queue a person sees and the check when they act agree."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from cases.selectors import cases_in_reach_q
-from organizations.selectors import memberships_of
+from organizations.models import Membership
 
-from .models import OPEN_STATUSES, CaseTask
+from .models import OPEN_STATUSES, CaseTask, Delegation, TaskKind
+from .spec import APPROVE, REJECT
 
 HUMAN = "HUMAN"
+DECIDING = (APPROVE, REJECT)
 
 
 def _base():
     return CaseTask.objects.filter(flow_task_type=HUMAN).select_related(
-        "case", "owner", "candidate_organization", "completed_by"
+        "case", "owner", "candidate_organization", "completed_by", "on_behalf_of"
     )
 
 
-def candidate_q(user):
-    """Unassigned tasks the user may claim by role — never on a case they applied for."""
+def active_delegations(*, delegate=None, delegator=None, at=None):
+    at = at or timezone.now()
+    qs = Delegation.objects.filter(starts_at__lte=at, ends_at__gt=at, revoked_at__isnull=True)
+    if delegate is not None:
+        qs = qs.filter(delegate=delegate)
+    if delegator is not None:
+        qs = qs.filter(delegator=delegator)
+    return qs
+
+
+def acting_for(user):
+    """The user themself and everyone whose tasks they currently cover as a delegate."""
+    return [user.pk, *active_delegations(delegate=user).values_list("delegator_id", flat=True)]
+
+
+def decided_other_step(user_ids):
+    """Subquery: a decision by one of `user_ids` (in person or as delegate) on another step of
+    the same case — what separation of duties forbids."""
+    return (
+        CaseTask.objects.filter(
+            case=OuterRef("case"),
+            status=STATUS.DONE,
+            decision__in=DECIDING,
+            kind__in=(TaskKind.APPROVAL, TaskKind.ADDED),
+        )
+        .filter(Q(completed_by__in=user_ids) | Q(on_behalf_of__in=user_ids))
+        .exclude(flow_task=OuterRef("flow_task"))
+    )
+
+
+def eligible_q(user):
+    """Tasks the user may take by role (in person or for someone they cover): they hold the
+    role at the organization, it is not their (or their principal's) own case, separation of
+    duties allows it, and they hold no other task of the same round (countersign needs
+    distinct people)."""
+    ids = acting_for(user)
+    pairs = Membership.objects.filter(user_id__in=ids).values_list("organization_id", "role")
     q = Q(pk__in=[])
-    for m in memberships_of(user):
-        q |= Q(candidate_organization_id=m.organization_id, candidate_role=m.role)
-    return q & Q(status=STATUS.NEW) & ~Q(case__applicant=user)
+    for org_id, role in pairs:
+        q |= Q(candidate_organization_id=org_id, candidate_role=role)
+    same_round = (
+        CaseTask.objects.filter(batch=OuterRef("batch"))
+        .exclude(pk=OuterRef("pk"))
+        .exclude(status=STATUS.CANCELED)
+        .filter(Q(owner__in=ids) | Q(completed_by__in=ids))
+    )
+    return (
+        q
+        & ~Q(case__applicant_id__in=ids)
+        & ~(Q(separation_of_duties=True) & Q(Exists(decided_other_step(ids))))
+        & ~Q(Exists(same_round))
+    )
 
 
 def inbox(user):
@@ -30,7 +80,7 @@ def inbox(user):
 
 
 def queue(user):
-    return _base().filter(candidate_q(user))
+    return _base().filter(eligible_q(user), status=STATUS.NEW)
 
 
 def archive(user):
@@ -39,17 +89,30 @@ def archive(user):
 
 def tasks_in_reach(user):
     """Every human task the user may look at: on a case in reach, or offered or assigned to them."""
-    return _base().filter(
-        Q(case__in=_case_ids(user)) | Q(owner=user) | candidate_q(user) | Q(completed_by=user)
-    )
-
-
-def _case_ids(user):
     from cases.models import Case
 
-    return Case.objects.filter(cases_in_reach_q(user)).values("pk")
+    cases = Case.objects.filter(cases_in_reach_q(user)).values("pk")
+    return _base().filter(
+        Q(case__in=cases)
+        | Q(owner=user)
+        | Q(completed_by=user)
+        | (Q(status=STATUS.NEW) & eligible_q(user))
+    )
 
 
 def open_tasks_of(case_ids):
     """Open human tasks of the given cases, for embedding in case JSON (one query)."""
     return _base().filter(case_id__in=case_ids, status__in=OPEN_STATUSES).order_by("created")
+
+
+def round_of(task):
+    """The tasks of the task's round that count toward the step's outcome, in order."""
+    return (
+        CaseTask.objects.filter(batch=task.batch, kind__in=(TaskKind.APPROVAL, TaskKind.ADDED))
+        .exclude(status=STATUS.CANCELED)
+        .order_by("kind", "position", "pk")
+    )
+
+
+def overdue_q(now=None):
+    return Q(status__in=OPEN_STATUSES, due_at__lt=now or timezone.now())

@@ -10,7 +10,15 @@ from rest_framework import serializers
 APPROVE = "approve"
 REJECT = "reject"
 RETURN = "return"
-DECISION_LABELS = {APPROVE: _("Approve"), REJECT: _("Reject"), RETURN: _("Return")}
+RESUBMIT = "resubmit"  # the applicant answers a send-back (补正)
+SKIPPED = "skipped"  # a step the case did not need
+SENT_BACK = "sent_back"  # the assignee sent the case back to an earlier step
+DECISION_LABELS = {
+    APPROVE: _("Approve"),
+    REJECT: _("Reject"),
+    RETURN: _("Return"),
+    RESUBMIT: _("Resubmit"),
+}
 # Decisions that must say why.
 COMMENT_REQUIRED = frozenset({REJECT, RETURN})
 
@@ -141,10 +149,30 @@ def org_of_kind(kind):
 
 @dataclass(frozen=True)
 class Approvers:
-    """Holders of `role` at the organization `at(case)` returns."""
+    """Holders of `role` at the organization `at(case)` returns; they claim the step's tasks
+    from their queue."""
 
     role: str
     at: object = field(default=case_org)
 
     def organization_for(self, case):
         return self.at(case)
+
+
+@dataclass(frozen=True)
+class Users:
+    """Named people, in order: `users(case)` returns them. Each gets a task of their own.
+    `role` is the role they act in (for the trail and escalation)."""
+
+    users: object
+    role: str = ""
+
+    def resolve(self, case):
+        return list(self.users(case))
+
+
+# What happens to a task nobody finished by its due time (besides telling the level above).
+AUTO_APPROVE = "auto_approve"
+AUTO_REJECT = "auto_reject"
+REASSIGN_UP = "reassign_up"
+TIMEOUT_ACTIONS = (AUTO_APPROVE, AUTO_REJECT, REASSIGN_UP)

@@ -119,3 +119,18 @@ class TrailEvent(models.Model):
 
     def __str__(self):
         return f"{self.case_id}#{self.seq} {self.action}"
+
+
+class CaseCC(models.Model):
+    """抄送: a user given read access to a case and told about it."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="ccs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="cc_cases")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="uniq_case_cc")]
+
+    def __str__(self):
+        return f"{self.case} cc {self.user}"

@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from organizations.selectors import officer_paths, subtree_q
 
-from .models import Case, TrailEvent
+from .models import Case, CaseCC, TrailEvent
 
 
 def cases_in_reach_q(user):
@@ -20,7 +20,8 @@ def cases_in_reach_q(user):
     involved = CaseTask.objects.filter(case=OuterRef("pk")).filter(
         Q(owner=user) | Q(completed_by=user)
     )
-    return q | Q(Exists(involved))
+    copied = CaseCC.objects.filter(case=OuterRef("pk"), user=user)
+    return q | Q(Exists(involved)) | Q(Exists(copied))
 
 
 def cases_in_reach(user):

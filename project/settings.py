@@ -177,6 +177,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "workflow-timers": {"task": "workflows.tasks.fire_timers", "schedule": 60.0},
+    "task-deadlines": {"task": "approvals.tasks.process_deadlines", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,10 +1,12 @@
 """What every process flow shares: the task model, row locking, and the registry that maps a
 case's `process` name to its flow and case-number prefix."""
 
+from django.utils.translation import gettext_lazy as _
 from viewflow.workflow import flow
 from viewflow.workflow.lock import SelectForUpdateLock
 
 from approvals.models import CaseTask
+from approvals.nodes import Supplement
 
 _registry = {}
 
@@ -20,6 +22,14 @@ class CaseFlow(flow.Flow):
 
     process_name = ""
     number_prefix = ""
+
+    # 补正: where a send-back to the applicant lands, in every process.
+    supplement = Supplement(_("Supplement and resubmit"))
+
+    def can_withdraw(self, case):
+        """Whether the applicant may still withdraw (processes narrow this, e.g. until
+        disbursement)."""
+        return True
 
     def start_case(self, activation, *, case):
         """StartHandle callback: link the new viewflow process to its case."""

@@ -1,0 +1,45 @@
+"""Approval services: every operation on a task or a step round. One transaction each, under
+the process lock, with the trail event and the notifications."""
+
+from .deadlines import process_deadlines
+from .delegations import create_delegation, revoke_delegation
+from .rounds import (
+    open_round,
+    open_supplement,
+    open_supplement_task,
+    round_outcome_after,
+    task_opened,
+)
+from .tasks import (
+    add_approver,
+    cc,
+    claim,
+    complete,
+    may_claim,
+    release,
+    send_back,
+    transfer,
+    urge,
+    withdraw,
+)
+
+__all__ = [
+    "add_approver",
+    "cc",
+    "claim",
+    "complete",
+    "create_delegation",
+    "may_claim",
+    "open_round",
+    "open_supplement",
+    "open_supplement_task",
+    "process_deadlines",
+    "release",
+    "revoke_delegation",
+    "round_outcome_after",
+    "send_back",
+    "task_opened",
+    "transfer",
+    "urge",
+    "withdraw",
+]

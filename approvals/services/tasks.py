@@ -1,0 +1,587 @@
+"""Operations people perform on tasks and cases: claim, release, complete, transfer, add
+approver, send back, urge, CC and withdraw. Each runs in one transaction under the process
+lock: it checks who may act, changes state through viewflow's activation, appends the trail
+event and writes the notifications. The API, UI and commands all call these."""
+
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.fsm import TransitionNotAllowed
+from viewflow.workflow.status import PROCESS, STATUS
+
+from cases import trail
+from cases.models import Case, CaseCC, CaseStatus
+from core.config import parameter
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from notifications.services import notify
+from organizations.models import Membership, User
+from organizations.selectors import officer_paths
+
+from .. import selectors
+from ..models import OPEN_STATUSES, CaseTask, TaskKind, Urge
+from ..nodes import Supplement
+from ..spec import (
+    APPROVE,
+    COMMENT_REQUIRED,
+    REJECT,
+    RESUBMIT,
+    SENT_BACK,
+    validate_fields,
+)
+from .rounds import Assignment, close_round, delegate_of, new_task, open_supplement, task_opened
+
+ADD_POSITIONS = ("before", "after", "parallel")
+
+
+def may_claim(user, task):
+    """Whether `user` may take `task` by role (in person or as a delegate); see
+    selectors.eligible_q for the rules."""
+    return (
+        user.is_active
+        and selectors.queue(user).filter(pk=task.pk).exists()
+        and task.kind != TaskKind.CONSULT
+    )
+
+
+def _principal(user, task):
+    """Whom the user acts for on this task: None in person, else the absent colleague."""
+    if Membership.objects.filter(
+        user=user, organization_id=task.candidate_organization_id, role=task.candidate_role
+    ).exists():
+        return None
+    for delegation in selectors.active_delegations(delegate=user).select_related("delegator"):
+        if Membership.objects.filter(
+            user=delegation.delegator,
+            organization_id=task.candidate_organization_id,
+            role=task.candidate_role,
+        ).exists():
+            return delegation.delegator
+    return None
+
+
+@contextmanager
+def _locked_task(task_id, user):
+    """Find the task within the user's reach (404 otherwise), lock its process and re-read it,
+    so that every check sees the state the change will be applied to."""
+    task = selectors.tasks_in_reach(user).filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(_("Task not found."))
+    with (
+        trail.acting(actor=user),
+        transaction.atomic(),
+        task.flow_task.flow_class.lock(task.process_id),
+    ):
+        task = CaseTask.objects.select_related(
+            "case__organization", "case__applicant", "owner", "process"
+        ).get(pk=task_id)
+        task._trail_handled = True
+        try:
+            yield task
+        except TransitionNotAllowed as exc:
+            raise Conflict(_("The task is not in a state that allows this.")) from exc
+
+
+def _require_open(task):
+    if task.status not in OPEN_STATUSES:
+        raise Conflict(_("This task is already closed."), code="task_closed")
+    if task.case.status != CaseStatus.IN_PROGRESS:
+        raise Conflict(_("The case is no longer in progress."), code="case_closed")
+
+
+def _require_assignee(task, user):
+    if task.status == STATUS.NEW or task.owner_id != user.pk:
+        raise Forbidden(_("Only the assignee can do this; claim the task first."))
+
+
+def _role(task):
+    return task.candidate_role or task.flow_task.role
+
+
+def _claim(task, user):
+    if task.status != STATUS.NEW:
+        if task.owner_id == user.pk:
+            return
+        raise Conflict(
+            _("This task has already been claimed by someone else."), code="task_claimed"
+        )
+    if not may_claim(user, task):
+        raise Forbidden(_("You may not take this task."))
+    task.on_behalf_of = _principal(user, task)
+    task.flow_task.activation_class(task).assign(user)
+    trail.append(
+        task.case,
+        "task.claimed",
+        actor=user,
+        actor_role=task.candidate_role,
+        on_behalf_of=task.on_behalf_of,
+        task=task,
+    )
+
+
+def claim(*, task_id, user):
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        _claim(task, user)
+    return task
+
+
+def release(*, task_id, user):
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        if task.owner_id != user.pk:
+            raise Forbidden(_("Only the assignee can release this task."))
+        if not task.candidate_role:
+            raise Conflict(_("This task was assigned to you by name and cannot be released."))
+        task.on_behalf_of = None
+        task.flow_task.activation_class(task).unassign()
+        trail.append(task.case, "task.released", actor=user, actor_role=_role(task), task=task)
+    return task
+
+
+def allowed_decisions(task):
+    if task.kind == TaskKind.CONSULT:
+        return (APPROVE, REJECT)
+    return task.flow_task.decisions
+
+
+def complete(*, task_id, user, decision, comment="", data=None):
+    """Decide a task. An eligible officer may complete an unclaimed task directly: it is
+    claimed and decided in one step."""
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        if task.status == STATUS.NEW:
+            _claim(task, user)
+        elif task.owner_id != user.pk:
+            raise Conflict(_("This task has been claimed by someone else."), code="task_claimed")
+        if task.on_hold:
+            raise Conflict(
+                _("This task waits for the approver you consulted."), code="task_on_hold"
+            )
+        decide(task, actor=user, decision=decision, comment=comment, data=data)
+    return task
+
+
+def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
+    """Record a decision on a locked, open task and let the flow move on. `actor` None is the
+    system (a timeout)."""
+    node = task.flow_task
+    allowed = allowed_decisions(task)
+    errors = {}
+    if decision not in allowed:
+        errors["decision"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(allowed)}]
+    comment = (comment or "").strip()
+    if decision in COMMENT_REQUIRED and not comment:
+        errors["comment"] = [_("A reason is required for this decision.")]
+    if errors:
+        raise Invalid(_("The decision cannot be recorded."), fields=errors)
+    fields = node.fields if task.kind != TaskKind.CONSULT else ()
+    # A person approving fills in what the step needs; the system deciding on a timeout cannot.
+    enforce = actor is not None and decision in (APPROVE, RESUBMIT)
+    values = validate_fields(fields, data, enforce_required=enforce)
+
+    task.decision = decision
+    task.comment = comment
+    task.data = {**task.data, **values}
+    task.completed_by = actor
+    event_data = {"decision": decision, **values}
+    if system_reason:
+        event_data["reason"] = system_reason
+    trail.append(
+        task.case,
+        "task.consulted" if task.kind == TaskKind.CONSULT else "task.completed",
+        actor=actor,
+        actor_role=_role(task) if actor else "system",
+        on_behalf_of=task.on_behalf_of,
+        task=task,
+        comment=comment,
+        data=event_data,
+    )
+    activation = node.activation_class(task)
+    activation.start(None)
+    if task.kind == TaskKind.CONSULT:
+        activation.complete()
+        _resume_after_consultation(task)
+    else:
+        activation.execute()
+    _tell_applicant_of_decision(task, decision)
+
+
+def _tell_applicant_of_decision(task, decision):
+    if task.kind == TaskKind.CONSULT or isinstance(task.flow_task, Supplement):
+        return
+    case = task.case
+    notify(
+        event=f"task:{task.pk}:decided",
+        recipients=[case.applicant],
+        verb="step_decided",
+        title=_("%(step)s: %(decision)s (%(number)s)")
+        % {"step": task.flow_task.task_title, "decision": decision, "number": case.number},
+        body=task.comment,
+        case=case,
+        data={"task": task.pk, "step": task.flow_task.name, "decision": decision},
+    )
+
+
+def _resume_after_consultation(consult):
+    original = CaseTask.objects.select_related("case", "owner").get(pk=consult.consult_for_id)
+    if original.status not in OPEN_STATUSES:
+        return
+    original.on_hold = False
+    original._trail_handled = True
+    original.save(update_fields=["on_hold"])
+    notify(
+        event=f"task:{consult.pk}:consulted",
+        recipients=[original.owner] if original.owner else [],
+        verb="task_resumed",
+        title=_("%(user)s has given their opinion on %(number)s; the task is back with you")
+        % {"user": consult.owner.display_name, "number": original.case.number},
+        body=consult.comment,
+        case=original.case,
+        data={"task": original.pk, "decision": consult.decision},
+    )
+
+
+def _officer_in_reach(user, case):
+    return user.is_active and any(
+        case.organization.path.startswith(path) for path in officer_paths(user)
+    )
+
+
+def _target(username, field="user"):
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise Invalid(_("No such user."), fields={field: [_("No active user with this name.")]})
+    return user
+
+
+def _check_may_join(task, target, *, field="user", by_role=True):
+    """Someone newly given a task of this case must be eligible: holding the task's role (a
+    transfer of a role task), else an officer over the case (named tasks, added approvers);
+    never the applicant; separation of duties."""
+    from .rounds import excluded_user_ids
+
+    problem = None
+    if target.pk in excluded_user_ids(task.case, task.flow_task):
+        problem = _("This person may not decide on this case (own case or another step decided).")
+    elif (
+        by_role
+        and task.candidate_role
+        and not Membership.objects.filter(
+            user=target, organization_id=task.candidate_organization_id, role=task.candidate_role
+        ).exists()
+    ):
+        problem = _("This person does not hold the role this task needs.")
+    elif not (by_role and task.candidate_role) and not _officer_in_reach(target, task.case):
+        problem = _("This person is not an officer over this case.")
+    elif CaseTask.objects.filter(batch=task.batch, owner=target, status__in=OPEN_STATUSES).exists():
+        problem = _("This person already holds a task of this step.")
+    if problem:
+        raise Invalid(problem, fields={field: [problem]})
+
+
+def transfer(*, task_id, user, to, comment=""):
+    """转交: hand an assigned task to another eligible person."""
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        _require_assignee(task, user)
+        target = _target(to, "to")
+        if target.pk == user.pk:
+            raise Invalid(_("Choose someone else."), fields={"to": [_("Choose someone else.")]})
+        _check_may_join(task, target, field="to")
+        owner, principal = delegate_of(target)
+        task.on_behalf_of = principal
+        task.flow_task.activation_class(task).reassign(owner)
+        trail.append(
+            task.case,
+            "task.transferred",
+            actor=user,
+            actor_role=_role(task),
+            task=task,
+            comment=comment,
+            data={"from": user.username, "to": owner.username},
+        )
+        notify(
+            event=f"task:{task.pk}:transferred:{owner.pk}:{uuid.uuid4().hex[:8]}",
+            recipients=[owner],
+            verb="task_transferred",
+            title=_("%(user)s transferred a task to you: %(title)s (%(number)s)")
+            % {
+                "user": user.display_name,
+                "title": task.flow_task.task_title,
+                "number": task.case.number,
+            },
+            body=comment,
+            case=task.case,
+            data={"task": task.pk},
+        )
+    return task
+
+
+def add_approver(*, task_id, user, approver, position, comment=""):
+    """加签: `before` — they give their opinion first, then the task comes back; `after` —
+    they decide after this task is approved; `parallel` — they must approve alongside."""
+    if position not in ADD_POSITIONS:
+        raise Invalid(
+            _("Choose before, after or parallel."),
+            fields={"position": [_("Choose one of: before, after, parallel.")]},
+        )
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        _require_assignee(task, user)
+        if task.kind == TaskKind.CONSULT or isinstance(task.flow_task, Supplement):
+            raise Conflict(_("Approvers cannot be added to this task."))
+        if task.on_hold:
+            raise Conflict(
+                _("This task waits for the approver you consulted."), code="task_on_hold"
+            )
+        target = _target(approver)
+        if target.pk == user.pk:
+            raise Invalid(_("Choose someone else."), fields={"user": [_("Choose someone else.")]})
+        _check_may_join(task, target, by_role=False)
+        owner, principal = delegate_of(target)
+        node = task.flow_task
+        last = CaseTask.objects.filter(batch=task.batch).order_by("-position").first()
+        fields = {
+            "kind": TaskKind.CONSULT if position == "before" else TaskKind.ADDED,
+            "position": (last.position if last else 0) + 1,
+            "consult_for": task if position == "before" else None,
+            "on_hold": position == "after",
+        }
+        added = new_task(
+            node,
+            node.activation_class(task),
+            task.token,
+            task.case,
+            batch=task.batch,
+            assignment=Assignment(owner=owner, on_behalf_of=principal, role=_role(task)),
+            **fields,
+        )
+        if position == "before":
+            task.on_hold = True
+            task.save(update_fields=["on_hold"])
+        trail.append(
+            task.case,
+            "task.approver_added",
+            actor=user,
+            actor_role=_role(task),
+            task=task,
+            comment=comment,
+            data={"approver": owner.username, "position": position, "added_task": added.pk},
+        )
+        if not added.on_hold:
+            task_opened(added, case=task.case)
+    return task
+
+
+def earlier_steps(task):
+    """Steps of this case decided before, to which the case may be sent back."""
+    done = (
+        CaseTask.objects.filter(case=task.case, status=STATUS.DONE, flow_task_type="HUMAN")
+        .exclude(flow_task=task.flow_task)
+        .exclude(decision__in=("skipped",))
+        .values_list("flow_task", flat=True)
+    )
+    names = []
+    for ref in done:
+        name = ref.name if hasattr(ref, "name") else str(ref).rsplit(".", 1)[-1]
+        if name != "supplement" and name not in names:
+            names.append(name)
+    return names
+
+
+def send_back(*, task_id, user, to_step, comment):
+    """退回: to an earlier step of this case (it is decided again, then everything after it),
+    or to the applicant (`to_step="applicant"`) for supplement (补正)."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise Invalid(
+            _("Say what needs to change."), fields={"comment": [_("A reason is required.")]}
+        )
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        _require_assignee(task, user)
+        if task.kind != TaskKind.APPROVAL or isinstance(task.flow_task, Supplement):
+            raise Conflict(_("This task cannot send the case back."))
+        flow = task.flow_task.flow_class.instance
+        if to_step != "applicant" and to_step not in earlier_steps(task):
+            choices = ", ".join(["applicant", *earlier_steps(task)])
+            raise Invalid(
+                _("Not an earlier step of this case."),
+                fields={"to_step": [_("Choose one of: %(choices)s.") % {"choices": choices}]},
+            )
+        task.decision = SENT_BACK
+        task.comment = comment
+        task.completed_by = user
+        trail.append(
+            task.case,
+            "task.sent_back",
+            actor=user,
+            actor_role=_role(task),
+            on_behalf_of=task.on_behalf_of,
+            task=task,
+            comment=comment,
+            data={"to_step": to_step},
+        )
+        activation = task.flow_task.activation_class(task)
+        activation.start(None)
+        activation.complete()
+        close_round(task, reason="sent_back")
+        if to_step == "applicant":
+            open_supplement(activation, return_to=task.flow_task)
+        else:
+            flow.node(to_step)._create(activation, task.token)
+    return task
+
+
+def urge(*, task_id, user, comment=""):
+    """催办: the applicant, or an officer above the task's level, reminds whoever holds it.
+    Once per task per person within the configured interval."""
+    with _locked_task(task_id, user) as task:
+        _require_open(task)
+        case = task.case
+        level = task.candidate_organization or case.organization
+        above = any(
+            level.path.startswith(path) and level.path != path for path in officer_paths(user)
+        )
+        if user.pk not in (case.applicant_id, case.submitted_by_id) and not above:
+            raise Forbidden(_("Only the applicant or an officer above may urge this task."))
+        hours = parameter("approvals.urge_interval_hours", organization=case.organization)
+        since = timezone.now() - timedelta(hours=float(hours))
+        if Urge.objects.filter(task=task, user=user, at__gt=since).exists():
+            raise Throttled(
+                _("You already urged this task recently; try again later."), code="urge_limited"
+            )
+        urge_row = Urge.objects.create(task=task, user=user)
+        from .rounds import recipients_for
+
+        trail.append(case, "task.urged", actor=user, task=task, comment=comment)
+        notify(
+            event=f"urge:{urge_row.pk}",
+            recipients=recipients_for(task),
+            verb="task_urged",
+            title=_("Reminder from %(user)s: %(title)s (%(number)s) is waiting for you")
+            % {
+                "user": user.display_name,
+                "title": task.flow_task.task_title,
+                "number": case.number,
+            },
+            body=comment,
+            case=case,
+            data={"task": task.pk},
+        )
+    return task
+
+
+def cc(*, task_id, user, users, comment=""):
+    """抄送: give people read access to the case and tell them."""
+    if not isinstance(users, list) or not users:
+        raise Invalid(_("Name at least one person."), fields={"users": [_("A non-empty list.")]})
+    with _locked_task(task_id, user) as task:
+        _require_assignee(task, user)
+        _require_open(task)
+        people = list(User.objects.filter(username__in=users, is_active=True))
+        missing = sorted(set(users) - {p.username for p in people})
+        if missing:
+            raise Invalid(
+                _("Unknown users: %(names)s.") % {"names": ", ".join(missing)},
+                fields={
+                    "users": [_("No active user named %(name)s.") % {"name": n} for n in missing]
+                },
+            )
+        new = [p for p in people if not CaseCC.objects.filter(case=task.case, user=p).exists()]
+        CaseCC.objects.bulk_create([CaseCC(case=task.case, user=p, added_by=user) for p in new])
+        trail.append(
+            task.case,
+            "case.cc",
+            actor=user,
+            actor_role=_role(task),
+            task=task,
+            comment=comment,
+            data={"users": sorted(p.username for p in people)},
+        )
+        notify(
+            event=f"case:{task.case.pk}:cc:{uuid.uuid4().hex[:12]}",
+            recipients=people,
+            verb="case_cc",
+            title=_("%(user)s copied you on case %(number)s")
+            % {"user": user.display_name, "number": task.case.number},
+            body=comment,
+            case=task.case,
+            data={"task": task.pk},
+        )
+    return task
+
+
+def withdraw(*, case_id, user, reason):
+    """撤回: the applicant withdraws an in-progress case; open tasks are cancelled and the
+    people who held them are told."""
+    from cases.selectors import case_in_reach
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Give a reason."), fields={"reason": [_("A reason is required.")]})
+    case = case_in_reach(user, case_id)
+    if case is None:
+        raise NotFound(_("Case not found."))
+    if user.pk not in (case.applicant_id, case.submitted_by_id):
+        raise Forbidden(_("Only the applicant can withdraw a case."))
+    from workflows.base import flow_for
+
+    flow_class = flow_for(case.process)
+    with trail.acting(actor=user), transaction.atomic(), flow_class.lock(case.flow_process_id):
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.status != CaseStatus.IN_PROGRESS:
+            raise Conflict(_("Only a case in progress can be withdrawn."), code="case_closed")
+        if not flow_class.instance.can_withdraw(case):
+            raise Conflict(_("This case can no longer be withdrawn."), code="not_withdrawable")
+        holders = set()
+        open_tasks = CaseTask.objects.filter(
+            case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED)
+        ).select_related("owner", "case")
+        for task in open_tasks:
+            holders.update(_holders(task))
+            task._trail_handled = True
+            activation = task.flow_task.activation_class(task)
+            if hasattr(activation, "cancel") and activation.cancel.can_proceed():
+                activation.cancel()
+            else:
+                task.status = STATUS.CANCELED
+                task.finished = timezone.now()
+                task.save(update_fields=["status", "finished"])
+        process = case.flow_process
+        process.status = PROCESS.CANCELED
+        process.finished = timezone.now()
+        process.save(update_fields=["status", "finished"])
+        case.status = CaseStatus.WITHDRAWN
+        case.outcome = CaseStatus.WITHDRAWN
+        case.finished_at = timezone.now()
+        case.save(update_fields=["status", "outcome", "finished_at", "updated_at"])
+        trail.append(
+            case,
+            "case.withdrawn",
+            actor=user,
+            comment=reason,
+            data={"canceled_tasks": sorted(t.pk for t in open_tasks)},
+        )
+        notify(
+            event=f"case:{case.pk}:withdrawn",
+            recipients=sorted(holders - {user}, key=lambda u: u.pk),
+            verb="case_withdrawn",
+            title=_("Case %(number)s was withdrawn by the applicant") % {"number": case.number},
+            body=reason,
+            case=case,
+            data={"reason": reason},
+        )
+    return case
+
+
+def _holders(task):
+    from .rounds import recipients_for
+
+    if task.flow_task_type != "HUMAN":
+        return []
+    return recipients_for(task)
