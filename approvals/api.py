@@ -7,11 +7,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import idempotent
 from core.rest import ErrorSerializer
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, services
-from .models import OPEN_STATUSES
+from .models import OPEN_STATUSES, Delegation, TaskKind
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 
@@ -41,8 +42,11 @@ class TaskSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(source="finished", allow_null=True)
     decision = serializers.CharField()
     comment = serializers.CharField()
-    data = serializers.JSONField()
+    data = serializers.SerializerMethodField()
     completed_by = UserRefSerializer(allow_null=True)
+    on_behalf_of = UserRefSerializer(allow_null=True)
+    kind = serializers.CharField()
+    on_hold = serializers.BooleanField()
     decisions = serializers.SerializerMethodField()
     fields = serializers.SerializerMethodField(method_name="fields_spec")
 
@@ -62,17 +66,95 @@ class TaskSerializer(serializers.Serializer):
             {"role": task.candidate_role, "organization": task.candidate_organization}
         ).data
 
+    def get_data(self, task) -> dict:
+        return {k: v for k, v in task.data.items() if not k.startswith("_")}
+
     def get_decisions(self, task) -> list[dict]:
-        return task.flow_task.decisions_spec() if task.is_open else []
+        if not task.is_open:
+            return []
+        return task.flow_task.decisions_spec(services.allowed_decisions(task))
 
     def fields_spec(self, task) -> list[dict]:
-        return [f.as_dict() for f in task.flow_task.fields] if task.is_open else []
+        if not task.is_open or task.kind == TaskKind.CONSULT:
+            return []
+        return [f.as_dict() for f in task.flow_task.fields]
+
+
+class TaskDetailSerializer(TaskSerializer):
+    send_back_to = serializers.SerializerMethodField()
+
+    def get_send_back_to(self, task) -> list[str]:
+        """Where the assignee may send the case back: the applicant, or an earlier step."""
+        if not task.is_open or task.kind != TaskKind.APPROVAL:
+            return []
+        return ["applicant", *services.earlier_steps(task)]
+
+
+def _comment():
+    return serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
 
 class CompleteSerializer(serializers.Serializer):
     decision = serializers.CharField(max_length=20)
-    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    comment = _comment()
     data = serializers.DictField(required=False, default=dict)
+
+
+class TransferSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=150, help_text="username")
+    comment = _comment()
+
+
+class AddApproverSerializer(serializers.Serializer):
+    user = serializers.CharField(max_length=150, help_text="username")
+    position = serializers.ChoiceField(choices=services.ADD_POSITIONS)
+    comment = _comment()
+
+
+class SendBackSerializer(serializers.Serializer):
+    to_step = serializers.CharField(max_length=60, help_text='"applicant" or an earlier step')
+    comment = serializers.CharField(max_length=5000)
+
+
+class UrgeSerializer(serializers.Serializer):
+    comment = _comment()
+
+
+class CCSerializer(serializers.Serializer):
+    users = serializers.ListField(
+        child=serializers.CharField(max_length=150), min_length=1, max_length=50
+    )
+    comment = _comment()
+
+
+class DelegationSerializer(serializers.ModelSerializer):
+    delegator = UserRefSerializer(read_only=True)
+    delegate = UserRefSerializer(read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delegation
+        fields = [
+            "id",
+            "delegator",
+            "delegate",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "revoked_at",
+            "active",
+        ]
+
+    def get_active(self, obj) -> bool:
+        now = timezone.now()
+        return obj.revoked_at is None and obj.starts_at <= now < obj.ends_at
+
+
+class DelegationInSerializer(serializers.Serializer):
+    delegate = serializers.CharField(max_length=150, help_text="username")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 VIEWS = {"inbox": selectors.inbox, "queue": selectors.queue, "archive": selectors.archive}
@@ -116,20 +198,25 @@ class TaskList(generics.ListAPIView):
 
 
 class TaskDetail(generics.RetrieveAPIView):
-    serializer_class = TaskSerializer
+    serializer_class = TaskDetailSerializer
 
     def get_queryset(self):
         return selectors.tasks_in_reach(self.request.user)
 
-    @extend_schema(tags=["tasks"], responses={200: TaskSerializer, 404: ErrorSerializer})
+    @extend_schema(tags=["tasks"], responses={200: TaskDetailSerializer, 404: ErrorSerializer})
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class _TaskAction(APIView):
     def respond(self, task):
-        task = selectors.tasks_in_reach(self.request.user).get(pk=task.pk)
+        task = selectors.tasks_in_reach(self.request.user).filter(pk=task.pk).first() or task
         return Response(TaskSerializer(task).data)
+
+    def body(self, serializer_class):
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
 
 
 class ClaimTask(_TaskAction):
@@ -149,10 +236,114 @@ class CompleteTask(_TaskAction):
         tags=["tasks"], request=CompleteSerializer, responses={200: TaskSerializer, **ERRORS}
     )
     def post(self, request, pk):
-        body = CompleteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        task = services.complete(task_id=pk, user=request.user, **body.validated_data)
+        task = services.complete(task_id=pk, user=request.user, **self.body(CompleteSerializer))
         return self.respond(task)
+
+
+class TransferTask(_TaskAction):
+    """转交: hand your task to another eligible person."""
+
+    @extend_schema(
+        tags=["tasks"], request=TransferSerializer, responses={200: TaskSerializer, **ERRORS}
+    )
+    def post(self, request, pk):
+        return self.respond(
+            services.transfer(task_id=pk, user=request.user, **self.body(TransferSerializer))
+        )
+
+
+class AddApprover(_TaskAction):
+    """加签: `before` (they give their opinion first), `after` (they decide next) or
+    `parallel` (they must approve too)."""
+
+    @extend_schema(
+        tags=["tasks"], request=AddApproverSerializer, responses={200: TaskSerializer, **ERRORS}
+    )
+    def post(self, request, pk):
+        data = self.body(AddApproverSerializer)
+        task = services.add_approver(
+            task_id=pk,
+            user=request.user,
+            approver=data["user"],
+            position=data["position"],
+            comment=data["comment"],
+        )
+        return self.respond(task)
+
+
+class SendBack(_TaskAction):
+    """退回: to an earlier step (`to_step`) or to the applicant for supplement (`applicant`)."""
+
+    @extend_schema(
+        tags=["tasks"], request=SendBackSerializer, responses={200: TaskSerializer, **ERRORS}
+    )
+    def post(self, request, pk):
+        return self.respond(
+            services.send_back(task_id=pk, user=request.user, **self.body(SendBackSerializer))
+        )
+
+
+class UrgeTask(_TaskAction):
+    """催办: remind whoever holds the task (once per task within the configured hours)."""
+
+    @extend_schema(
+        tags=["tasks"],
+        request=UrgeSerializer,
+        responses={200: TaskSerializer, 429: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request, pk):
+        return self.respond(
+            services.urge(task_id=pk, user=request.user, **self.body(UrgeSerializer))
+        )
+
+
+class CCTask(_TaskAction):
+    """抄送: give people read access to the case and notify them."""
+
+    @extend_schema(tags=["tasks"], request=CCSerializer, responses={200: TaskSerializer, **ERRORS})
+    def post(self, request, pk):
+        return self.respond(services.cc(task_id=pk, user=request.user, **self.body(CCSerializer)))
+
+
+class DelegationList(generics.ListAPIView):
+    """代理: my out-of-office delegations (given and received); POST declares one."""
+
+    serializer_class = DelegationSerializer
+
+    def get_queryset(self):
+        user = self.request.user
+        return (
+            Delegation.objects.filter(Q(delegator=user) | Q(delegate=user))
+            .select_related("delegator", "delegate")
+            .order_by("-starts_at", "-pk")
+        )
+
+    @extend_schema(tags=["delegations"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["delegations"],
+        request=DelegationInSerializer,
+        responses={201: DelegationSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    @idempotent
+    def post(self, request):
+        body = DelegationInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        delegation = services.create_delegation(user=request.user, **body.validated_data)
+        return Response(DelegationSerializer(delegation).data, status=201)
+
+
+class RevokeDelegation(APIView):
+    @extend_schema(
+        tags=["delegations"],
+        request=None,
+        responses={200: DelegationSerializer, 404: ErrorSerializer},
+    )
+    def post(self, request, pk):
+        delegation = services.revoke_delegation(user=request.user, delegation_id=pk)
+        return Response(DelegationSerializer(delegation).data)
 
 
 urlpatterns = [
@@ -161,4 +352,11 @@ urlpatterns = [
     path("tasks/<int:pk>/claim/", ClaimTask.as_view(), name="task-claim"),
     path("tasks/<int:pk>/release/", ReleaseTask.as_view(), name="task-release"),
     path("tasks/<int:pk>/complete/", CompleteTask.as_view(), name="task-complete"),
+    path("tasks/<int:pk>/transfer/", TransferTask.as_view(), name="task-transfer"),
+    path("tasks/<int:pk>/add-approver/", AddApprover.as_view(), name="task-add-approver"),
+    path("tasks/<int:pk>/send-back/", SendBack.as_view(), name="task-send-back"),
+    path("tasks/<int:pk>/urge/", UrgeTask.as_view(), name="task-urge"),
+    path("tasks/<int:pk>/cc/", CCTask.as_view(), name="task-cc"),
+    path("delegations/", DelegationList.as_view(), name="delegation-list"),
+    path("delegations/<int:pk>/revoke/", RevokeDelegation.as_view(), name="delegation-revoke"),
 ]

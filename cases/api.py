@@ -7,6 +7,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from approvals import services as approval_services
 from approvals.api import TaskSerializer
 from approvals.models import OPEN_STATUSES, CaseTask
 from approvals.selectors import open_tasks_of
@@ -64,6 +65,10 @@ class VerificationSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     events = serializers.IntegerField()
     broken_at = serializers.IntegerField(allow_null=True)
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
 
 
 class CaseFilter(filters.FilterSet):
@@ -130,6 +135,12 @@ class CaseDetail(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
+def case_response(request, case, status=200):
+    """A case as the caller sees it (scoped, with its open tasks)."""
+    case = with_open_tasks(selectors.cases_in_reach(request.user)).get(pk=case.pk)
+    return Response(CaseSerializer(case).data, status=status)
+
+
 def _case_or_404(request, pk):
     case = selectors.case_in_reach(request.user, pk)
     if case is None:
@@ -158,9 +169,25 @@ class VerifyTrail(APIView):
         return Response(trail.verify(_case_or_404(request, pk)).as_dict())
 
 
+class WithdrawCase(APIView):
+    """撤回: the applicant withdraws a case in progress; its open tasks are cancelled."""
+
+    @extend_schema(
+        tags=["cases"],
+        request=WithdrawSerializer,
+        responses=dict.fromkeys((400, 403, 404, 409), ErrorSerializer) | {200: CaseSerializer},
+    )
+    def post(self, request, pk):
+        body = WithdrawSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = approval_services.withdraw(case_id=pk, user=request.user, **body.validated_data)
+        return case_response(request, case)
+
+
 urlpatterns = [
     path("cases/", CaseList.as_view(), name="case-list"),
     path("cases/<int:pk>/", CaseDetail.as_view(), name="case-detail"),
     path("cases/<int:pk>/trail/", CaseTrail.as_view(), name="case-trail"),
     path("cases/<int:pk>/trail/verify/", VerifyTrail.as_view(), name="case-trail-verify"),
+    path("cases/<int:pk>/withdraw/", WithdrawCase.as_view(), name="case-withdraw"),
 ]

@@ -11,10 +11,13 @@ from .rounds import (
     task_opened,
 )
 from .tasks import (
+    ADD_POSITIONS,
     add_approver,
+    allowed_decisions,
     cc,
     claim,
     complete,
+    earlier_steps,
     may_claim,
     release,
     send_back,
@@ -24,11 +27,14 @@ from .tasks import (
 )
 
 __all__ = [
+    "ADD_POSITIONS",
     "add_approver",
+    "allowed_decisions",
     "cc",
     "claim",
     "complete",
     "create_delegation",
+    "earlier_steps",
     "may_claim",
     "open_round",
     "open_supplement",
