@@ -7,3 +7,4 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.sample"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1000/min"}}  # noqa: F405
 ROOT_URLCONF = "tests.sample.api"
+UNIONFLOW_PARAMETERS = {**UNIONFLOW_PARAMETERS, "tests.county_threshold": 5000}  # noqa: F405

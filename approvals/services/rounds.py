@@ -51,9 +51,10 @@ def delegate_of(user):
     return user, None
 
 
-def _escalate(case, node, role, organization, excluded):
-    """Find the first level with someone allowed to decide: the step's organization, then the
-    step's `escalate_to`, then the same role one level up, to the root. The trail says why."""
+def _escalate(case, node, role, organization, excluded, needed=1):
+    """Find the first level with enough people allowed to decide (a countersign needs one per
+    slot): the step's organization, then the step's `escalate_to`, then the same role one
+    level up, to the root. The trail says why."""
     tried = []
     candidates = [(role, organization)]
     if node.escalate_to is not None:
@@ -63,7 +64,7 @@ def _escalate(case, node, role, organization, excluded):
         candidates.append((role, parent))
         org = parent
     for cand_role, cand_org in candidates:
-        if users_with_role(cand_role, cand_org).exclude(pk__in=excluded).exists():
+        if users_with_role(cand_role, cand_org).exclude(pk__in=excluded).count() >= needed:
             if tried:
                 trail.append(
                     case,
@@ -81,7 +82,12 @@ def _escalate(case, node, role, organization, excluded):
         case,
         "step.unstaffed",
         step=node.name,
-        data={"reason": "no_eligible_approver", "role": role, "organization": organization.name},
+        data={
+            "reason": "no_eligible_approver",
+            "role": role,
+            "organization": organization.name,
+            "needed": needed,
+        },
     )
     return role, organization
 
@@ -89,10 +95,10 @@ def _escalate(case, node, role, organization, excluded):
 def _plan(node, case):
     excluded = excluded_user_ids(case, node)
     if isinstance(node.approvers, Approvers):
-        role, org = _escalate(
-            case, node, node.role, node.approvers.organization_for(case), excluded
-        )
-        return [Assignment(organization=org, role=role) for _ in range(node.mode.slots)], []
+        slots = node.mode.slots
+        org = node.approvers.organization_for(case)
+        role, org = _escalate(case, node, node.role, org, excluded, needed=slots)
+        return [Assignment(organization=org, role=role) for _ in range(slots)], []
     people = [u for u in node.approvers.resolve(case) if u.pk not in excluded]
     if not people:
         fallback = node.escalate_to or Approvers(node.role or "admin")
