@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format venv migrate demo lock bench
+.PHONY: run test lint format venv migrate demo lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

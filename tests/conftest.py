@@ -88,3 +88,22 @@ def celery_test_app():
     run in many tests), unless it sets up its own."""
     with celery_broker("memory://") as app:
         yield app
+
+
+@pytest.fixture(autouse=True)
+def _trails_stay_valid(request):
+    """After every database test, every case's trail still verifies: each operation must leave
+    a well-chained event. Tests that tamper with a trail on purpose are marked `tampers_trail`."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = "db" in request.fixturenames or (marker and not marker.kwargs.get("transaction"))
+    if not uses_db or request.node.get_closest_marker("tampers_trail"):
+        yield
+        return
+    request.getfixturevalue("db")
+    yield
+    from cases import trail
+    from cases.models import Case
+
+    broken = {c.number: trail.verify(c).broken_at for c in Case.objects.all()}
+    broken = {number: seq for number, seq in broken.items() if seq is not None}
+    assert not broken, f"trail chains broken (case: first bad event): {broken}"

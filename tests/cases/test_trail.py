@@ -85,6 +85,7 @@ def _without_trigger(sql, params):
             )
 
 
+@pytest.mark.tampers_trail
 def test_tampered_row_breaks_verification_at_its_sequence_number(demo, api):
     case = _drive_to_approval(demo)
     _without_trigger(
@@ -97,6 +98,7 @@ def test_tampered_row_breaks_verification_at_its_sequence_number(demo, api):
     assert response.json() == {"valid": False, "events": 8, "broken_at": 4}
 
 
+@pytest.mark.tampers_trail
 def test_inserted_row_with_forged_chain_is_detected(demo):
     case = _drive_to_approval(demo)
     last = case.trail.order_by("-seq").first()
@@ -107,6 +109,7 @@ def test_inserted_row_with_forged_chain_is_detected(demo):
     assert trail.verify(case).broken_at == last.seq + 1
 
 
+@pytest.mark.tampers_trail
 def test_removed_row_is_detected(demo):
     case = _drive_to_approval(demo)
     with connection.cursor() as cur:
@@ -119,6 +122,7 @@ def test_removed_row_is_detected(demo):
     assert trail.verify(case).as_dict() == {"valid": False, "events": 7, "broken_at": 4}
 
 
+@pytest.mark.tampers_trail
 def test_verify_trail_command(demo, capsys):
     good = _drive_to_approval(demo)
     call_command("verify_trail", "--case", good.number)
