@@ -16,7 +16,7 @@ from core.rest import ErrorSerializer
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, trail
-from .models import Case, CaseStatus
+from .models import Case, CaseStatus, TrailEvent
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -117,6 +117,8 @@ class CaseList(generics.ListAPIView):
     filterset_class = CaseFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Case.objects.none()
         return with_open_tasks(selectors.cases_in_reach(self.request.user))
 
     @extend_schema(tags=["cases"])
@@ -128,6 +130,8 @@ class CaseDetail(generics.RetrieveAPIView):
     serializer_class = CaseSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Case.objects.none()
         return with_open_tasks(selectors.cases_in_reach(self.request.user))
 
     @extend_schema(tags=["cases"], responses={200: CaseSerializer, 404: ErrorSerializer})
@@ -154,6 +158,8 @@ class CaseTrail(generics.ListAPIView):
     serializer_class = TrailEventSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TrailEvent.objects.none()
         return selectors.trail_of(_case_or_404(self.request, self.kwargs["pk"]))
 
     @extend_schema(tags=["cases"])
