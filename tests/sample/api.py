@@ -2,6 +2,7 @@
 Idempotency-Key honored)."""
 
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +21,7 @@ class SampleCaseIn(serializers.Serializer):
 
 
 class SampleCases(APIView):
+    @extend_schema(request=SampleCaseIn, responses={201: CaseSerializer})
     @idempotent
     def post(self, request):
         body = SampleCaseIn(data=request.data)
