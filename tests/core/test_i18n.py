@@ -1,0 +1,153 @@
+"""The API speaks Simplified Chinese by default and English on request, and the shipped
+catalog (locale/zh_Hans) translates every message the code marks for translation."""
+
+import ast
+import gettext
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone, translation
+
+CATALOG = settings.BASE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES"
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture(autouse=True)
+def _restore_language():
+    """A request with Accept-Language activates that language for the thread; put back what
+    was active so later tests are not run in English."""
+    before = translation.get_language()
+    yield
+    translation.activate(before) if before else translation.deactivate()
+
+
+def _delegation(delegate, days=1):
+    now = timezone.now()
+    return {
+        "delegate": delegate,
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=days)).isoformat(),
+        "reason": "出差",
+    }
+
+
+# --- what a user sees --------------------------------------------------------------------
+
+
+def test_error_is_chinese_by_default(demo, api):
+    response = api(demo.worker1).post("/api/v1/tasks/999999/claim/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "未找到该任务。", "code": "not_found"}
+
+
+def test_error_is_english_on_request(demo, api):
+    response = api(demo.worker1).post("/api/v1/tasks/999999/claim/", **EN)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Task not found.", "code": "not_found"}
+
+
+def test_forbidden_follows_accept_language(demo, api):
+    client = api(demo.worker1)  # a member, not an officer
+    zh = client.post("/api/v1/delegations/", _delegation("worker2"), format="json")
+    en = client.post("/api/v1/delegations/", _delegation("worker2"), format="json", **EN)
+    assert zh.status_code == en.status_code == 403
+    assert zh.json()["detail"] == "只有工会干部才能设置任务代理。"
+    assert en.json()["detail"] == "Only officers can delegate their tasks."
+
+
+def test_field_messages_are_translated_too(demo, api):
+    client = api(demo.chair1)
+    zh = client.post("/api/v1/delegations/", _delegation("nobody"), format="json").json()
+    assert zh["code"] == "invalid"
+    assert zh["detail"] == "无法登记该代理。"
+    assert zh["fields"] == {"delegate": ["没有该用户名对应的有效用户。"]}
+
+    en = client.post("/api/v1/delegations/", _delegation("nobody"), format="json", **EN).json()
+    assert en["detail"] == "The delegation cannot be recorded."
+    assert en["fields"] == {"delegate": ["No active user with this name."]}
+
+
+def test_bad_input_summary_is_translated(demo, api):
+    client = api(demo.chair1)
+    zh = client.post("/api/v1/delegations/", {}, format="json")
+    assert zh.status_code == 400
+    assert zh.json()["detail"] == "输入无效：delegate, ends_at, starts_at。"
+    en = client.post("/api/v1/delegations/", {}, format="json", **EN)
+    assert en.json()["detail"] == "Invalid input: delegate, ends_at, starts_at."
+
+
+def test_role_labels_follow_accept_language(demo, api):
+    def labels(**headers):
+        me = api(demo.chair1).get("/api/v1/me/", **headers).json()
+        return {m["role"]: m["role_label"] for m in me["memberships"]}
+
+    assert labels() == {"chair": "基层工会主席", "member": "会员"}
+    assert labels(**EN) == {"chair": "Chair", "member": "Member"}
+
+
+def test_outside_a_request_the_default_is_chinese(db):
+    from cases.models import CaseStatus
+    from organizations.models import Role
+
+    with translation.override(settings.LANGUAGE_CODE):
+        assert str(Role.AID_OFFICER.label) == "帮扶干事"
+        assert str(CaseStatus.WITHDRAWN.label) == "已撤回"
+
+
+# --- the catalog --------------------------------------------------------------------------
+
+
+def _po_entries(path):
+    """A tiny .po reader for what makemessages writes (entries separated by blank lines):
+    {msgid: {"plural": msgid_plural or None, "msgstr": [msgstr, …], "fuzzy": bool}}."""
+    entries = {}
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        entry, key = {"msgid": "", "plural": None, "msgstr": [], "fuzzy": False}, None
+        for line in block.strip().splitlines():
+            if line.startswith("#,"):
+                entry["fuzzy"] = "fuzzy" in line
+            elif line.startswith("#"):
+                continue  # comments, and obsolete (#~) entries
+            elif line.startswith('"'):
+                if key == "msgstr":
+                    entry["msgstr"][-1] += ast.literal_eval(line)
+                else:
+                    entry[key] += ast.literal_eval(line)
+            else:
+                keyword, value = line.split(" ", 1)
+                key = "plural" if keyword == "msgid_plural" else keyword.split("[")[0]
+                if key == "msgstr":
+                    entry["msgstr"].append(ast.literal_eval(value))
+                else:
+                    entry[key] = ast.literal_eval(value)
+        if entry["msgid"]:  # not the header
+            entries[entry.pop("msgid")] = entry
+    return entries
+
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def test_every_message_is_translated():
+    entries = _po_entries(CATALOG / "django.po")
+    assert len(entries) > 100  # the reader found the catalog, not an empty file
+    untranslated = sorted(msgid for msgid, e in entries.items() if not all(e["msgstr"]))
+    assert untranslated == [], "run makemessages and translate these in locale/zh_Hans"
+    assert sorted(msgid for msgid, e in entries.items() if e["fuzzy"]) == []
+    for msgid, e in entries.items():
+        for msgstr in e["msgstr"]:
+            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+
+
+def test_compiled_catalog_matches_the_po():
+    """django.mo is committed: it must be compiled from the current django.po."""
+    with open(CATALOG / "django.mo", "rb") as mo:
+        compiled = gettext.GNUTranslations(mo)
+    for msgid, e in _po_entries(CATALOG / "django.po").items():
+        if e["plural"] is None:
+            assert compiled.gettext(msgid) == e["msgstr"][0], msgid
+        else:
+            for n, msgstr in enumerate(e["msgstr"]):  # Chinese has one form, for every n
+                assert compiled.ngettext(msgid, e["plural"], n + 1) == msgstr, msgid
