@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format venv migrate demo lock
+.PHONY: run test lint format venv migrate demo lock messages
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,10 @@ lock:
 	.lockvenv/bin/pip install --quiet ".[dev]"
 	.lockvenv/bin/pip freeze --exclude unionflow > requirements.lock
 	rm -rf .lockvenv
+
+# Refresh the zh_Hans catalog after changing user-facing strings, then translate the new
+# entries (scripts/fill_translations.py helps) and compile.
+messages: venv
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var --ignore=docs --no-location --no-obsolete
+	msgattrib --untranslated locale/zh_Hans/LC_MESSAGES/django.po | grep -A1 '^msgid' || true
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv

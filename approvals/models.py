@@ -69,6 +69,18 @@ class CaseTask(Task):
     def is_open(self):
         return self.status in OPEN_STATUSES
 
+    def save(self, *args, **kwargs):
+        # Nodes viewflow creates itself (timers, gateways) learn their case from the process.
+        if self.case_id is None and self.process_id is not None:
+            from cases.models import Case
+
+            self.case_id = (
+                Case.objects.filter(flow_process_id=self.process_id)
+                .values_list("pk", flat=True)
+                .first()
+            )
+        super().save(*args, **kwargs)
+
 
 class TaskKind(models.TextChoices):
     APPROVAL = "approval", _("Approval")

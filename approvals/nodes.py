@@ -2,6 +2,7 @@
 `Finish` for each way a case can end; the behavior behind them (modes, eligibility, deadlines,
 send back …) lives in approvals.services, once."""
 
+from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
@@ -101,6 +102,8 @@ class Step(flow.View):
         required_when=None,
         escalate_to=None,
         separation_of_duties=True,
+        validate=None,
+        on_complete=None,
         **kwargs,
     ):
         super().__init__(view=None, **kwargs)
@@ -118,6 +121,11 @@ class Step(flow.View):
         self.required_when = required_when
         self.escalate_to = escalate_to
         self.separation_of_duties = separation_of_duties
+        # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
+        # field types (an amount not above the approved one …); on_complete(task, decision,
+        # values) writes the decision into the process record, in the same transaction.
+        self._validate = validate
+        self._on_complete = on_complete
         self._routes = {}
 
     @property
@@ -139,6 +147,8 @@ class Step(flow.View):
     def _resolve(self, instance):
         super()._resolve(instance)
         self._routes = {k: this.resolve(instance, v) for k, v in self._routes.items()}
+        self._validate = this.resolve(instance, self._validate)
+        self._on_complete = this.resolve(instance, self._on_complete)
         if REJECT in self.decisions and REJECT not in self._routes:
             raise ValueError(f"step {self.name!r} allows reject but declares no .OnReject()")
 
@@ -193,7 +203,7 @@ class Supplement(Step):
             title,
             approvers=Users(lambda case: [case.applicant], role="member"),
             decisions=(RESUBMIT,),
-            fields=(Field("note", "text", "Note", required=False),),
+            fields=(Field("note", "text", _("Note"), required=False),),
             separation_of_duties=False,
             **kwargs,
         )

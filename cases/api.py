@@ -16,10 +16,13 @@ from core.rest import ErrorSerializer
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, trail
+from .details import for_process, joins
 from .models import Case, CaseStatus, TrailEvent
 
 
 class CaseSerializer(serializers.ModelSerializer):
+    """The fields every case has, plus its process's own (see cases.details)."""
+
     organization = OrganizationRefSerializer()
     applicant = UserRefSerializer()
     submitted_by = UserRefSerializer()
@@ -43,6 +46,15 @@ class CaseSerializer(serializers.ModelSerializer):
             "finished_at",
             "open_tasks",
         ]
+
+    def to_representation(self, case):
+        data = super().to_representation(case)
+        details = for_process(case.process)
+        if details is not None:
+            record = getattr(case, details.related_name, None)
+            if record is not None:
+                data.update(details.serializer(record, context=self.context).data)
+        return data
 
 
 class TrailEventSerializer(serializers.Serializer):
@@ -105,7 +117,8 @@ class CaseFilter(filters.FilterSet):
 
 
 def with_open_tasks(qs):
-    return qs.prefetch_related(
+    """Cases with their process records and open tasks, in a fixed number of queries."""
+    return qs.select_related(*joins()).prefetch_related(
         Prefetch("tasks", queryset=open_tasks_of(qs.values("pk")), to_attr="open_task_list")
     )
 

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "core",
     "organizations",
     "cases",
+    "cases.hardship",
+    "cases.mediation",
+    "cases.remittance",
     "workflows",
     "approvals",
     "notifications",
@@ -198,6 +201,12 @@ UNIONFLOW_OUTBOX = {
     "SWEEP_BATCH_SIZE": int(os.environ.get("OUTBOX_SWEEP_BATCH_SIZE", "200")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
 }
+
+# --- Sensitive data ---------------------------------------------------------------------------
+# Fernet keys (newest first) for encrypted columns, and the key of duplicate-lookup hashes.
+# Both derive from SECRET_KEY when unset, which is only acceptable in development.
+FIELD_ENCRYPTION_KEYS = [k for k in os.environ.get("FIELD_ENCRYPTION_KEYS", "").split(",") if k]
+BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
 
 # --- Domain parameters ----------------------------------------------------------------------
 # Defaults only: administrators override any of these per organization and effective date

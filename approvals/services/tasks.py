@@ -27,6 +27,7 @@ from ..nodes import Supplement
 from ..spec import (
     APPROVE,
     COMMENT_REQUIRED,
+    DECISION_LABELS,
     REJECT,
     RESUBMIT,
     SENT_BACK,
@@ -156,7 +157,9 @@ def complete(*, task_id, user, decision, comment="", data=None):
         if task.status == STATUS.NEW:
             _claim(task, user)
         elif task.owner_id != user.pk:
-            raise Conflict(_("This task has been claimed by someone else."), code="task_claimed")
+            raise Conflict(
+                _("This task has already been claimed by someone else."), code="task_claimed"
+            )
         if task.on_hold:
             raise Conflict(
                 _("This task waits for the approver you consulted."), code="task_on_hold"
@@ -182,6 +185,10 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
     # A person approving fills in what the step needs; the system deciding on a timeout cannot.
     enforce = actor is not None and decision in (APPROVE, RESUBMIT)
     values = validate_fields(fields, data, enforce_required=enforce)
+    if node._validate is not None and task.kind != TaskKind.CONSULT:
+        errors = node._validate(task, decision, values, comment) or {}
+        if errors:
+            raise Invalid(_("The decision cannot be recorded."), fields=errors)
 
     task.decision = decision
     task.comment = comment
@@ -200,6 +207,8 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
         comment=comment,
         data=event_data,
     )
+    if node._on_complete is not None and task.kind != TaskKind.CONSULT:
+        node._on_complete(task, decision, values)
     activation = node.activation_class(task)
     activation.start(None)
     if task.kind == TaskKind.CONSULT:
@@ -219,7 +228,11 @@ def _tell_applicant_of_decision(task, decision):
         recipients=[case.applicant],
         verb="step_decided",
         title=_("%(step)s: %(decision)s (%(number)s)")
-        % {"step": task.flow_task.task_title, "decision": decision, "number": case.number},
+        % {
+            "step": task.flow_task.task_title,
+            "decision": DECISION_LABELS.get(decision, decision),
+            "number": case.number,
+        },
         body=task.comment,
         case=case,
         data={"task": task.pk, "step": task.flow_task.name, "decision": decision},
@@ -585,3 +598,47 @@ def _holders(task):
     if task.flow_task_type != "HUMAN":
         return []
     return recipients_for(task)
+
+
+def reroute(*, case_id, to_step, actor, action, comment, data=None):
+    """Move a case in progress back to `to_step`, cancelling whatever is open (tasks, timers).
+    E.g. an objection during a public notice sends the case back to investigation. The caller
+    has checked that `actor` may do this."""
+    from workflows.base import flow_for
+
+    case = Case.objects.get(pk=case_id)
+    flow_class = flow_for(case.process)
+    with trail.acting(actor=actor), transaction.atomic(), flow_class.lock(case.flow_process_id):
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.status != CaseStatus.IN_PROGRESS:
+            raise Conflict(_("The case is no longer in progress."), code="case_closed")
+        open_tasks = list(
+            CaseTask.objects.filter(case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED))
+            .exclude(flow_task_type__in=("START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"))
+            .select_related("owner", "case")
+            .order_by("created", "pk")
+        )
+        if not open_tasks:
+            raise Conflict(_("Nothing is open on this case to move back."))
+        trail.append(
+            case, action, actor=actor, comment=comment, data={"to_step": to_step, **(data or {})}
+        )
+        holders = set()
+        for task in open_tasks:
+            holders.update(_holders(task))
+            task._trail_handled = True
+            task.flow_task.activation_class(task).cancel()
+            trail.append(case, "task.canceled", task=task, data={"reason": action})
+        last = open_tasks[-1]
+        flow_class.instance.node(to_step)._create(last.flow_task.activation_class(last), last.token)
+        if holders:
+            notify(
+                event=f"case:{case.pk}:{action}:{uuid.uuid4().hex[:12]}",
+                recipients=sorted(holders, key=lambda u: u.pk),
+                verb="task_canceled",
+                title=_("Case %(number)s moved back to an earlier step") % {"number": case.number},
+                body=comment,
+                case=case,
+                data={"to_step": to_step},
+            )
+    return case

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RemittanceConfig(AppConfig):
+    name = "cases.remittance"
+    label = "remittance"
+    verbose_name = _("Fee remittance")
