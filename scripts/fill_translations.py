@@ -4,22 +4,28 @@
 import json
 import re
 import sys
+from pathlib import Path
 
-path = "locale/zh_Hans/LC_MESSAGES/django.po"
-tr = json.load(sys.stdin)
-text = open(path, encoding="utf-8").read()
-missing = []
-
-
-def repl(m):
-    msgid = m.group(1)
-    key = msgid.encode().decode("unicode_escape") if "\\" in msgid else msgid
-    if key in tr:
-        return f'msgid "{msgid}"\nmsgstr "{tr[key]}"\n'
-    missing.append(key)
-    return m.group(0)
+CATALOG = Path("locale/zh_Hans/LC_MESSAGES/django.po")
+EMPTY_ENTRY = re.compile(r'msgid "((?:[^"\\]|\\.)+)"\nmsgstr ""\n(?!")')
 
 
-text = re.sub(r'msgid "((?:[^"\\]|\\.)+)"\nmsgstr ""\n(?!")', repl, text)
-open(path, "w", encoding="utf-8").write(text)
-print("still missing:", missing)
+def main():
+    translations = json.load(sys.stdin)
+    missing = []
+
+    def fill(match):
+        msgid = match.group(1)
+        key = msgid.encode().decode("unicode_escape") if "\\" in msgid else msgid
+        if key in translations:
+            return f'msgid "{msgid}"\nmsgstr "{translations[key]}"\n'
+        missing.append(key)
+        return match.group(0)
+
+    text = EMPTY_ENTRY.sub(fill, CATALOG.read_text(encoding="utf-8"))
+    CATALOG.write_text(text, encoding="utf-8")
+    print("still missing:", missing)
+
+
+if __name__ == "__main__":
+    main()
