@@ -48,6 +48,8 @@ def submit_case(
         event_data = dict(data or {})
         if submitted_by.pk != applicant.pk:
             event_data["applicant"] = applicant.username
+        if record is not None:
+            record(case)
         trail.append(case, "case.submitted", actor=submitted_by, data=event_data)
         flow_class.start.run(case=case)
     return case

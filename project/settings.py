@@ -181,6 +181,15 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "workflow-timers": {"task": "workflows.tasks.fire_timers", "schedule": 60.0},
     "task-deadlines": {"task": "approvals.tasks.process_deadlines", "schedule": 60.0},
+    "hardship-register-reviews": {
+        "task": "cases.hardship.tasks.open_due_reviews",
+        "schedule": 3600.0,
+    },
+    "mediation-statutory-terms": {
+        "task": "cases.mediation.tasks.enforce_statutory_terms",
+        "schedule": 60.0,
+    },
+    "remittance-reminders": {"task": "cases.remittance.tasks.send_reminders", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -216,6 +225,35 @@ UNIONFLOW_PARAMETERS = {
     "approvals.urge_interval_hours": 4,
     # remind the assignee this many working days before a task is due
     "approvals.reminder_working_days": 1,
+    # --- A. hardship aid (困难职工帮扶) ---
+    "hardship.living_standard": 900,  # 低保标准, CNY per person per month (per region, by date)
+    "hardship.relative_hardship_multiple": 2,  # relative hardship: below 2 × 低保标准
+    "hardship.sudden_cost_ratio": "0.8",  # sudden hardship: costs above 80 % of income
+    "hardship.county_threshold": 5000,  # county approval above this amount (CNY)
+    "hardship.investigation_working_days": 5,
+    "hardship.notice_working_days": 5,  # public notice 公示
+    "hardship.review_working_days": 5,  # grassroots, town and county reviews
+    "hardship.disbursement_working_days": 10,
+    "hardship.register_review_months": 12,  # annual review of a register entry
+    "hardship.register_review_months_sudden": 6,
+    "hardship.exit_notice_working_days": 5,  # 退档 notice
+    "hardship.attachment_max_mb": 10,
+    # --- B. labor-dispute mediation (劳动争议调解) ---
+    "mediation.acceptance_working_days": 3,  # local practice
+    "mediation.statutory_days": 15,  # Art. 14: calendar days from receipt
+    "mediation.limitation_days": 365,  # Art. 27: flagged, does not block acceptance
+    "mediation.arbitral_review_days": 15,  # joint application for arbitral review
+    "mediation.collective_min_workers": 10,  # collective case: act through representatives
+    "mediation.deadline_reminder_days": 3,  # remind before the statutory deadline
+    # --- C. fee remittance (工会经费上解) ---
+    "remittance.fund_rate": "0.02",  # 2 % of payroll (工会法 Art. 43)
+    "remittance.upper_share_rate": "0.40",  # share remitted upward
+    "remittance.due_day": 15,  # of the following month, moved to the next working day
+    "remittance.late_fee_daily_rate": "0.005",  # 5 ‰ per day (Beijing); 0 disables
+    "remittance.late_fee_cap_ratio": 1,  # cap as a multiple of the unpaid principal; 0: no cap
+    "remittance.reminder_working_days": 3,  # remind this many working days before due
+    "remittance.dues_rate": "0.005",  # member dues 会费: 0.5 % of the wage
+    "remittance.dues_wage_unit": 10,  # ignore the part of the wage under this unit
 }
 
 # --- Logging --------------------------------------------------------------------------------
