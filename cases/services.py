@@ -29,9 +29,19 @@ def allocate_number(prefix, *, year=None):
 
 
 def submit_case(
-    *, process, organization, applicant, submitted_by, title="", amount=None, data=None
+    *,
+    process,
+    organization,
+    applicant,
+    submitted_by,
+    title="",
+    amount=None,
+    data=None,
+    record=None,
 ):
-    """Create the case, record its submission and start its flow, in one transaction."""
+    """Create the case, record its submission and start its flow, in one transaction.
+    `record(case)` creates the process's own record (its fields) before the flow starts, so
+    the first steps can read it."""
     from workflows.base import flow_for
 
     flow_class = flow_for(process)
