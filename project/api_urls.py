@@ -4,6 +4,7 @@ urlpatterns = [
     path("", include("core.api")),
     path("", include("organizations.api")),
     path("", include("cases.api")),
+    path("", include("cases.attachments.api")),
     path("", include("cases.hardship.api")),
     path("", include("cases.mediation.api")),
     path("", include("cases.remittance.api")),

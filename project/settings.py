@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "core",
     "organizations",
     "cases",
+    "cases.attachments",
     "cases.hardship",
     "cases.mediation",
     "cases.remittance",
