@@ -46,6 +46,8 @@ class CaseTask(Task):
     )
     on_hold = models.BooleanField(default=False)
     separation_of_duties = models.BooleanField(default=True)
+    # Steps that record facts rather than decide (a payment) may be done by the applicant.
+    applicant_may_act = models.BooleanField(default=False)
     on_behalf_of = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -85,7 +85,9 @@ class Step(flow.View):
     `on_timeout` (auto_approve, auto_reject, reassign_up), `required_when` (a predicate on the
     case — e.g. an amount above a configured threshold; otherwise the step is skipped),
     `escalate_to` (who decides when nobody at the first level may), and
-    `separation_of_duties` (on: whoever decided another step of the case may not act here)."""
+    `separation_of_duties` (on: whoever decided another step of the case may not act here),
+    `applicant_may_act` (off: nobody acts on their own case; on for steps that only record
+    facts, such as a payment)."""
 
     activation_class = StepActivation
 
@@ -102,6 +104,7 @@ class Step(flow.View):
         required_when=None,
         escalate_to=None,
         separation_of_duties=True,
+        applicant_may_act=False,
         validate=None,
         on_complete=None,
         **kwargs,
@@ -121,6 +124,7 @@ class Step(flow.View):
         self.required_when = required_when
         self.escalate_to = escalate_to
         self.separation_of_duties = separation_of_duties
+        self.applicant_may_act = applicant_may_act
         # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
         # field types (an amount not above the approved one …); on_complete(task, decision,
         # values) writes the decision into the process record, in the same transaction.

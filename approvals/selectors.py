@@ -69,7 +69,7 @@ def eligible_q(user):
     )
     return (
         q
-        & ~Q(case__applicant_id__in=ids)
+        & ~(Q(applicant_may_act=False) & Q(case__applicant_id__in=ids))
         & ~(Q(separation_of_duties=True) & Q(Exists(decided_other_step(ids))))
         & ~Q(Exists(same_round))
     )

@@ -11,6 +11,7 @@ APPROVE = "approve"
 REJECT = "reject"
 RETURN = "return"
 RESUBMIT = "resubmit"  # the applicant answers a send-back (补正)
+SUBMIT = "submit"  # a step that records facts rather than approving (e.g. a payment)
 SKIPPED = "skipped"  # a step the case did not need
 SENT_BACK = "sent_back"  # the assignee sent the case back to an earlier step
 DECISION_LABELS = {
@@ -18,6 +19,7 @@ DECISION_LABELS = {
     REJECT: _("Reject"),
     RETURN: _("Return"),
     RESUBMIT: _("Resubmit"),
+    SUBMIT: _("Submit"),
 }
 # Decisions that must say why.
 COMMENT_REQUIRED = frozenset({REJECT, RETURN})

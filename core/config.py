@@ -7,7 +7,6 @@ from settings.UNIONFLOW_PARAMETERS."""
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 
@@ -19,24 +18,37 @@ def default(key):
 
 
 def parameter(key, *, organization=None, on=None):
+    if organization is None:
+        from .models import Parameter
+
+        row = (
+            Parameter.objects.filter(
+                key=key, organization__isnull=True, effective_from__lte=on or timezone.localdate()
+            )
+            .order_by("-effective_from")
+            .values_list("value", flat=True)
+            .first()
+        )
+        return row if row is not None else default(key)
+    return parameter_for_each(key, [organization], on=on)[organization.pk]
+
+
+def parameter_for_each(key, organizations, *, on=None):
+    """`parameter(key)` for many organizations in one query: {organization id: value}."""
     from .models import Parameter
 
-    default_value = default(key)
     on = on or timezone.localdate()
-    paths = []
-    if organization is not None:
-        steplen = type(organization).steplen
-        paths = [organization.path[:i] for i in range(len(organization.path), 0, -steplen)]
     rows = (
         Parameter.objects.filter(key=key, effective_from__lte=on)
-        .filter(Q(organization__isnull=True) | Q(organization__path__in=paths))
         .order_by("-effective_from")
         .values_list("organization__path", "value")
     )
-    best = {}
+    latest = {}
     for path, value in rows:
-        best.setdefault(path, value)  # latest version per organization
-    for path in [*paths, None]:
-        if path in best:
-            return best[path]
-    return default_value
+        latest.setdefault(path, value)
+    values = {}
+    for org in organizations:
+        steplen = type(org).steplen
+        paths = [org.path[:i] for i in range(len(org.path), 0, -steplen)]
+        values[org.pk] = next((latest[p] for p in [*paths, None] if p in latest), default(key))
+    return values

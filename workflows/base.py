@@ -31,6 +31,9 @@ class CaseFlow(flow.Flow):
         disbursement)."""
         return True
 
+    def on_withdrawn(self, case):
+        """Called in the withdrawal's transaction, for a process to settle its own record."""
+
     def start_case(self, activation, *, case):
         """StartHandle callback: link the new viewflow process to its case."""
         activation.process.save()

@@ -29,8 +29,9 @@ class Assignment:
 
 
 def excluded_user_ids(case, node):
-    """The applicant, and — with separation of duties — whoever decided another step."""
-    ids = {case.applicant_id}
+    """The applicant (unless the step lets them act), and — with separation of duties —
+    whoever decided another step."""
+    ids = set() if node.applicant_may_act else {case.applicant_id}
     if node.separation_of_duties:
         decided = CaseTask.objects.filter(
             case=case,
@@ -138,6 +139,7 @@ def new_task(node, prev_activation, token, case, *, batch, assignment, data=None
         candidate_organization=assignment.organization,
         candidate_role=assignment.role,
         separation_of_duties=node.separation_of_duties,
+        applicant_may_act=node.applicant_may_act,
         due_at=due_at,
         remind_at=remind_at,
         data=data or {},
@@ -221,7 +223,7 @@ def recipients_for(task):
         return []
     people = []
     for user in users_with_role(task.candidate_role, task.candidate_organization):
-        if user.pk == task.case.applicant_id:
+        if user.pk == task.case.applicant_id and not task.applicant_may_act:
             continue
         acting, _principal = delegate_of(user)
         people.append(acting)

@@ -31,6 +31,7 @@ from ..spec import (
     REJECT,
     RESUBMIT,
     SENT_BACK,
+    SUBMIT,
     validate_fields,
 )
 from .rounds import Assignment, close_round, delegate_of, new_task, open_supplement, task_opened
@@ -183,7 +184,7 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
         raise Invalid(_("The decision cannot be recorded."), fields=errors)
     fields = node.fields if task.kind != TaskKind.CONSULT else ()
     # A person approving fills in what the step needs; the system deciding on a timeout cannot.
-    enforce = actor is not None and decision in (APPROVE, RESUBMIT)
+    enforce = actor is not None and decision in (APPROVE, RESUBMIT, SUBMIT)
     values = validate_fields(fields, data, enforce_required=enforce)
     if node._validate is not None and task.kind != TaskKind.CONSULT:
         errors = node._validate(task, decision, values, comment) or {}
@@ -569,6 +570,7 @@ def withdraw(*, case_id, user, reason):
         process.status = PROCESS.CANCELED
         process.finished = timezone.now()
         process.save(update_fields=["status", "finished"])
+        flow_class.instance.on_withdrawn(case)
         case.status = CaseStatus.WITHDRAWN
         case.outcome = CaseStatus.WITHDRAWN
         case.finished_at = timezone.now()

@@ -6,3 +6,12 @@ class RemittanceConfig(AppConfig):
     name = "cases.remittance"
     label = "remittance"
     verbose_name = _("Fee remittance")
+
+    def ready(self):
+        from cases import details
+
+        from .api import RemittanceDetailsSerializer
+
+        details.register(
+            "remittance", related_name="remittance", serializer=RemittanceDetailsSerializer
+        )

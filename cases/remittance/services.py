@@ -1,0 +1,312 @@
+"""Writes of fee remittance: declare a period (also from a bulk import), and the reminders."""
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from approvals.spec import DECISION_LABELS
+from cases import trail
+from cases.services import submit_case
+from core.config import parameter
+from core.errors import Conflict, Forbidden, Invalid
+from notifications.services import notify
+from organizations.models import Organization, OrganizationKind, Role, User
+from organizations.selectors import has_role, memberships_of, organization_in_reach
+
+from . import rules
+from .models import Remittance
+
+PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+MAX_PAYROLL = Decimal("9999999999.99")  # what the column holds: ten billion a month
+MAX_HEADCOUNT = 1_000_000
+
+
+def parse_period(value):
+    """`YYYY-MM` → the first day of that month (not in the future)."""
+    match = PERIOD_RE.match(str(value or "").strip())
+    if not match:
+        raise Invalid(_("Use the form YYYY-MM."), fields={"period": [_("Use the form YYYY-MM.")]})
+    year, month = int(match.group(1)), int(match.group(2))
+    if not (1 <= month <= 12 and year >= 2000):
+        raise Invalid(_("No such month."), fields={"period": [_("No such month.")]})
+    period = date(year, month, 1)
+    if period > timezone.localdate().replace(day=1):
+        raise Invalid(
+            _("A period in the future cannot be declared."),
+            fields={"period": [_("A period in the future cannot be declared.")]},
+        )
+    return period
+
+
+def _decimal(value, field):
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise Invalid(
+            _("Not a number."), fields={field: [_("Enter an amount, e.g. 123456.78.")]}
+        ) from None
+    if not amount.is_finite():
+        raise Invalid(_("Not a number."), fields={field: [_("Enter an amount, e.g. 123456.78.")]})
+    return amount
+
+
+def validate_figures(*, payroll_total, headcount, member_count):
+    """The declared figures as Decimal/int, or a 400 naming every field that is wrong."""
+    errors = {}
+    try:
+        payroll = _decimal(payroll_total, "payroll_total")
+    except Invalid as exc:
+        errors.update(exc.fields)
+        payroll = None
+    if payroll is not None:
+        if payroll <= 0:
+            errors["payroll_total"] = [_("Must be more than zero.")]
+        elif payroll > MAX_PAYROLL:
+            errors["payroll_total"] = [_("Implausibly large; check the figure.")]
+        elif payroll != payroll.quantize(Decimal("0.01")):
+            errors["payroll_total"] = [_("At most two decimal places.")]
+    counts = {}
+    for field, value in (("headcount", headcount), ("member_count", member_count)):
+        if isinstance(value, bool) or not re.fullmatch(r"\d+", str(value).strip()):
+            errors[field] = [_("A whole number, zero or more.")]
+            continue
+        counts[field] = int(str(value).strip())
+        if counts[field] > MAX_HEADCOUNT:
+            errors[field] = [_("Implausibly large; check the figure.")]
+    if counts.get("headcount") == 0:
+        errors["headcount"] = [_("A union that declares has at least one employee.")]
+    if (
+        "headcount" in counts
+        and "member_count" in counts
+        and counts["member_count"] > counts["headcount"]
+    ):
+        errors["member_count"] = [_("Cannot exceed the headcount.")]
+    if errors:
+        raise Invalid(_("The declaration is not valid."), fields=errors)
+    return payroll, counts["headcount"], counts["member_count"]
+
+
+def union_for(user, organization_id=None):
+    """The grassroots union the declaration is for: the given one, else the treasurer's own."""
+    if organization_id is None:
+        unions = [m.organization for m in memberships_of(user) if m.role == Role.TREASURER]
+        if len(unions) != 1:
+            raise Invalid(
+                _("Say which union this declaration is for."),
+                fields={"organization": [_("This field is required.")]},
+            )
+        return unions[0]
+    org = Organization.objects.filter(pk=organization_id).first()
+    if org is None or not (
+        organization_in_reach(user, org)
+        or any(m.organization_id == org.pk for m in memberships_of(user))
+    ):
+        raise Invalid(
+            _("No such organization."), fields={"organization": [_("No such organization.")]}
+        )
+    if org.kind != OrganizationKind.GRASSROOTS:
+        raise Invalid(
+            _("Only a grassroots union declares."),
+            fields={"organization": [_("Only a grassroots union declares.")]},
+        )
+    return org
+
+
+def may_declare(user, union, *, bulk=False):
+    """The union's treasurer; in a bulk import, a finance officer above the union."""
+    if has_role(user, Role.TREASURER, union):
+        return True
+    return bulk and any(
+        m.role == Role.FINANCE_OFFICER
+        and union.path.startswith(m.organization.path)
+        and union.path != m.organization.path
+        for m in memberships_of(user)
+    )
+
+
+def compute(union, period, payroll):
+    """Shares and due date with the rates in force for the union in that period."""
+    fund_rate = parameter("remittance.fund_rate", organization=union, on=period)
+    upper_rate = parameter("remittance.upper_share_rate", organization=union, on=period)
+    figures = rules.shares(payroll, fund_rate=fund_rate, upper_share_rate=upper_rate)
+    due_day = parameter("remittance.due_day", organization=union, on=period)
+    return figures, fund_rate, upper_rate, rules.due_date(period, due_day=due_day)
+
+
+def _original(union, period, supplements_id):
+    original = (
+        Remittance.objects.select_related("case")
+        .filter(pk=supplements_id, organization=union, supplements__isnull=True, voided=False)
+        .first()
+    )
+    if original is None or original.period != period:
+        raise Invalid(
+            _("Not a declaration of this union for this period."),
+            fields={"supplements": [_("Not a declaration of this union for this period.")]},
+        )
+    return original
+
+
+def declare(
+    *,
+    user,
+    period,
+    payroll_total,
+    headcount,
+    member_count,
+    organization=None,
+    supplements=None,
+    bulk=False,
+):
+    """Declare a union's payroll for a month (or a supplementary 补缴 declaration for a period
+    already declared) and start its approval."""
+    union = union_for(user, organization)
+    if not may_declare(user, union, bulk=bulk):
+        raise Forbidden(_("Only the union's treasurer may declare its fees."))
+    period = parse_period(period)
+    payroll, headcount, member_count = validate_figures(
+        payroll_total=payroll_total, headcount=headcount, member_count=member_count
+    )
+    figures, fund_rate, upper_rate, due = compute(union, period, payroll)
+    try:
+        with transaction.atomic():
+            original = _original(union, period, supplements) if supplements else None
+            if (
+                original is None
+                and Remittance.objects.filter(
+                    organization=union, period=period, supplements__isnull=True, voided=False
+                ).exists()
+            ):
+                raise Conflict(
+                    _(
+                        "%(union)s has already declared %(period)s; file a supplementary declaration instead."
+                    )
+                    % {"union": union.name, "period": f"{period:%Y-%m}"},
+                    code="already_declared",
+                )
+
+            def record(case):
+                return Remittance.objects.create(
+                    case=case,
+                    organization=union,
+                    period=period,
+                    supplements=original,
+                    payroll_total=payroll,
+                    headcount=headcount,
+                    member_count=member_count,
+                    fund_rate=fund_rate,
+                    upper_share_rate=upper_rate,
+                    fund_due=figures.fund_due,
+                    upper_share=figures.upper_share,
+                    retained_share=figures.retained_share,
+                    due_date=due,
+                )
+
+            title = _("Union fund %(period)s, %(union)s") % {
+                "period": f"{period:%Y-%m}",
+                "union": union.name,
+            }
+            if original is not None:
+                title = _("Supplementary: %(title)s") % {"title": title}
+            return submit_case(
+                process="remittance",
+                organization=union,
+                applicant=user,
+                submitted_by=user,
+                title=title,
+                amount=figures.upper_share,
+                data={
+                    "period": f"{period:%Y-%m}",
+                    "payroll_total": payroll,
+                    "supplements": supplements,
+                },
+                record=record,
+            )
+    except IntegrityError:
+        # A concurrent declaration of the same period committed first.
+        raise Conflict(
+            _("%(union)s has already declared %(period)s.")
+            % {"union": union.name, "period": f"{period:%Y-%m}"},
+            code="already_declared",
+        ) from None
+
+
+def record_payment(case, values):
+    remittance = Remittance.objects.select_for_update().get(case=case)
+    remittance.paid_amount = Decimal(values["paid_amount"])
+    remittance.paid_on = date.fromisoformat(values["paid_on"])
+    remittance.bank_reference = values["bank_reference"].strip()
+    remittance.save(update_fields=["paid_amount", "paid_on", "bank_reference"])
+
+
+def confirm_receipt(case):
+    """Verified: the late fee, if any, is computed now, from the day paid."""
+    remittance = Remittance.objects.select_for_update().get(case=case)
+    union = remittance.organization
+    days = rules.days_late(remittance.due_date, remittance.paid_on)
+    remittance.days_late = days
+    remittance.late_fee = rules.late_fee(
+        remittance.upper_share,
+        days,
+        daily_rate=parameter(
+            "remittance.late_fee_daily_rate", organization=union, on=remittance.due_date
+        ),
+        cap_ratio=parameter(
+            "remittance.late_fee_cap_ratio", organization=union, on=remittance.due_date
+        ),
+    )
+    remittance.verified_at = timezone.now()
+    remittance.save(update_fields=["days_late", "late_fee", "verified_at"])
+    trail.append(
+        case,
+        "remittance.verified",
+        data={
+            "days_late": days,
+            "late_fee": remittance.late_fee,
+            "paid_amount": remittance.paid_amount,
+        },
+    )
+
+
+def void(case):
+    """A rejected or withdrawn declaration gives its period back."""
+    Remittance.objects.filter(case=case).update(voided=True)
+
+
+def union_officers(union):
+    return list(
+        User.objects.filter(
+            memberships__organization=union,
+            memberships__role__in=(Role.TREASURER, Role.CHAIR),
+            is_active=True,
+        ).distinct()
+    )
+
+
+def tell_union(task, decision):
+    """Treasurer and chair hear of every decision on their declaration (the applicant is told by
+    the approval service already, and the person deciding needs no message)."""
+    case = task.case
+    recipients = [
+        u
+        for u in union_officers(case.organization)
+        if u.pk not in (case.applicant_id, task.completed_by_id)
+    ]
+    notify(
+        event=f"task:{task.pk}:union",
+        recipients=recipients,
+        verb="remittance_step",
+        title=_("%(step)s: %(decision)s (%(number)s)")
+        % {
+            "step": task.flow_task.task_title,
+            "decision": DECISION_LABELS.get(decision, decision),
+            "number": case.number,
+        },
+        body=task.comment,
+        case=case,
+        data={"task": task.pk, "decision": decision},
+    )
