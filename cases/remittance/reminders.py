@@ -34,7 +34,7 @@ def _periods(today):
 
 def _reminder_day(due, working_days):
     day = due
-    for _ in range(int(working_days)):
+    for _step in range(int(working_days)):
         day = previous_working_day(day)
     return day
 
