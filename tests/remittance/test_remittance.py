@@ -424,3 +424,22 @@ def test_overview_query_count_does_not_grow_with_unions(demo, api):
             == 13
         )
         assert count() == before
+
+
+def test_rates_are_configuration_per_organization_and_effective_date(demo, api):
+    from core.models import Parameter
+
+    Parameter.objects.create(
+        key="remittance.upper_share_rate",
+        organization=demo.org("西山镇总工会"),
+        effective_from=date(2026, 2, 1),
+        value=Decimal("0.5"),
+    )
+    with at(2026, 3, 5, 10):
+        xishan_jan = declare(api(demo.treasurer3), period="2026-01").json()
+        xishan_feb = declare(api(demo.treasurer3), period="2026-02").json()
+        donghu_feb = declare(api(demo.treasurer1), period="2026-02").json()
+    assert xishan_jan["upper_share"] == "800.00"  # the rate in force for January
+    assert (xishan_feb["upper_share"], xishan_feb["retained_share"]) == ("1000.00", "1000.00")
+    assert xishan_feb["upper_share_rate"] == "0.500000"
+    assert donghu_feb["upper_share"] == "800.00"  # another town keeps the default
