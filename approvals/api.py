@@ -354,16 +354,16 @@ class RevokeDelegation(APIView):
 
 
 urlpatterns = [
-    path("tasks/", TaskList.as_view(), name="task-list"),
-    path("tasks/<int:pk>/", TaskDetail.as_view(), name="task-detail"),
-    path("tasks/<int:pk>/claim/", ClaimTask.as_view(), name="task-claim"),
-    path("tasks/<int:pk>/release/", ReleaseTask.as_view(), name="task-release"),
-    path("tasks/<int:pk>/complete/", CompleteTask.as_view(), name="task-complete"),
-    path("tasks/<int:pk>/transfer/", TransferTask.as_view(), name="task-transfer"),
-    path("tasks/<int:pk>/add-approver/", AddApprover.as_view(), name="task-add-approver"),
-    path("tasks/<int:pk>/send-back/", SendBack.as_view(), name="task-send-back"),
-    path("tasks/<int:pk>/urge/", UrgeTask.as_view(), name="task-urge"),
-    path("tasks/<int:pk>/cc/", CCTask.as_view(), name="task-cc"),
-    path("delegations/", DelegationList.as_view(), name="delegation-list"),
-    path("delegations/<int:pk>/revoke/", RevokeDelegation.as_view(), name="delegation-revoke"),
+    path("tasks/", TaskList.as_view(), name="api-task-list"),
+    path("tasks/<int:pk>/", TaskDetail.as_view(), name="api-task-detail"),
+    path("tasks/<int:pk>/claim/", ClaimTask.as_view(), name="api-task-claim"),
+    path("tasks/<int:pk>/release/", ReleaseTask.as_view(), name="api-task-release"),
+    path("tasks/<int:pk>/complete/", CompleteTask.as_view(), name="api-task-complete"),
+    path("tasks/<int:pk>/transfer/", TransferTask.as_view(), name="api-task-transfer"),
+    path("tasks/<int:pk>/add-approver/", AddApprover.as_view(), name="api-task-add-approver"),
+    path("tasks/<int:pk>/send-back/", SendBack.as_view(), name="api-task-send-back"),
+    path("tasks/<int:pk>/urge/", UrgeTask.as_view(), name="api-task-urge"),
+    path("tasks/<int:pk>/cc/", CCTask.as_view(), name="api-task-cc"),
+    path("delegations/", DelegationList.as_view(), name="api-delegation-list"),
+    path("delegations/<int:pk>/revoke/", RevokeDelegation.as_view(), name="api-delegation-revoke"),
 ]

@@ -204,9 +204,9 @@ class WithdrawCase(APIView):
 
 
 urlpatterns = [
-    path("cases/", CaseList.as_view(), name="case-list"),
-    path("cases/<int:pk>/", CaseDetail.as_view(), name="case-detail"),
-    path("cases/<int:pk>/trail/", CaseTrail.as_view(), name="case-trail"),
-    path("cases/<int:pk>/trail/verify/", VerifyTrail.as_view(), name="case-trail-verify"),
-    path("cases/<int:pk>/withdraw/", WithdrawCase.as_view(), name="case-withdraw"),
+    path("cases/", CaseList.as_view(), name="api-case-list"),
+    path("cases/<int:pk>/", CaseDetail.as_view(), name="api-case-detail"),
+    path("cases/<int:pk>/trail/", CaseTrail.as_view(), name="api-case-trail"),
+    path("cases/<int:pk>/trail/verify/", VerifyTrail.as_view(), name="api-case-trail-verify"),
+    path("cases/<int:pk>/withdraw/", WithdrawCase.as_view(), name="api-case-withdraw"),
 ]

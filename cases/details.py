@@ -10,13 +10,16 @@ class ProcessDetails:
     related_name: str  # the record's reverse one-to-one accessor on Case
     serializer: type  # renders the record's fields for the case JSON
     select_related: tuple = ()  # further joins the serializer reads, relative to the record
+    # panel(request, case) -> {"template": …, **context} or None: a process's own section of
+    # the case page (an objection form, sessions, signatures …).
+    panel: object = None
 
 
 _registry = {}
 
 
-def register(process, *, related_name, serializer, select_related=()):
-    _registry[process] = ProcessDetails(related_name, serializer, tuple(select_related))
+def register(process, *, related_name, serializer, select_related=(), panel=None):
+    _registry[process] = ProcessDetails(related_name, serializer, tuple(select_related), panel)
 
 
 def for_process(process):
@@ -30,3 +33,16 @@ def joins():
         paths.append(details.related_name)
         paths.extend(f"{details.related_name}__{p}" for p in details.select_related)
     return paths
+
+
+# Start pages: (process, title, url name, may_start(user)) — the apply page lists those the
+# user may start.
+_start_forms = []
+
+
+def register_start_form(process, *, title, url_name, may_start):
+    _start_forms.append((process, title, url_name, may_start))
+
+
+def start_forms(user):
+    return [(title, url_name) for _p, title, url_name, may_start in _start_forms if may_start(user)]

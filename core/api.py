@@ -101,4 +101,4 @@ class ObtainToken(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
-urlpatterns = [path("auth/token/", ObtainToken.as_view(), name="auth-token")]
+urlpatterns = [path("auth/token/", ObtainToken.as_view(), name="api-auth-token")]

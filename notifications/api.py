@@ -106,12 +106,12 @@ class MarkAllReadView(APIView):
 
 
 urlpatterns = [
-    path("notifications/", NotificationListView.as_view(), name="notification-list"),
+    path("notifications/", NotificationListView.as_view(), name="api-notification-list"),
     path(
         "notifications/unread-count/",
         UnreadCountView.as_view(),
         name="notification-unread-count",
     ),
-    path("notifications/read-all/", MarkAllReadView.as_view(), name="notification-read-all"),
-    path("notifications/<int:pk>/read/", MarkReadView.as_view(), name="notification-read"),
+    path("notifications/read-all/", MarkAllReadView.as_view(), name="api-notification-read-all"),
+    path("notifications/<int:pk>/read/", MarkReadView.as_view(), name="api-notification-read"),
 ]

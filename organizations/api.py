@@ -88,6 +88,6 @@ class OrganizationList(generics.ListAPIView):
 
 
 urlpatterns = [
-    path("me/", MeView.as_view(), name="me"),
-    path("organizations/", OrganizationList.as_view(), name="organization-list"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("organizations/", OrganizationList.as_view(), name="api-organization-list"),
 ]

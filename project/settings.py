@@ -41,9 +41,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "treebeard",
     "rules.apps.AutodiscoverRulesConfig",
+    # Before viewflow, whose templates would otherwise replace ours (login, error pages).
+    "core",
     "viewflow",
     "viewflow.workflow",
-    "core",
     "organizations",
     "cases",
     "cases.attachments",
@@ -71,6 +72,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
 AUTH_USER_MODEL = "organizations.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 TEMPLATES = [
     {
@@ -82,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context.nav",
             ],
         },
     },

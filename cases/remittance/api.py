@@ -226,9 +226,13 @@ class ImportDetail(APIView):
 
 
 urlpatterns = [
-    path("fee-remittances/", FeeRemittances.as_view(), name="fee-remittance-list"),
-    path("fee-remittances/overview/", Overview.as_view(), name="fee-remittance-overview"),
-    path("fee-remittances/member-dues/", MemberDues.as_view(), name="member-dues"),
-    path("fee-remittances/imports/", Imports.as_view(), name="fee-remittance-imports"),
-    path("fee-remittances/imports/<int:pk>/", ImportDetail.as_view(), name="fee-remittance-import"),
+    path("fee-remittances/", FeeRemittances.as_view(), name="api-fee-remittance-list"),
+    path("fee-remittances/overview/", Overview.as_view(), name="api-fee-remittance-overview"),
+    path("fee-remittances/member-dues/", MemberDues.as_view(), name="api-member-dues"),
+    path("fee-remittances/imports/", Imports.as_view(), name="api-fee-remittance-imports"),
+    path(
+        "fee-remittances/imports/<int:pk>/",
+        ImportDetail.as_view(),
+        name="api-fee-remittance-import",
+    ),
 ]

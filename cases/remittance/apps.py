@@ -11,7 +11,14 @@ class RemittanceConfig(AppConfig):
         from cases import details
 
         from .api import RemittanceDetailsSerializer
+        from .views import may_declare
 
         details.register(
             "remittance", related_name="remittance", serializer=RemittanceDetailsSerializer
+        )
+        details.register_start_form(
+            "remittance",
+            title=_("Declare the union fund"),
+            url_name="remittance-declare",
+            may_start=may_declare,
         )

@@ -1,0 +1,220 @@
+"""Officer pages: the task inbox / queue / archive and the task page with every operation.
+Each POST calls the same service as the API; a refused operation shows its reason."""
+
+from django.contrib import messages
+from django.db.models import F
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases.views import case_context
+from core.errors import DomainError
+from core.ui import form_error, page
+
+from . import selectors, services
+from .forms import (
+    AddApproverForm,
+    CCForm,
+    DecisionForm,
+    DelegationForm,
+    SendBackForm,
+    TransferForm,
+    UrgeForm,
+)
+from .models import OPEN_STATUSES, Delegation, TaskKind
+
+VIEWS = {"inbox": selectors.inbox, "queue": selectors.queue, "archive": selectors.archive}
+
+
+@page("tasks")
+def task_list(request):
+    view = request.GET.get("view", "inbox")
+    if view not in VIEWS:
+        view = "inbox"
+    tasks = VIEWS[view](request.user)
+    process, step, overdue = (request.GET.get(k, "") for k in ("process", "step", "overdue"))
+    if process:
+        tasks = tasks.filter(case__process=process)
+    if step:
+        tasks = tasks.filter(flow_task__endswith=f".{step}")
+    if overdue == "1":
+        tasks = tasks.filter(selectors.overdue_q())
+    if view == "archive":
+        tasks = tasks.order_by("-finished", "-pk")
+    elif request.GET.get("sort") == "created":
+        tasks = tasks.order_by("created", "pk")
+    else:
+        tasks = tasks.order_by(F("due_at").asc(nulls_last=True), "created", "pk")
+    counts = {name: fn(request.user).count() for name, fn in VIEWS.items()}
+    return render(
+        request,
+        "approvals/task_list.html",
+        {
+            "tasks": tasks[:200],
+            "view": view,
+            "counts": counts,
+            "filters": {
+                "process": process,
+                "step": step,
+                "overdue": overdue,
+                "sort": request.GET.get("sort", ""),
+            },
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_POST
+@page("tasks")
+def bulk_claim(request):
+    claimed, refused = 0, []
+    for task_id in request.POST.getlist("task"):
+        try:
+            services.claim(task_id=int(task_id), user=request.user)
+            claimed += 1
+        except (DomainError, ValueError) as exc:
+            refused.append(f"#{task_id}: {getattr(exc, 'detail', exc)}")
+    if claimed:
+        messages.success(request, _("Claimed %(n)d task(s).") % {"n": claimed})
+    for line in refused:
+        messages.error(request, line)
+    return redirect("task-list")
+
+
+def _task_or_404(request, pk):
+    task = selectors.tasks_in_reach(request.user).filter(pk=pk).first()
+    if task is None:
+        raise Http404
+    return task
+
+
+OPERATIONS = {
+    "transfer": (
+        TransferForm,
+        lambda f, t, u: services.transfer(task_id=t.pk, user=u, **f.cleaned_data),
+    ),
+    "add_approver": (
+        AddApproverForm,
+        lambda f, t, u: services.add_approver(
+            task_id=t.pk,
+            user=u,
+            approver=f.cleaned_data["user"],
+            position=f.cleaned_data["position"],
+            comment=f.cleaned_data["comment"],
+        ),
+    ),
+    "urge": (UrgeForm, lambda f, t, u: services.urge(task_id=t.pk, user=u, **f.cleaned_data)),
+    "cc": (CCForm, lambda f, t, u: services.cc(task_id=t.pk, user=u, **f.cleaned_data)),
+}
+
+
+@page("tasks")
+def task_detail(request, pk):
+    task = _task_or_404(request, pk)
+    user = request.user
+    mine = task.is_open and task.owner_id == user.pk
+    decisions = services.allowed_decisions(task) if task.is_open else ()
+    fields = task.flow_task.fields if task.kind != TaskKind.CONSULT else ()
+    send_back_steps = [("applicant", _("the applicant (supplement)"))] + [
+        (s, s) for s in services.earlier_steps(task)
+    ]
+    forms_ = {
+        "decide": DecisionForm(decisions=decisions, fields=fields),
+        "send_back": SendBackForm(steps=send_back_steps),
+        **{name: form_class() for name, (form_class, _call) in OPERATIONS.items()},
+    }
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        try:
+            if op == "claim":
+                services.claim(task_id=task.pk, user=user)
+                messages.success(request, _("You have claimed this task."))
+                return redirect("task-detail", pk=task.pk)
+            if op == "release":
+                services.release(task_id=task.pk, user=user)
+                messages.success(request, _("The task is back in the queue."))
+                return redirect("task-list")
+            if op == "decide":
+                form = forms_["decide"] = DecisionForm(
+                    request.POST, decisions=decisions, fields=fields
+                )
+                if form.is_valid():
+                    services.complete(
+                        task_id=task.pk,
+                        user=user,
+                        decision=form.cleaned_data["decision"],
+                        comment=form.cleaned_data["comment"],
+                        data=form.data_values(),
+                    )
+                    messages.success(request, _("Your decision has been recorded."))
+                    return redirect("case-detail", pk=task.case_id)
+            elif op == "send_back":
+                form = forms_["send_back"] = SendBackForm(request.POST, steps=send_back_steps)
+                if form.is_valid():
+                    services.send_back(task_id=task.pk, user=user, **form.cleaned_data)
+                    messages.success(request, _("The case has been sent back."))
+                    return redirect("case-detail", pk=task.case_id)
+            elif op in OPERATIONS:
+                form_class, call = OPERATIONS[op]
+                form = forms_[op] = form_class(request.POST)
+                if form.is_valid():
+                    call(form, task, user)
+                    messages.success(request, _("Done."))
+                    return redirect("task-detail", pk=task.pk)
+            else:
+                raise Http404
+        except DomainError as exc:
+            target = forms_.get(op)
+            if target is not None and target.is_bound:
+                form_error(target, exc)
+            else:
+                messages.error(request, str(exc.detail))
+                return redirect("task-detail", pk=task.pk)
+        task = _task_or_404(request, pk)
+    context = case_context(request, task.case)
+    context.update(
+        {
+            "task": task,
+            "mine": mine,
+            "can_claim": task.status == "NEW" and services.may_claim(user, task),
+            "forms": forms_,
+            "open_statuses": OPEN_STATUSES,
+        }
+    )
+    return render(request, "approvals/task_detail.html", context)
+
+
+@page("delegations")
+def delegations(request):
+    form = DelegationForm(request.POST or None)
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            try:
+                services.revoke_delegation(
+                    user=request.user, delegation_id=int(request.POST["revoke"])
+                )
+                messages.success(request, _("The delegation has been revoked."))
+            except (DomainError, ValueError):
+                messages.error(request, _("Delegation not found."))
+            return redirect("delegations")
+        if form.is_valid():
+            try:
+                services.create_delegation(user=request.user, **form.cleaned_data)
+                messages.success(request, _("Your delegation has been recorded."))
+                return redirect("delegations")
+            except DomainError as exc:
+                form_error(form, exc)
+    rows = Delegation.objects.filter(delegator=request.user) | Delegation.objects.filter(
+        delegate=request.user
+    )
+    return render(
+        request,
+        "approvals/delegations.html",
+        {
+            "form": form,
+            "delegations": rows.select_related("delegator", "delegate").order_by("-starts_at"),
+            "now": timezone.now(),
+        },
+    )

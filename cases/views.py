@@ -1,0 +1,157 @@
+"""Case pages: my cases, search (officers and auditors), and the case page — its fields, where
+it stands on the process diagram, what happens next and by when, its trail with the chain
+verified. Every page checks reach on the server: a case out of reach is 404."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from viewflow.workflow import chart
+
+from approvals.models import OPEN_STATUSES
+from approvals.selectors import open_tasks_of
+from core.errors import DomainError
+from core.ui import page
+
+from . import selectors, trail
+from .details import for_process
+from .models import CaseStatus
+
+
+def _case_or_404(request, pk):
+    case = selectors.case_in_reach(request.user, pk)
+    if case is None:
+        raise Http404
+    return case
+
+
+def process_fields(request, case):
+    """The process's own fields as (label, value) pairs, rendered by the same serializer as the
+    API (so masking and computed values agree)."""
+    details = for_process(case.process)
+    record = getattr(case, details.related_name, None) if details else None
+    if record is None:
+        return []
+    serializer = details.serializer(record, context={"request": request})
+    rows = []
+    for name, value in serializer.data.items():
+        if isinstance(value, (list, dict)):
+            continue  # structured parts have their own panels
+        label = serializer.fields[name].label or name.replace("_", " ")
+        rows.append((label, "—" if value in (None, "") else value))
+    return rows
+
+
+def diagram(case):
+    """viewflow's chart of the flow with the case's steps marked done / active."""
+    if case.flow_process_id is None:
+        return ""
+    from workflows.base import flow_for
+
+    flow_class = flow_for(case.process)
+    grid = chart.calc_layout_data(flow_class)
+    chart.calc_cell_status(flow_class, grid, case.flow_process_id)
+    return mark_safe(chart.grid_to_svg(grid))  # rendered by viewflow from our flow definition
+
+
+def case_context(request, case):
+    events = list(selectors.trail_of(case))
+    details = for_process(case.process)
+    panel = details.panel(request, case) if details and details.panel else None
+    return {
+        "case": case,
+        "fields": process_fields(request, case),
+        "open_tasks": list(open_tasks_of([case.pk])),
+        "events": events,
+        "verification": trail.verify_events(events),
+        "chart": diagram(case),
+        "panel": panel,
+        "can_withdraw": case.status == CaseStatus.IN_PROGRESS
+        and request.user.pk in (case.applicant_id, case.submitted_by_id),
+        "now": timezone.now(),
+        "open_statuses": OPEN_STATUSES,
+    }
+
+
+@page("cases")
+def case_detail(request, pk):
+    case = _case_or_404(request, pk)
+    if request.user.pk in (case.applicant_id, case.submitted_by_id):
+        request.nav_section = "mine"
+    return render(request, "cases/case_detail.html", case_context(request, case))
+
+
+@require_POST
+@page("mine")
+def withdraw(request, pk):
+    from approvals import services
+
+    case = _case_or_404(request, pk)
+    try:
+        services.withdraw(case_id=case.pk, user=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, _("The case has been withdrawn."))
+    except DomainError as exc:
+        messages.error(request, str(exc.detail))
+    return redirect("case-detail", pk=case.pk)
+
+
+@page("mine")
+def my_cases(request):
+    from approvals.selectors import inbox
+
+    cases = (
+        selectors.cases_in_reach(request.user)
+        .filter(Q(applicant=request.user) | Q(submitted_by=request.user))
+        .order_by("-created_at")
+    )
+    page_obj = Paginator(cases, 20).get_page(request.GET.get("page"))
+    current = {}
+    for task in open_tasks_of([c.pk for c in page_obj]):
+        current.setdefault(task.case_id, []).append(task)
+    for case in page_obj:
+        case.current_tasks = current.get(case.pk, [])
+    return render(
+        request,
+        "cases/my_cases.html",
+        {
+            "page": page_obj,
+            "my_tasks": inbox(request.user).filter(case__applicant=request.user),
+            "now": timezone.now(),
+        },
+    )
+
+
+@page("cases")
+def case_search(request):
+    q = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "")
+    process = request.GET.get("process", "")
+    cases = selectors.cases_in_reach(request.user).order_by("-created_at")
+    if q:
+        cases = cases.filter(
+            Q(number__icontains=q)
+            | Q(title__icontains=q)
+            | Q(applicant__full_name__icontains=q)
+            | Q(applicant__username__icontains=q)
+        )
+    if status in CaseStatus.values:
+        cases = cases.filter(status=status)
+    if process:
+        cases = cases.filter(process=process)
+    page_obj = Paginator(cases, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/case_search.html",
+        {
+            "page": page_obj,
+            "q": q,
+            "status": status,
+            "process": process,
+            "statuses": CaseStatus.choices,
+        },
+    )

@@ -1,0 +1,129 @@
+"""Server-rendered pages: each renders for the people it is for, checks reach on the server
+(404 out of reach), and acts through the same services as the API."""
+
+import pytest
+
+from cases.models import Case
+from tests.helpers import open_tasks, submit
+
+
+@pytest.fixture
+def browser_client(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def test_login_page_and_redirects(db, client):
+    assert client.get("/").status_code == 302
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200 and "csrfmiddlewaretoken" in page.content.decode()
+
+
+def test_home_sends_officers_to_tasks_and_members_to_their_cases(demo, browser_client):
+    assert browser_client(demo.chair1).get("/")["Location"] == "/tasks/"
+    assert browser_client(demo.worker1).get("/")["Location"] == "/cases/mine/"
+
+
+def test_officer_decides_from_the_task_page(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    chair = browser_client(demo.chair1)
+    queue = chair.get("/tasks/?view=queue")
+    assert case.number in queue.content.decode()
+    [task] = open_tasks(case)
+    page = chair.get(f"/tasks/{task.pk}/")
+    assert page.status_code == 200 and 'value="claim"' in page.content.decode()
+    assert chair.post(f"/tasks/{task.pk}/", {"op": "claim"}).status_code == 302
+    refused = chair.post(f"/tasks/{task.pk}/", {"op": "decide", "decision": "reject"})
+    assert refused.status_code == 200 and 'class="error"' in refused.content.decode()
+    done = chair.post(
+        f"/tasks/{task.pk}/", {"op": "decide", "decision": "approve", "data_note": "ok"}
+    )
+    assert done.status_code == 302 and done["Location"] == f"/cases/{case.pk}/"
+    assert open_tasks(case)[0].flow_task.name == "approval"
+
+
+def test_case_page_shows_trail_verification_and_diagram(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    page = browser_client(demo.county_auditor).get(f"/cases/{case.pk}/").content.decode()
+    assert 'data-testid="trail-verification"' in page and "verify valid" in page
+    assert "<svg" in page
+    # Auditors have no write controls anywhere on the case.
+    assert 'name="op"' not in page and "withdraw" not in page.split("<main")[1].lower()
+
+
+def test_out_of_reach_case_is_404(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    officer = browser_client(demo.xs_aid1)
+    assert officer.get(f"/cases/{case.pk}/").status_code == 404
+    task = open_tasks(case)[0]
+    assert officer.get(f"/tasks/{task.pk}/").status_code == 404
+
+
+def test_member_sees_and_withdraws_own_case(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    member = browser_client(demo.worker1)
+    assert case.number in member.get("/cases/mine/").content.decode()
+    assert member.post(f"/cases/{case.pk}/withdraw/", {"reason": "solved"}).status_code == 302
+    assert Case.objects.get(pk=case.pk).status == "withdrawn"
+
+
+def test_every_page_renders(demo, browser_client):
+    for user in (
+        demo.worker1,
+        demo.chair1,
+        demo.town_aid1,
+        demo.county_auditor,
+        demo.treasurer1,
+        demo.county_finance,
+    ):
+        client = browser_client(user)
+        for url in (
+            "/tasks/",
+            "/tasks/?view=queue",
+            "/tasks/?view=archive",
+            "/cases/mine/",
+            "/cases/",
+            "/apply/",
+            "/notifications/",
+            "/delegations/",
+            "/remittance/overview/",
+        ):
+            response = client.get(url)
+            assert response.status_code == 200, (user.username, url)
+
+
+def test_bulk_claim(demo, browser_client):
+    cases = [submit("sample", demo.worker1), submit("sample", demo.worker2)]
+    chair = browser_client(demo.chair1)
+    tasks = [open_tasks(c)[0].pk for c in cases]
+    assert chair.post("/tasks/claim/", {"task": tasks}).status_code == 302
+    inbox = chair.get("/tasks/").content.decode()
+    assert all(c.number in inbox for c in cases)
+
+
+def test_remittance_declaration_form(demo, browser_client):
+    import time_machine
+
+    treasurer = browser_client(demo.treasurer1)
+    with time_machine.travel("2026-02-05 10:00 +0800", tick=False):
+        bad = treasurer.post(
+            "/remittance/declare/",
+            {"period": "2026-01", "payroll_total": "0", "headcount": "1", "member_count": "1"},
+        )
+        assert bad.status_code == 200 and 'class="error"' in bad.content.decode()
+        ok = treasurer.post(
+            "/remittance/declare/",
+            {
+                "period": "2026-01",
+                "payroll_total": "100000",
+                "headcount": "10",
+                "member_count": "8",
+            },
+        )
+        assert ok.status_code == 302
+    case = Case.objects.get()
+    page = treasurer.get(ok["Location"]).content.decode()
+    assert case.number in page and "800.00" in page
