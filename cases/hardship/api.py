@@ -1,1 +1,334 @@
-urlpatterns = []
+"""Hardship aid API: submit an application, object during a public notice, the notices of my
+union, the register; and the hardship fields merged into the case JSON."""
+
+from decimal import Decimal
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from stdnum.cn import ric
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
+
+from approvals.api import CaseRefSerializer
+from cases.api import CaseSerializer, with_open_tasks
+from cases.selectors import cases_in_reach
+from core.api import IDEMPOTENCY_HEADER, idempotent
+from core.rest import ErrorSerializer
+from core.sensitive import mask
+from organizations.api import OrganizationRefSerializer, UserRefSerializer
+
+from . import selectors, services
+from .models import AidType, Category, HardshipApplication, RegisterEntry, RegisterStatus
+
+ERRORS = dict.fromkeys((400, 403, 404, 409), ErrorSerializer)
+
+# Sanity bounds of what an applicant enters — catching typos such as an extra digit group —
+# not policy: thresholds and rates are parameters.
+MAX_HOUSEHOLD = 30
+MAX_MONEY = 10_000_000  # CNY a year
+MAX_REQUEST = 1_000_000  # CNY
+
+RIC_MESSAGES = {
+    InvalidLength: _("A resident ID number has 18 characters."),
+    InvalidFormat: _("A resident ID number is 17 digits followed by a digit or X."),
+    InvalidChecksum: _("The check digit does not match (GB 11643): check the number."),
+    InvalidComponent: _("The birth date in this number is not a valid date."),
+}
+
+
+def validate_ric(value):
+    """A resident ID number (GB 11643), normalized (upper-case X, no spaces)."""
+    try:
+        return ric.validate(value)
+    except ValidationError as exc:
+        raise serializers.ValidationError(
+            str(RIC_MESSAGES.get(type(exc), _("Not a valid resident ID number.")))
+        ) from exc
+
+
+def _money(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class ApplicationIn(serializers.Serializer):
+    aid_type = serializers.ChoiceField(choices=AidType.choices)
+    id_number = serializers.CharField(max_length=32, help_text="resident ID number, 18 characters")
+    household_size = serializers.IntegerField(min_value=1, max_value=MAX_HOUSEHOLD)
+    annual_income = _money(min_value=0, max_value=MAX_MONEY, help_text="household, CNY a year")
+    rigid_expenses = _money(
+        min_value=0,
+        max_value=MAX_MONEY,
+        help_text="medical, disability, schooling and necessary job costs, CNY a year",
+    )
+    requested_amount = _money(min_value=Decimal("0.01"), max_value=MAX_REQUEST)
+    reason = serializers.CharField(max_length=2000)
+    accident_or_illness = serializers.BooleanField(required=False, default=False)
+    hardship_costs = _money(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_MONEY,
+        help_text="this year's costs of the accident or illness (sudden hardship)",
+    )
+    child_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    child_id_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+    on_behalf_of = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="username of a member of the union you chair",
+    )
+
+    def validate_id_number(self, value):
+        return validate_ric(value)
+
+    def validate_child_id_number(self, value):
+        return validate_ric(value) if value.strip() else ""
+
+    def validate(self, attrs):
+        errors = {}
+        if attrs["aid_type"] == AidType.EDUCATION:
+            if not attrs["child_name"].strip():
+                errors["child_name"] = [_("Required for education aid.")]
+            if not attrs["child_id_number"]:
+                errors["child_id_number"] = [_("Required for education aid.")]
+            elif attrs["child_id_number"] == attrs["id_number"]:
+                errors["child_id_number"] = [_("The child's number, not the applicant's.")]
+        else:
+            for name in ("child_name", "child_id_number"):
+                if attrs[name].strip():
+                    errors[name] = [_("Only for education aid.")]
+        if attrs["accident_or_illness"] and attrs.get("hardship_costs") is None:
+            errors["hardship_costs"] = [
+                _("Required when the hardship is caused by an accident or critical illness.")
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["child_name"] = attrs["child_name"].strip()
+        attrs["reason"] = attrs["reason"].strip()
+        return attrs
+
+
+class RegisterEntryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RegisterEntry
+        fields = ["id", "status", "category", "started_on", "next_review_on", "closed_on"]
+
+
+class HardshipDetailsSerializer(serializers.ModelSerializer):
+    """The hardship fields of the case JSON. Resident ID numbers are whole only for the
+    applicant, whoever submitted for them and the officers acting on the case."""
+
+    id_number = serializers.SerializerMethodField()
+    child_id_number = serializers.SerializerMethodField()
+    id_numbers_masked = serializers.SerializerMethodField()
+    register_entry = RegisterEntryRefSerializer(allow_null=True)
+
+    class Meta:
+        model = HardshipApplication
+        fields = [
+            "kind",
+            "aid_type",
+            "id_number",
+            "id_numbers_masked",
+            "household_size",
+            "annual_income",
+            "rigid_expenses",
+            "accident_or_illness",
+            "hardship_costs",
+            "reason",
+            "child_name",
+            "child_id_number",
+            "submitted_on",
+            "living_standard",
+            "per_capita_income",
+            "proposed_category",
+            "requested_amount",
+            "approved_amount",
+            "approved_category",
+            "approval_level",
+            "notice_ends_at",
+            "disbursed_amount",
+            "disbursed_on",
+            "payment_reference",
+            "register_entry",
+            "review_due_on",
+            "review_conclusion",
+        ]
+
+    def _whole(self, record):
+        return selectors.sees_identity(self.context.get("request"), record.case)
+
+    def get_id_numbers_masked(self, record) -> bool:
+        return not self._whole(record)
+
+    def get_id_number(self, record) -> str:
+        return record.id_number if self._whole(record) else mask(record.id_number)
+
+    def get_child_id_number(self, record) -> str:
+        value = record.child_id_number or ""
+        return value if self._whole(record) else mask(value)
+
+
+def case_json(request, case, status=200):
+    """The case as the caller sees it, rendered with the request (who sees ID numbers whole)."""
+    case = with_open_tasks(cases_in_reach(request.user)).get(pk=case.pk)
+    return Response(CaseSerializer(case, context={"request": request}).data, status=status)
+
+
+class HardshipApplications(APIView):
+    """Submit an aid application (a member for themself, or a chair for a member of their
+    union with `on_behalf_of`). The response is the new case, with the computed per-capita
+    income, proposed category and the living standard used."""
+
+    @extend_schema(
+        tags=["hardship"],
+        request=ApplicationIn,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: CaseSerializer, **ERRORS},
+    )
+    @idempotent
+    def post(self, request):
+        body = ApplicationIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = services.submit_application(user=request.user, **body.validated_data)
+        return case_json(request, case, status=201)
+
+
+class ObjectionIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ObjectionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = CaseRefSerializer()
+    reason = serializers.CharField()
+    lodged_at = serializers.DateTimeField()
+    moved_to = serializers.SerializerMethodField()
+
+    def get_moved_to(self, objection) -> str:
+        return "investigation"
+
+
+class CaseObjections(APIView):
+    """异议: a member of the applicant's union objects during the public notice; the case goes
+    back to investigation."""
+
+    @extend_schema(
+        tags=["hardship"],
+        request=ObjectionIn,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: ObjectionSerializer, **ERRORS},
+    )
+    @idempotent
+    def post(self, request, pk):
+        body = ObjectionIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        objection = services.lodge_objection(
+            case_id=pk, user=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(ObjectionSerializer(objection).data, status=201)
+
+
+class NoticeSerializer(serializers.Serializer):
+    case = CaseRefSerializer()
+    organization = OrganizationRefSerializer(source="case.organization")
+    applicant = serializers.CharField(source="case.applicant.display_name")
+    aid_type = serializers.CharField()
+    category = serializers.CharField(source="current_category")
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, source="current_amount", allow_null=True
+    )
+    notice_ends_at = serializers.DateTimeField()
+
+
+class HardshipNotices(generics.ListAPIView):
+    """公示: the applications of my union(s) now on public notice; a member may object to one
+    (POST /cases/{id}/objections/) until its notice ends."""
+
+    serializer_class = NoticeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return HardshipApplication.objects.none()
+        return selectors.notices_for(self.request.user)
+
+    @extend_schema(tags=["hardship"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RegisterEntrySerializer(serializers.ModelSerializer):
+    member = UserRefSerializer()
+    organization = OrganizationRefSerializer()
+    source_case = CaseRefSerializer()
+    review_case = CaseRefSerializer(allow_null=True)
+    closed_by_case = CaseRefSerializer(allow_null=True)
+
+    class Meta:
+        model = RegisterEntry
+        fields = [
+            "id",
+            "member",
+            "organization",
+            "category",
+            "status",
+            "started_on",
+            "next_review_on",
+            "closed_on",
+            "source_case",
+            "review_case",
+            "closed_by_case",
+        ]
+
+
+class HardshipRegister(generics.ListAPIView):
+    """档案: register entries of the officer's subtree (and a member's own). Filter `status`
+    (active, closed) and `category`."""
+
+    serializer_class = RegisterEntrySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RegisterEntry.objects.none()
+        qs = selectors.register_in_reach(self.request.user)
+        params = self.request.query_params
+        if params.get("status") in RegisterStatus.values:
+            qs = qs.filter(status=params["status"])
+        if params.get("category") in Category.values:
+            qs = qs.filter(category=params["category"])
+        return qs
+
+    @extend_schema(
+        tags=["hardship"],
+        parameters=[
+            OpenApiParameter("status", str, enum=RegisterStatus.values),
+            OpenApiParameter("category", str, enum=Category.values),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+urlpatterns = [
+    path(
+        "hardship-applications/",
+        HardshipApplications.as_view(),
+        name="hardship-applications",
+    ),
+    path("cases/<int:pk>/objections/", CaseObjections.as_view(), name="case-objections"),
+    path("hardship-notices/", HardshipNotices.as_view(), name="hardship-notices"),
+    path("hardship-register/", HardshipRegister.as_view(), name="hardship-register"),
+]

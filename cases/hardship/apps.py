@@ -6,3 +6,30 @@ class HardshipConfig(AppConfig):
     name = "cases.hardship"
     label = "hardship"
     verbose_name = _("Hardship aid")
+
+    def ready(self):
+        from cases import details
+        from cases.attachments import policy
+
+        from .api import HardshipDetailsSerializer
+
+        # The hardship fields in the case JSON, joined with their register entry.
+        details.register(
+            "hardship",
+            related_name="hardship",
+            serializer=HardshipDetailsSerializer,
+            select_related=("register_entry",),
+        )
+        policy.register(
+            "hardship",
+            policy.Policy(
+                kinds=(
+                    ("id_card", _("Resident ID card")),
+                    ("income_proof", _("Proof of income")),
+                    ("diagnosis", _("Medical diagnosis")),
+                    ("admission_letter", _("Admission letter")),
+                    ("other", _("Other")),
+                ),
+                max_mb_parameter="hardship.attachment_max_mb",
+            ),
+        )
