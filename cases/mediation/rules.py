@@ -1,0 +1,241 @@
+"""The rules of mediation that do not write: periods and deadlines from the configured
+parameters, and the checks behind each step (what a decision needs beyond field types).
+Checks return {field: [messages]} so that a bad input is a 400 naming its fields."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError as StdnumError
+
+from approvals.calendar import WorkingDays, end_of_day, local_date
+from approvals.spec import REJECT
+from core.config import parameter
+from organizations.models import Role
+from organizations.selectors import has_role
+
+from .models import (
+    DeclineReason,
+    MediationCase,
+    MediatorConflict,
+    Outcome,
+    Party,
+    Performance,
+    Recusal,
+    RecusalStatus,
+)
+
+AGREEMENT_FIELDS = ("terms", "amount", "performance_deadline", "performance_method")
+
+
+def _int(key, organization, on):
+    return int(parameter(key, organization=organization, on=on))
+
+
+@dataclass(frozen=True)
+class ParameterWorkingDays:
+    """A step deadline of `parameter(key)` working days from the day the task opens.
+    The engine evaluates a due period knowing only when the task opens, not its case, so the
+    configured value for everywhere applies (an organization's own override cannot)."""
+
+    key: str
+
+    def due(self, opened_at):
+        return WorkingDays(_int(self.key, None, local_date(opened_at))).due(opened_at)
+
+    def describe(self):
+        return f"{self.key} working days"
+
+
+def statutory_deadline(received_at, organization):
+    """Art. 14: the end of the 15th calendar day after the day of receipt (configurable)."""
+    received = local_date(received_at)
+    days = _int("mediation.statutory_days", organization, received)
+    return end_of_day(received + timedelta(days=days))
+
+
+def deadline_reminder_at(deadline, organization):
+    """When to remind the room of the statutory deadline (calendar days before it); None when
+    reminders are switched off (0)."""
+    days = _int("mediation.deadline_reminder_days", organization, local_date(deadline))
+    return deadline - timedelta(days=days) if days > 0 else None
+
+
+def past_limitation(known_on, received_at, organization):
+    """Art. 27: more than the limitation period between knowing of the infringement and
+    applying. Flagged for the mediator; it does not block acceptance."""
+    received = local_date(received_at)
+    return (received - known_on).days > _int("mediation.limitation_days", organization, received)
+
+
+def arbitral_review_until(effective_at, organization):
+    """Last day the parties may jointly apply for arbitral review of the agreement."""
+    effective = local_date(effective_at)
+    return effective + timedelta(
+        days=_int("mediation.arbitral_review_days", organization, effective)
+    )
+
+
+def collective_min_workers(organization):
+    return _int("mediation.collective_min_workers", organization, timezone.localdate())
+
+
+# --- the application ----------------------------------------------------------------------
+
+
+def application_errors(values, organization):
+    """Rules on an application beyond field types; normalizes identifiers in `values`."""
+    errors = {}
+    try:
+        values["applicant_id_number"] = ric.validate(values["applicant_id_number"])
+    except StdnumError:
+        errors["applicant_id_number"] = [_("Not a valid resident identity card number.")]
+    try:
+        values["employer_credit_code"] = uscc.validate(values["employer_credit_code"])
+    except StdnumError:
+        errors["employer_credit_code"] = [_("Not a valid unified social credit code.")]
+    if values["known_on"] > timezone.localdate():
+        errors["known_on"] = [_("Cannot be in the future.")]
+    if values["claim_amount"] < 0:
+        errors["claim_amount"] = [_("Cannot be negative.")]
+    errors.update(_representative_errors(values, organization))
+    return errors
+
+
+def _representative_errors(values, organization):
+    """Ten or more workers with a common claim act through elected representatives
+    (Art. 7); representatives stand only for such a collective case."""
+    minimum = collective_min_workers(organization)
+    workers = values.get("worker_count") or 1
+    representatives = values.get("representatives") or []
+    if workers >= minimum and not representatives:
+        return {
+            "representatives": [
+                _("%(n)s or more workers act through elected representatives: name them.")
+                % {"n": minimum}
+            ]
+        }
+    if representatives and workers < minimum:
+        return {
+            "representatives": [
+                _("Representatives act for a collective case of %(n)s or more workers.")
+                % {"n": minimum}
+            ]
+        }
+    if len(representatives) > workers:
+        return {"representatives": [_("More representatives than workers.")]}
+    names = [r["name"].strip() for r in representatives]
+    if len(set(names)) != len(names):
+        return {"representatives": [_("Each representative once.")]}
+    return {}
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def record_of(case):
+    return MediationCase.objects.get(case_id=case.pk)
+
+
+def check_acceptance(decision, values):
+    reason = values.get("decline_reason")
+    text = (values.get("decline_text") or "").strip()
+    if decision == REJECT:
+        if not reason:
+            return {"data.decline_reason": [_("Say why the application is declined.")]}
+        if reason == DeclineReason.OTHER and not text:
+            return {"data.decline_text": [_("Explain the reason.")]}
+        return {}
+    if reason or text:
+        return {"data.decline_reason": [_("Only when declining.")]}
+    return {}
+
+
+def mediator_problem(case, record, user):
+    """Why `user` cannot mediate this case, or None."""
+    if not has_role(user, Role.MEDIATOR, case.organization):
+        return _("Not a mediator of %(org)s.") % {"org": case.organization.name}
+    if user.pk == case.applicant_id and not record.recorded_on_behalf:
+        return _("A worker cannot mediate their own dispute.")
+    if MediatorConflict.objects.filter(
+        mediator=user, employer_credit_code=record.employer_credit_code
+    ).exists():
+        return _("This mediator has a recorded conflict of interest with the employer.")
+    if Recusal.objects.filter(case=case, mediator=user, status=RecusalStatus.GRANTED).exists():
+        return _("This mediator has been recused from this case.")
+    return None
+
+
+def check_assignment(case, values):
+    from organizations.models import User
+
+    user = User.objects.filter(username=values.get("mediator"), is_active=True).first()
+    if user is None:
+        return {"data.mediator": [_("No active user with this name.")]}
+    problem = mediator_problem(case, record_of(case), user)
+    return {"data.mediator": [problem]} if problem else {}
+
+
+def pending_recusal(case):
+    return Recusal.objects.filter(case=case, status=RecusalStatus.PENDING).first()
+
+
+def check_outcome(case, values):
+    record = record_of(case)
+    errors = {}
+    if not record.sessions:
+        errors["sessions"] = [_("Record at least one session before the outcome.")]
+    if pending_recusal(case) is not None:
+        errors["recusal"] = [_("A recusal request is pending: the mediation head decides first.")]
+    if values.get("outcome") == Outcome.AGREEMENT:
+        for name in AGREEMENT_FIELDS:
+            if values.get(name) in (None, ""):
+                errors[f"data.{name}"] = [_("Required for an agreement.")]
+        deadline = values.get("performance_deadline")
+        if deadline and date.fromisoformat(deadline) < timezone.localdate():
+            errors["data.performance_deadline"] = [_("Cannot be in the past.")]
+    elif values.get("outcome") == Outcome.NO_AGREEMENT:
+        for name in AGREEMENT_FIELDS:
+            if values.get(name) not in (None, ""):
+                errors[f"data.{name}"] = [_("Only with an agreement.")]
+    return errors
+
+
+def missing_signatures(record):
+    return [p.value for p in Party if p.value not in record.signatures]
+
+
+def check_signing(case):
+    missing = missing_signatures(record_of(case))
+    if missing:
+        return {
+            "signatures": [
+                _("The agreement takes effect once signed and sealed; missing: %(parties)s.")
+                % {"parties": ", ".join(missing)}
+            ]
+        }
+    return {}
+
+
+def check_performance(case, values):
+    record = record_of(case)
+    if (
+        values.get("performance") == Performance.NOT_PERFORMED
+        and timezone.localdate() <= record.performance_deadline
+    ):
+        return {
+            "data.performance": [
+                _("Non-performance can be recorded once the deadline (%(date)s) has passed.")
+                % {"date": record.performance_deadline.isoformat()}
+            ]
+        }
+    return {}
+
+
+def parse_moment(value):
+    """An aware time from a datetime (naive: local time)."""
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value

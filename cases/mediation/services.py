@@ -1,0 +1,932 @@
+"""Writes of labor-dispute mediation: the application, what each step records, sessions,
+signatures, extensions of the term, recusal, and the periodic enforcement of the statutory
+term. Each runs in one transaction under the case's process lock, with its trail event and
+notifications.
+
+Who is told: the worker's side is the case's applicant and whoever recorded the application
+(a mediator recording for a worker without an account is told, to hand over the written
+notice); the employer has no account and receives the written notices on paper."""
+
+import datetime as dt
+import logging
+from contextlib import contextmanager
+from decimal import Decimal
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Process
+from viewflow.workflow.status import STATUS
+
+from approvals.calendar import end_of_day, local_date
+from approvals.models import OPEN_STATUSES, CaseTask
+from approvals.spec import APPROVE, SUBMIT
+from cases import trail
+from cases.models import Case, CaseStatus
+from cases.selectors import case_in_reach
+from cases.services import submit_case
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.sensitive import blind_index
+from notifications.services import notify
+from organizations.models import Role, User
+from organizations.selectors import has_role, memberships_of, users_with_role
+
+from . import rules, selectors
+from .models import (
+    PAYMENT_ORDER_CATEGORIES,
+    Channel,
+    DeclineReason,
+    MediationCase,
+    Outcome,
+    Party,
+    Performance,
+    Recusal,
+    RecusalStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+PROCESS = "mediation"
+PARTY_SIGNATURES = (Party.WORKER, Party.EMPLOYER, Party.MEDIATOR)
+
+
+def _flow():
+    from workflows.base import flow_for
+
+    return flow_for(PROCESS)
+
+
+def record_of(process):
+    return MediationCase.objects.get(case__flow_process_id=process.pk)
+
+
+def record_of_case(case):
+    return MediationCase.objects.get(case_id=case.pk)
+
+
+def assigned_mediator(case):
+    """The mediation, signing and performance steps go to the mediator chosen at assignment."""
+    record = MediationCase.objects.filter(case_id=case.pk).select_related("mediator").first()
+    return record.mediator if record else None
+
+
+def notice_url(case):
+    return reverse("mediation-notice", kwargs={"pk": case.pk})
+
+
+def _worker_side(case):
+    return [case.applicant, case.submitted_by]
+
+
+def _heads(case):
+    return list(users_with_role(Role.MEDIATION_HEAD, case.organization))
+
+
+def _local(moment):
+    return local_date(moment).isoformat()
+
+
+def _stamp(moment):
+    """A time kept in the record's JSON: local, with its offset, as the API shows times."""
+    return timezone.localtime(moment).isoformat()
+
+
+def is_head(user, case):
+    return has_role(user, Role.MEDIATION_HEAD, case.organization)
+
+
+def _open_task(case, step):
+    return (
+        CaseTask.objects.filter(
+            case=case,
+            flow_task_type="HUMAN",
+            status__in=OPEN_STATUSES,
+            flow_task__endswith=f".{step}",
+        )
+        .select_related("case__organization", "case__applicant", "owner", "process")
+        .order_by("pk")
+        .first()
+    )
+
+
+def acts_as_mediator(user, record, task=None):
+    """The assigned mediator, or whoever holds the mediator's task for them (a delegate)."""
+    return user.pk == record.mediator_id or (task is not None and task.owner_id == user.pk)
+
+
+@contextmanager
+def _locked(case_id, user):
+    """The case within the user's reach (404 otherwise), its process locked and its record
+    locked and re-read, so every check sees the state the change applies to."""
+    case = case_in_reach(user, case_id)
+    if case is None or case.process != PROCESS:
+        raise NotFound(_("Case not found."))
+    with (
+        trail.acting(actor=user),
+        transaction.atomic(),
+        _flow().lock(case.flow_process_id),
+    ):
+        case = Case.objects.select_related("organization", "applicant", "submitted_by").get(
+            pk=case.pk
+        )
+        record = MediationCase.objects.select_for_update().get(case=case)
+        yield case, record
+
+
+def _require_in_progress(case):
+    if case.status != CaseStatus.IN_PROGRESS:
+        raise Conflict(_("The case is no longer in progress."), code="case_closed")
+
+
+# --- the application ------------------------------------------------------------------------
+
+
+def submit_application(*, user, organization, applicant_username=None, **values):
+    """File an application (申请). A member files their own in writing; a mediator of the
+    organization records one for a worker — orally given (Art. 12) or in writing on their
+    behalf. Recorded for a worker, the case's applicant is the worker's account when named
+    (`applicant_username`), else the recording mediator, who then receives what the worker
+    is told and hands it over."""
+    recorder = has_role(user, Role.MEDIATOR, organization)
+    if values["channel"] == Channel.ORAL and not recorder:
+        raise Forbidden(_("An oral application is recorded by a mediator of the organization."))
+    errors = {}
+    applicant = user
+    if recorder:
+        if applicant_username:
+            applicant = User.objects.filter(username=applicant_username, is_active=True).first()
+            if applicant is None or applicant.pk == user.pk:
+                errors["applicant_username"] = [_("Name the worker's active account.")]
+    else:
+        if applicant_username:
+            errors["applicant_username"] = [
+                _("Only a mediator recording an application names the worker's account.")
+            ]
+        if not any(m.role == Role.MEMBER for m in memberships_of(user)):
+            raise Forbidden(
+                _("Union members file applications; a mediator records them for others.")
+            )
+    if not users_with_role(Role.MEDIATION_HEAD, organization).exists():
+        errors["organization"] = [_("This organization has no mediation committee.")]
+    errors.update(rules.application_errors(values, organization))
+    if errors:
+        raise Invalid(_("The application cannot be filed."), fields=errors)
+
+    representatives = [
+        {"name": r["name"].strip(), "phone": (r.get("phone") or "").strip()}
+        for r in values.get("representatives") or []
+    ]
+
+    def record(case):
+        received = case.created_at
+        deadline = rules.statutory_deadline(received, organization)
+        MediationCase.objects.create(
+            case=case,
+            channel=values["channel"],
+            recorded_on_behalf=recorder,
+            applicant_name=values["applicant_name"].strip(),
+            applicant_id_number=values["applicant_id_number"],
+            applicant_id_index=blind_index(values["applicant_id_number"], scope="ric"),
+            applicant_phone=values["applicant_phone"].strip(),
+            employer_name=values["employer_name"].strip(),
+            employer_credit_code=values["employer_credit_code"],
+            category=values["category"],
+            claim_amount=values["claim_amount"],
+            facts=values["facts"],
+            known_on=values["known_on"],
+            worker_count=values.get("worker_count") or 1,
+            representatives=representatives,
+            received_at=received,
+            statutory_deadline=deadline,
+            deadline_remind_at=rules.deadline_reminder_at(deadline, organization),
+            limitation_flag=rules.past_limitation(values["known_on"], received, organization),
+        )
+
+    with transaction.atomic():
+        case = submit_case(
+            process=PROCESS,
+            organization=organization,
+            applicant=applicant,
+            submitted_by=user,
+            title=f"{values['applicant_name'].strip()} / {values['employer_name'].strip()}",
+            amount=values["claim_amount"],
+            # The trail keeps what was asked, not the worker's identifiers.
+            data={
+                "channel": values["channel"],
+                "recorded_on_behalf": recorder,
+                "category": values["category"],
+                "claim_amount": values["claim_amount"],
+                "employer_name": values["employer_name"],
+                "employer_credit_code": values["employer_credit_code"],
+                "known_on": values["known_on"],
+                "worker_count": values.get("worker_count") or 1,
+                "representatives": len(representatives),
+            },
+            record=record,
+        )
+        # The acceptance deadline is the acceptance task's own.
+        acceptance = _open_task(case, "acceptance")
+        MediationCase.objects.filter(case=case).update(
+            acceptance_due_at=acceptance.due_at if acceptance else None
+        )
+        if applicant.pk != user.pk:
+            notify(
+                event=f"mediation:{case.pk}:recorded",
+                recipients=[applicant],
+                verb="mediation_recorded",
+                title=_("%(mediator)s recorded your mediation application %(number)s")
+                % {"mediator": user.display_name, "number": case.number},
+                case=case,
+                data={"channel": values["channel"]},
+            )
+    return case
+
+
+# --- what the steps record (called by the flow inside the task's transaction) --------------
+
+
+def _record_for_update(case):
+    return MediationCase.objects.select_for_update().get(case_id=case.pk)
+
+
+def record_acceptance(task, decision, values):
+    case = task.case
+    record = _record_for_update(case)
+    if decision == APPROVE:
+        record.accepted_at = timezone.now()
+        record.save(update_fields=["accepted_at"])
+        notify(
+            event=f"mediation:{case.pk}:accepted",
+            recipients=_worker_side(case),
+            verb="mediation_accepted",
+            title=_(
+                "Your mediation application %(number)s was accepted; the mediation term ends on %(date)s"
+            )
+            % {"number": case.number, "date": _local(record.statutory_deadline)},
+            case=case,
+            data={"statutory_deadline": record.statutory_deadline.isoformat()},
+        )
+        return
+    record.decline_reason = values["decline_reason"]
+    record.decline_text = (values.get("decline_text") or "").strip()
+    record.save(update_fields=["decline_reason", "decline_text"])
+    notify(
+        event=f"mediation:{case.pk}:declined",
+        recipients=_worker_side(case),
+        verb="mediation_declined",
+        title=_("Your mediation application %(number)s was declined: %(reason)s")
+        % {"number": case.number, "reason": DeclineReason(record.decline_reason).label},
+        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        case=case,
+        data={"reason": record.decline_reason, "notice": notice_url(case)},
+    )
+
+
+def record_assignment(task, values):
+    case = task.case
+    record = _record_for_update(case)
+    mediator = User.objects.get(username=values["mediator"])
+    record.mediator = mediator
+    record.assigned_at = timezone.now()
+    record.save(update_fields=["mediator", "assigned_at"])
+    notify(
+        event=f"mediation:{case.pk}:assigned:{task.pk}",
+        recipients=_worker_side(case),
+        verb="mediation_mediator_assigned",
+        title=_(
+            "%(mediator)s will mediate your case %(number)s; you may ask for their recusal (回避)"
+        )
+        % {"mediator": mediator.display_name, "number": case.number},
+        case=case,
+        data={"mediator": mediator.username},
+    )
+
+
+def record_outcome(task, values):
+    case = task.case
+    record = _record_for_update(case)
+    record.mediation_outcome = values["outcome"]
+    record.outcome_recorded_at = timezone.now()
+    agreement = values["outcome"] == Outcome.AGREEMENT
+    # A new outcome replaces whatever an earlier round of mediation recorded.
+    record.agreement_terms = values["terms"] if agreement else ""
+    record.agreement_amount = Decimal(values["amount"]) if agreement else None
+    record.performance_deadline = (
+        dt.date.fromisoformat(values["performance_deadline"]) if agreement else None
+    )
+    record.performance_method = values["performance_method"] if agreement else ""
+    record.signatures = {}
+    record.save()
+    if agreement:
+        notify(
+            event=f"mediation:{case.pk}:agreement:{task.pk}",
+            recipients=_worker_side(case),
+            verb="mediation_agreement_reached",
+            title=_(
+                "An agreement was reached in case %(number)s; it takes effect once signed and sealed"
+            )
+            % {"number": case.number},
+            case=case,
+            data={"agreement_pdf": reverse("mediation-agreement", kwargs={"pk": case.pk})},
+        )
+        return
+    notify(
+        event=f"mediation:{case.pk}:no_agreement",
+        recipients=_worker_side(case),
+        verb="mediation_no_agreement",
+        title=_("No agreement in case %(number)s: you may apply for labor-dispute arbitration")
+        % {"number": case.number},
+        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        case=case,
+        data={"notice": notice_url(case)},
+    )
+
+
+def record_effective(task):
+    """All signed and sealed (Art. 14): the agreement binds from the last of them."""
+    case = task.case
+    record = _record_for_update(case)
+    record.effective_at = max(
+        dt.datetime.fromisoformat(s["signed_at"]) for s in record.signatures.values()
+    )
+    record.arbitral_review_until = rules.arbitral_review_until(
+        record.effective_at, case.organization
+    )
+    record.save(update_fields=["effective_at", "arbitral_review_until"])
+    trail.append(
+        case,
+        "mediation.agreement_effective",
+        data={
+            "effective_at": record.effective_at,
+            "arbitral_review_until": record.arbitral_review_until,
+        },
+    )
+    notify(
+        event=f"mediation:{case.pk}:effective",
+        recipients=[*_worker_side(case), record.mediator],
+        verb="mediation_agreement_effective",
+        title=_(
+            "The agreement of case %(number)s is in effect: performance due by %(deadline)s; "
+            "joint arbitral review may be applied for until %(review)s"
+        )
+        % {
+            "number": case.number,
+            "deadline": record.performance_deadline.isoformat(),
+            "review": record.arbitral_review_until.isoformat(),
+        },
+        case=case,
+        data={"agreement_pdf": reverse("mediation-agreement", kwargs={"pk": case.pk})},
+    )
+
+
+def record_performance(task, values):
+    case = task.case
+    record = _record_for_update(case)
+    record.performance = values["performance"]
+    record.performance_note = (values.get("note") or "").strip()
+    record.performance_recorded_at = timezone.now()
+    record.save(update_fields=["performance", "performance_note", "performance_recorded_at"])
+    if record.performance != Performance.NOT_PERFORMED:
+        return
+    payment_order = record.category in PAYMENT_ORDER_CATEGORIES
+    if payment_order:
+        title = _(
+            "The employer did not perform the agreement of case %(number)s: you may apply for "
+            "arbitration, or to a court for a payment order (支付令)"
+        )
+    else:
+        title = _(
+            "The employer did not perform the agreement of case %(number)s: you may apply for "
+            "arbitration"
+        )
+    notify(
+        event=f"mediation:{case.pk}:not_performed",
+        recipients=_worker_side(case),
+        verb="mediation_not_performed",
+        title=title % {"number": case.number},
+        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        case=case,
+        data={"notice": notice_url(case), "payment_order": payment_order},
+    )
+
+
+# --- sessions, signatures, extensions -------------------------------------------------------
+
+
+def record_session(*, case_id, user, date, attendees, notes):
+    """A mediation session (调解会): when, who attended, what was said — by the mediator,
+    while the case is being mediated."""
+    with _locked(case_id, user) as (case, record):
+        _require_in_progress(case)
+        task = _open_task(case, "mediation")
+        if task is None:
+            raise Conflict(
+                _("Sessions are recorded while the case is being mediated."), code="not_mediating"
+            )
+        if not acts_as_mediator(user, record, task):
+            raise Forbidden(_("Only the assigned mediator records sessions."))
+        if rules.pending_recusal(case) is not None:
+            raise Conflict(
+                _("A recusal request is pending: the mediation head decides first."),
+                code="recusal_pending",
+            )
+        if date > timezone.localdate():
+            raise Invalid(_("Invalid session."), fields={"date": [_("Cannot be in the future.")]})
+        if date < local_date(record.received_at):
+            raise Invalid(
+                _("Invalid session."),
+                fields={"date": [_("Cannot be before the application was received.")]},
+            )
+        number = len(record.sessions) + 1
+        record.sessions = [
+            *record.sessions,
+            {
+                "no": number,
+                "date": date.isoformat(),
+                "attendees": [a.strip() for a in attendees],
+                "notes": notes,
+                "recorded_by": user.username,
+                "recorded_at": _stamp(timezone.now()),
+            },
+        ]
+        record.save(update_fields=["sessions"])
+        trail.append(
+            case,
+            "mediation.session_recorded",
+            actor=user,
+            actor_role=Role.MEDIATOR,
+            data={"no": number, "date": date, "attendees": len(attendees)},
+        )
+    return case
+
+
+def record_signature(*, case_id, user, party, signed_at=None):
+    """A signature on the agreement. The parties and the mediator sign the paper in the room
+    and the assigned mediator records each; the mediation head applies the organization's
+    seal, last. The last one makes the agreement effective and completes the signing step."""
+    with _locked(case_id, user) as (case, record):
+        _require_in_progress(case)
+        task = _open_task(case, "signing")
+        if task is None:
+            raise Conflict(_("No agreement is awaiting signatures."), code="not_signing")
+        if party in record.signatures:
+            raise Conflict(_("This signature is already recorded."), code="already_signed")
+        if party == Party.SEAL:
+            if not is_head(user, case):
+                raise Forbidden(_("The mediation head applies the organization's seal."))
+            if any(p not in record.signatures for p in PARTY_SIGNATURES):
+                raise Conflict(
+                    _("The seal is applied after both parties and the mediator have signed."),
+                    code="signatures_missing",
+                )
+            role = Role.MEDIATION_HEAD
+        else:
+            if not acts_as_mediator(user, record, task):
+                raise Forbidden(_("The assigned mediator records the signatures."))
+            role = Role.MEDIATOR
+        now = timezone.now()
+        when = rules.parse_moment(signed_at) if signed_at else now
+        if when > now:
+            raise Invalid(
+                _("Invalid signature."), fields={"signed_at": [_("Cannot be in the future.")]}
+            )
+        if when < record.outcome_recorded_at:
+            raise Invalid(
+                _("Invalid signature."),
+                fields={"signed_at": [_("Cannot be before the agreement was recorded.")]},
+            )
+        record.signatures = {
+            **record.signatures,
+            party: {
+                "signed_at": _stamp(when),
+                "recorded_by": user.username,
+                "recorded_at": _stamp(now),
+            },
+        }
+        record.save(update_fields=["signatures"])
+        trail.append(
+            case,
+            "mediation.signed",
+            actor=user,
+            actor_role=role,
+            data={"party": party, "signed_at": when},
+        )
+        missing = rules.missing_signatures(record)
+        if missing == [Party.SEAL]:
+            notify(
+                event=f"mediation:{case.pk}:ready_for_seal:{record.outcome_recorded_at:%Y%m%d%H%M%S}",
+                recipients=_heads(case),
+                verb="mediation_ready_for_seal",
+                title=_("The agreement of case %(number)s is signed and awaits the seal")
+                % {"number": case.number},
+                case=case,
+            )
+        if not missing:
+            _complete_signing(task)
+    return case
+
+
+def _complete_signing(task):
+    from approvals.services.tasks import decide
+
+    task._trail_handled = True
+    if task.status == STATUS.NEW:
+        task.status = STATUS.ASSIGNED  # a step by role: the system takes it
+    decide(
+        task,
+        actor=None,
+        decision=SUBMIT,
+        comment=_("Signed by both parties and the mediator and sealed."),
+        system_reason="all_signatures_recorded",
+    )
+
+
+def record_extension(
+    *, case_id, user, worker_consent, employer_consent, until=None, days=None, note=""
+):
+    """Extend the statutory term: only with both parties' recorded consent (Art. 14)."""
+    with _locked(case_id, user) as (case, record):
+        if not (acts_as_mediator(user, record) or is_head(user, case)):
+            raise Forbidden(_("The mediator or the mediation head records an extension."))
+        _require_in_progress(case)
+        if record.effective_at is not None:
+            raise Conflict(_("The agreement is already in effect."), code="agreement_effective")
+        if record.accepted_at is None:
+            raise Conflict(_("The application has not been accepted yet."), code="not_accepted")
+        now = timezone.now()
+        if record.statutory_deadline < now:
+            raise Conflict(
+                _("The statutory term has already passed; it can no longer be extended."),
+                code="term_passed",
+            )
+        errors = {}
+        if not worker_consent:
+            errors["worker_consent"] = [_("The worker's consent is required.")]
+        if not employer_consent:
+            errors["employer_consent"] = [_("The employer's consent is required.")]
+        if (until is None) == (days is None):
+            errors["until"] = [_("Give either a new deadline (until) or a number of days.")]
+        if errors:
+            raise Invalid(_("The term cannot be extended."), fields=errors)
+        previous = record.statutory_deadline
+        if until is not None:
+            new_deadline = end_of_day(until)
+        else:
+            new_deadline = end_of_day(local_date(previous) + dt.timedelta(days=days))
+        if new_deadline <= previous:
+            raise Invalid(
+                _("The term cannot be extended."),
+                fields={"until": [_("Must be later than the current deadline.")]},
+            )
+        entry = {
+            "no": len(record.extensions) + 1,
+            "previous_deadline": _stamp(previous),
+            "new_deadline": _stamp(new_deadline),
+            "worker_consent": True,
+            "employer_consent": True,
+            "note": note,
+            "recorded_by": user.username,
+            "recorded_at": _stamp(now),
+        }
+        record.extensions = [*record.extensions, entry]
+        record.statutory_deadline = new_deadline
+        record.deadline_remind_at = rules.deadline_reminder_at(new_deadline, case.organization)
+        record.deadline_reminded_at = None
+        record.save(
+            update_fields=[
+                "extensions",
+                "statutory_deadline",
+                "deadline_remind_at",
+                "deadline_reminded_at",
+            ]
+        )
+        trail.append(
+            case,
+            "mediation.term_extended",
+            actor=user,
+            actor_role=Role.MEDIATION_HEAD if is_head(user, case) else Role.MEDIATOR,
+            comment=note,
+            data={
+                "previous_deadline": previous,
+                "new_deadline": new_deadline,
+                "worker_consent": True,
+                "employer_consent": True,
+            },
+        )
+        notify(
+            event=f"mediation:{case.pk}:extended:{entry['no']}",
+            recipients=[*_worker_side(case), record.mediator, *_heads(case)],
+            verb="mediation_term_extended",
+            title=_(
+                "With both parties' consent the mediation term of %(number)s now ends on %(date)s"
+            )
+            % {"number": case.number, "date": _local(new_deadline)},
+            case=case,
+            data={"statutory_deadline": new_deadline.isoformat()},
+        )
+    return case
+
+
+# --- recusal (回避) -------------------------------------------------------------------------
+
+
+def request_recusal(*, case_id, user, party, reason):
+    """A party asks that the mediator step aside. The worker asks through their account; a
+    mediator or the head of the organization records a request made on paper or in person
+    (the employer's always)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Give a reason."), fields={"reason": [_("A reason is required.")]})
+    with _locked(case_id, user) as (case, record):
+        if is_head(user, case):
+            role = Role.MEDIATION_HEAD
+        elif has_role(user, Role.MEDIATOR, case.organization):
+            role = Role.MEDIATOR
+        else:
+            role = Role.MEMBER
+        worker = user.pk == case.applicant_id and not record.recorded_on_behalf
+        if role == Role.MEMBER and not (worker and party == Party.WORKER):
+            raise Forbidden(
+                _("A party asks for recusal; the mediation room records an employer's request.")
+            )
+        _require_in_progress(case)
+        if _open_task(case, "mediation") is None or record.mediator_id is None:
+            raise Conflict(
+                _("Recusal can be asked while a mediator is mediating the case."),
+                code="not_mediating",
+            )
+        if rules.pending_recusal(case) is not None:
+            raise Conflict(_("A recusal request is already pending."), code="recusal_pending")
+        recusal = Recusal.objects.create(
+            case=case, mediator=record.mediator, party=party, reason=reason, requested_by=user
+        )
+        trail.append(
+            case,
+            "mediation.recusal_requested",
+            actor=user,
+            actor_role=role,
+            comment=reason,
+            data={"recusal": recusal.pk, "party": party, "mediator": record.mediator.username},
+        )
+        notify(
+            event=f"mediation:{case.pk}:recusal:{recusal.pk}:requested",
+            recipients=[*_heads(case), record.mediator],
+            verb="mediation_recusal_requested",
+            title=_("Recusal of %(mediator)s asked by the %(party)s in case %(number)s")
+            % {
+                "mediator": record.mediator.display_name,
+                "party": Party(party).label,
+                "number": case.number,
+            },
+            body=reason,
+            case=case,
+            data={"recusal": recusal.pk},
+        )
+    return recusal
+
+
+def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
+    """The mediation head grants (the mediator steps aside; the case goes back to assignment)
+    or refuses a recusal request."""
+    from approvals.services import reroute
+
+    comment = (comment or "").strip()
+    with _locked(case_id, user) as (case, record):
+        recusal = (
+            Recusal.objects.select_for_update()
+            .filter(pk=recusal_id, case=case)
+            .select_related("mediator", "requested_by")
+            .first()
+        )
+        if recusal is None:
+            raise NotFound(_("Recusal request not found."))
+        if not is_head(user, case):
+            raise Forbidden(_("The mediation head decides on recusal."))
+        if recusal.status != RecusalStatus.PENDING:
+            raise Conflict(_("This request has already been decided."), code="already_decided")
+        _require_in_progress(case)
+        if decision == "refuse" and not comment:
+            raise Invalid(_("Say why."), fields={"comment": [_("A reason is required.")]})
+        recusal.status = RecusalStatus.GRANTED if decision == "grant" else RecusalStatus.REFUSED
+        recusal.decided_by = user
+        recusal.decided_at = timezone.now()
+        recusal.decision_comment = comment
+        recusal.save()
+        data = {"recusal": recusal.pk, "mediator": recusal.mediator.username}
+        if recusal.status == RecusalStatus.GRANTED:
+            record.mediator = None
+            record.assigned_at = None
+            record.save(update_fields=["mediator", "assigned_at"])
+            reroute(
+                case_id=case.pk,
+                to_step="assignment",
+                actor=user,
+                action="mediation.recusal_granted",
+                comment=comment,
+                data=data,
+            )
+            title = _(
+                "Recusal granted in case %(number)s: %(mediator)s steps aside; another mediator will be assigned"
+            )
+        else:
+            trail.append(
+                case,
+                "mediation.recusal_refused",
+                actor=user,
+                actor_role=Role.MEDIATION_HEAD,
+                comment=comment,
+                data=data,
+            )
+            title = _("Recusal refused in case %(number)s: %(mediator)s continues")
+        notify(
+            event=f"mediation:{case.pk}:recusal:{recusal.pk}:decided",
+            recipients=[*_worker_side(case), recusal.requested_by, recusal.mediator],
+            verb=f"mediation_recusal_{recusal.status}",
+            title=title % {"number": case.number, "mediator": recusal.mediator.display_name},
+            body=comment,
+            case=case,
+            data={"recusal": recusal.pk, "decision": recusal.status},
+        )
+    return recusal
+
+
+def lapse_pending_recusals(case):
+    """A case that ends (expired, withdrawn) leaves no request waiting for a decision."""
+    Recusal.objects.filter(case=case, status=RecusalStatus.PENDING).update(
+        status=RecusalStatus.LAPSED, decided_at=timezone.now()
+    )
+
+
+# --- the statutory term (periodic) --------------------------------------------------------
+
+
+def enforce_statutory_terms(now=None):
+    """One beat run: end the cases past their statutory term without an effective agreement,
+    remind the room before the term ends, and ask the mediator to follow up an agreement whose
+    performance deadline has passed. Each case is handled in its own transaction under a lock
+    taken with SKIP LOCKED and re-checked, with a marker, so repeated or overlapping runs act
+    once. Returns the counts."""
+    now = now or timezone.now()
+    counts = {"expired": 0, "reminded": 0, "followed_up": 0}
+    jobs = (
+        ("expired", selectors.due_for_expiry(now), expire),
+        ("reminded", selectors.due_for_reminder(now), _remind),
+        ("followed_up", selectors.due_for_followup(local_date(now)), _follow_up),
+    )
+    for name, case_ids, action in jobs:
+        for case_id in list(case_ids):
+            try:
+                counts[name] += action(case_id, now)
+            except Exception:  # one broken case must not stop the others
+                logger.exception("mediation %s failed for case %s", name, case_id)
+    return counts
+
+
+def _lock_skip(case_id):
+    """The case's process and record, locked without waiting; None when busy elsewhere (the
+    next run takes it)."""
+    process_id = Case.objects.filter(pk=case_id).values_list("flow_process_id", flat=True).first()
+    if not Process.objects.select_for_update(skip_locked=True).filter(pk=process_id).exists():
+        return None
+    record = MediationCase.objects.select_for_update(skip_locked=True).filter(case_id=case_id)
+    record = record.first()
+    if record is None:
+        return None
+    case = Case.objects.select_related("organization", "applicant", "submitted_by").get(pk=case_id)
+    return case, record
+
+
+def expire(case_id, now):
+    """Past the statutory term without an effective agreement: the case ends as `expired`,
+    whatever is open is cancelled, and the parties are told they may apply for arbitration."""
+    with transaction.atomic():
+        locked = _lock_skip(case_id)
+        if locked is None:
+            return False
+        case, record = locked
+        if (
+            case.status != CaseStatus.IN_PROGRESS
+            or record.effective_at is not None
+            or record.expired_at is not None
+            or record.statutory_deadline >= now
+        ):
+            return False
+        open_tasks = list(
+            CaseTask.objects.filter(case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED))
+            .exclude(flow_task_type__in=("START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"))
+            .select_related("owner", "case")
+            .order_by("created", "pk")
+        )
+        if not open_tasks:
+            logger.error("mediation case %s is in progress with nothing open", case.number)
+            return False
+        record.expired_at = now
+        record.save(update_fields=["expired_at"])
+        trail.append(
+            case,
+            "mediation.term_expired",
+            data={
+                "statutory_deadline": record.statutory_deadline,
+                "received_at": record.received_at,
+            },
+        )
+        holders = set()
+        for task in open_tasks:
+            if task.owner_id:
+                holders.add(task.owner)
+            task._trail_handled = True
+            task.flow_task.activation_class(task).cancel()
+            trail.append(
+                case, "task.canceled", task=task, data={"reason": "statutory_term_expired"}
+            )
+        last = open_tasks[-1]
+        end = _flow().instance.expired._create(last.flow_task.activation_class(last), last.token)
+        end._activate_next({end})  # the Finish node settles the case
+        lapse_pending_recusals(case)
+        notify(
+            event=f"mediation:{case.pk}:expired",
+            recipients=[*_worker_side(case), *holders, record.mediator, *_heads(case)],
+            verb="mediation_expired",
+            title=_(
+                "The mediation term of case %(number)s passed without an agreement: you may apply "
+                "for labor-dispute arbitration"
+            )
+            % {"number": case.number},
+            body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+            case=case,
+            data={
+                "notice": notice_url(case),
+                "statutory_deadline": record.statutory_deadline.isoformat(),
+            },
+        )
+        return True
+
+
+def _remind(case_id, now):
+    with transaction.atomic():
+        locked = _lock_skip(case_id)
+        if locked is None:
+            return False
+        case, record = locked
+        if (
+            case.status != CaseStatus.IN_PROGRESS
+            or record.effective_at is not None
+            or record.deadline_reminded_at is not None
+            or record.deadline_remind_at is None
+            or record.deadline_remind_at > now
+            or record.statutory_deadline <= now
+        ):
+            return False
+        record.deadline_reminded_at = now
+        record.save(update_fields=["deadline_reminded_at"])
+        trail.append(
+            case, "mediation.term_reminder", data={"statutory_deadline": record.statutory_deadline}
+        )
+        notify(
+            event=f"mediation:{case.pk}:term_reminder:{record.statutory_deadline:%Y%m%d}",
+            recipients=[record.mediator, *_heads(case)],
+            verb="mediation_term_due_soon",
+            title=_("The mediation term of case %(number)s ends on %(date)s")
+            % {"number": case.number, "date": _local(record.statutory_deadline)},
+            case=case,
+            data={"statutory_deadline": record.statutory_deadline.isoformat()},
+        )
+        return True
+
+
+def _follow_up(case_id, now):
+    with transaction.atomic():
+        locked = _lock_skip(case_id)
+        if locked is None:
+            return False
+        case, record = locked
+        if (
+            case.status != CaseStatus.IN_PROGRESS
+            or record.effective_at is None
+            or record.performance
+            or record.performance_followup_at is not None
+            or record.performance_deadline >= local_date(now)
+        ):
+            return False
+        record.performance_followup_at = now
+        record.save(update_fields=["performance_followup_at"])
+        trail.append(
+            case,
+            "mediation.performance_due",
+            data={"performance_deadline": record.performance_deadline},
+        )
+        task = _open_task(case, "performance")
+        notify(
+            event=f"mediation:{case.pk}:performance_due",
+            recipients=[task.owner if task and task.owner_id else record.mediator],
+            verb="mediation_performance_due",
+            title=_(
+                "The performance deadline of the agreement in case %(number)s has passed: record "
+                "whether it was performed"
+            )
+            % {"number": case.number},
+            case=case,
+            data={"performance_deadline": record.performance_deadline.isoformat()},
+        )
+        return True

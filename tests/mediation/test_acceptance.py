@@ -1,0 +1,114 @@
+"""Acceptance (受理): accepted, or declined with a reason and a written notice in Chinese."""
+
+import pytest
+import time_machine
+
+from cases.mediation.models import MediationCase
+from tests.helpers import complete
+
+from .helpers import at, decide, detail, filed, pdf_text, task, verbs
+
+pytestmark = pytest.mark.django_db
+
+REASONS = {
+    "not_labor_dispute": ("所申请事项不属于劳动争议", "其他合法途径"),
+    "in_arbitration_or_court": ("已由劳动争议仲裁委员会或者人民法院受理", "程序处理"),
+    "respondent_refused": ("被申请人拒绝调解", "申请仲裁"),
+    "other": ("申请人已离开本辖区", "申请仲裁"),
+}
+
+
+@pytest.mark.parametrize("reason", list(REASONS))
+def test_decline_with_each_reason_and_the_written_notice(demo, api, reason):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+    data = {"decline_reason": reason}
+    if reason == "other":
+        data["decline_text"] = "申请人已离开本辖区"
+    with time_machine.travel(at(2026, 3, 3, 16, 0), tick=False):
+        decide(api, demo.med_head, case, "acceptance", "reject", comment="不予受理", data=data)
+    case.refresh_from_db()
+    assert (case.status, case.outcome) == ("rejected", "declined")
+    body = detail(api, demo.worker1, case)
+    assert body["decline_reason"] == reason
+    assert body["notice"] == {
+        "kind": "declined",
+        "pdf": f"/api/v1/mediation-cases/{case.pk}/notice.pdf",
+    }
+    assert body["open_tasks"] == [] and body["mediator"] is None
+    note = demo.worker1.notifications.get(case=case, verb="mediation_declined")
+    assert note.data == {"reason": reason, "notice": body["notice"]["pdf"]}
+    assert "case_rejected" in verbs(demo.worker1, case)
+
+    text = pdf_text(api(demo.worker1).get(body["notice"]["pdf"]))
+    expected, advice = REASONS[reason]
+    assert "劳动争议调解不予受理通知书" in text
+    assert "杨工人" in text and "东湖机械厂" in text and case.number in text
+    assert expected in text and advice in text and "不予受理" in text
+    assert "2026年3月2日" in text and "2026年3月3日" in text and "东湖镇总工会" in text
+    # The head who declined and officers above may download it too; others in reach as well.
+    assert api(demo.med_head).get(body["notice"]["pdf"]).status_code == 200
+
+
+def test_decline_needs_a_reason_and_other_needs_an_explanation(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        acceptance = task(case, "acceptance")
+        head = api(demo.med_head)
+        response = complete(head, acceptance, "reject", comment="no")
+        assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
+        response = complete(
+            head, acceptance, "reject", comment="no", data={"decline_reason": "other"}
+        )
+        assert response.status_code == 400 and "data.decline_text" in response.json()["fields"]
+        response = complete(
+            head, acceptance, "reject", comment="no", data={"decline_reason": "bored"}
+        )
+        assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
+        response = complete(
+            head, acceptance, "reject", data={"decline_reason": "not_labor_dispute"}
+        )
+        assert response.status_code == 400 and "comment" in response.json()["fields"]
+        response = complete(head, acceptance, "approve", data={"decline_reason": "other"})
+        assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
+        # Nobody else decides acceptance.
+        for user in (demo.mediator1, demo.worker1, demo.xs_med_head):
+            assert complete(api(user), acceptance, "approve").status_code in (403, 404)
+    case.refresh_from_db()
+    assert case.status == "in_progress"
+    record = MediationCase.objects.get(case=case)
+    assert record.accepted_at is None and record.decline_reason == ""
+
+
+def test_accepted_the_worker_is_told_and_the_notice_is_not_yet_due(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        decide(api, demo.med_head, case, "acceptance", "approve")
+        body = detail(api, demo.worker1, case)
+    assert body["accepted_at"] == at(2026, 3, 2, 9, 0).isoformat()
+    assert [t["step"] for t in body["open_tasks"]] == ["assignment"]
+    assert body["notice"] is None
+    note = demo.worker1.notifications.get(case=case, verb="mediation_accepted")
+    assert "2026-03-17" in note.title
+    response = api(demo.worker1).get(f"/api/v1/mediation-cases/{case.pk}/notice.pdf")
+    assert response.status_code == 409 and response.json()["code"] == "no_notice"
+
+
+def test_notice_when_the_client_asks_for_pdf(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        url = f"/api/v1/mediation-cases/{case.pk}/notice.pdf"
+        early = api(demo.worker1).get(url, HTTP_ACCEPT="application/pdf")
+        assert early.status_code == 409
+        decide(
+            api,
+            demo.med_head,
+            case,
+            "acceptance",
+            "reject",
+            comment="x",
+            data={"decline_reason": "respondent_refused"},
+        )
+        response = api(demo.worker1).get(url, HTTP_ACCEPT="application/pdf")
+    assert "被申请人拒绝调解" in pdf_text(response)
+    assert response["Content-Disposition"] == f'inline; filename="{case.number}-notice.pdf"'

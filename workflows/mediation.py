@@ -1,0 +1,167 @@
+"""Labor-dispute mediation (劳动争议调解): the mediation head accepts or declines the
+application, assigns a mediator, the mediator holds sessions and records the outcome; an
+agreement takes effect once both parties and the mediator have signed and the organization
+has sealed it, and the mediator then follows up its performance. The 15-day statutory term
+runs from receipt (cases.mediation.tasks.enforce_statutory_terms ends a case that passes it:
+the `expired` finish). DOMAIN.md section B.
+
+Separation of duties is off throughout: one mediation room handles a case — the head who
+accepts also assigns, the mediator who records an oral application may mediate it. The
+impartiality rules of mediation are conflicts of interest and recusal, checked at assignment."""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+
+from approvals.nodes import Finish, Step
+from approvals.spec import APPROVE, REJECT, SUBMIT, Approvers, Field, Users, case_org
+from cases.mediation import rules, services
+from cases.mediation.models import DeclineReason, Outcome, Performance
+from cases.models import CaseStatus
+from workflows.base import CaseFlow, register
+
+
+def _mediator(case):
+    mediator = services.assigned_mediator(case)
+    return [mediator] if mediator else []
+
+
+@register
+class MediationFlow(CaseFlow):
+    """Labor-dispute mediation"""
+
+    process_name = "mediation"
+    number_prefix = "TJ"
+
+    start = flow.StartHandle(this.start_case).Next(this.acceptance)
+    acceptance = (
+        Step(
+            _("Accept or decline the application"),
+            approvers=Approvers("mediation_head", at=case_org),
+            decisions=(APPROVE, REJECT),
+            fields=(
+                Field(
+                    "decline_reason",
+                    "choice",
+                    _("Reason for declining"),
+                    required=False,
+                    choices=tuple(DeclineReason.choices),
+                ),
+                Field("decline_text", "text", _("Explanation (for other reasons)"), required=False),
+            ),
+            due=rules.ParameterWorkingDays("mediation.acceptance_working_days"),
+            separation_of_duties=False,
+            validate=this.check_acceptance,
+            on_complete=this.record_acceptance,
+        )
+        .Next(this.assignment)
+        .OnReject(this.declined)
+    )
+    assignment = Step(
+        _("Assign a mediator"),
+        approvers=Approvers("mediation_head", at=case_org),
+        decisions=(SUBMIT,),
+        fields=(Field("mediator", "user", _("Mediator")),),
+        separation_of_duties=False,
+        validate=this.check_assignment,
+        on_complete=this.record_assignment,
+    ).Next(this.mediation)
+    mediation = Step(
+        _("Mediate and record the outcome"),
+        approvers=Users(_mediator, role="mediator"),
+        decisions=(SUBMIT,),
+        fields=(
+            Field(
+                "outcome",
+                "choice",
+                _("Outcome"),
+                choices=(
+                    (Outcome.AGREEMENT.value, Outcome.AGREEMENT.label),
+                    (Outcome.NO_AGREEMENT.value, Outcome.NO_AGREEMENT.label),
+                ),
+            ),
+            Field("terms", "text", _("Terms of the agreement"), required=False, max_length=10000),
+            Field("amount", "decimal", _("Agreed amount"), required=False),
+            Field("performance_deadline", "date", _("Performance deadline"), required=False),
+            Field("performance_method", "string", _("Performance method"), required=False),
+        ),
+        separation_of_duties=False,
+        # A mediator who recorded an oral application is its applicant of record, not a party.
+        applicant_may_act=True,
+        validate=this.check_outcome,
+        on_complete=this.record_outcome,
+    ).Next(this.outcome_gate)
+    outcome_gate = flow.If(this.agreement_reached).Then(this.signing).Else(this.no_agreement)
+    signing = Step(
+        _("Signatures and seal of the agreement"),
+        approvers=Users(_mediator, role="mediator"),
+        decisions=(SUBMIT,),
+        separation_of_duties=False,
+        applicant_may_act=True,
+        # Completed by services.record_signature when the last signature is recorded.
+        validate=this.check_signing,
+        on_complete=this.record_effective,
+    ).Next(this.performance)
+    performance = Step(
+        _("Follow up the performance of the agreement"),
+        approvers=Users(_mediator, role="mediator"),
+        decisions=(SUBMIT,),
+        fields=(
+            Field("performance", "choice", _("Performance"), choices=tuple(Performance.choices)),
+            Field("note", "text", _("Note"), required=False),
+        ),
+        separation_of_duties=False,
+        applicant_may_act=True,
+        validate=this.check_performance,
+        on_complete=this.record_performance,
+    ).Next(this.concluded)
+
+    concluded = Finish(status=CaseStatus.CLOSED, outcome=Outcome.AGREEMENT)
+    no_agreement = Finish(status=CaseStatus.CLOSED, outcome=Outcome.NO_AGREEMENT)
+    # A declined application never entered mediation: rejected, so that it does not count
+    # among the closed mediations of the success rate.
+    declined = Finish(status=CaseStatus.REJECTED, outcome=Outcome.DECLINED)
+    # Reached from the periodic job only (services.expire), never by a decision.
+    expired = Finish(status=CaseStatus.CLOSED, outcome=Outcome.EXPIRED)
+
+    # --- the steps write into the mediation record (cases.mediation.services) --------------
+
+    def check_acceptance(self, task, decision, values, comment):
+        return rules.check_acceptance(decision, values)
+
+    def record_acceptance(self, task, decision, values):
+        services.record_acceptance(task, decision, values)
+
+    def check_assignment(self, task, decision, values, comment):
+        return rules.check_assignment(task.case, values)
+
+    def record_assignment(self, task, decision, values):
+        services.record_assignment(task, values)
+
+    def check_outcome(self, task, decision, values, comment):
+        return rules.check_outcome(task.case, values)
+
+    def record_outcome(self, task, decision, values):
+        services.record_outcome(task, values)
+
+    def agreement_reached(self, activation):
+        return services.record_of(activation.process).mediation_outcome == Outcome.AGREEMENT
+
+    def check_signing(self, task, decision, values, comment):
+        return rules.check_signing(task.case)
+
+    def record_effective(self, task, decision, values):
+        services.record_effective(task)
+
+    def check_performance(self, task, decision, values, comment):
+        return rules.check_performance(task.case, values)
+
+    def record_performance(self, task, decision, values):
+        services.record_performance(task, values)
+
+    def can_withdraw(self, case):
+        """Until the agreement takes effect: from then on it binds both parties."""
+        return services.record_of_case(case).effective_at is None
+
+    def on_withdrawn(self, case):
+        services.lapse_pending_recusals(case)
