@@ -86,7 +86,7 @@ class TaskDetailSerializer(TaskSerializer):
 
     def get_send_back_to(self, task) -> list[str]:
         """Where the assignee may send the case back: the applicant, or an earlier step."""
-        if not task.is_open or task.kind != TaskKind.APPROVAL:
+        if not task.is_open or task.kind != TaskKind.APPROVAL or not task.flow_task.allow_send_back:
             return []
         return ["applicant", *services.earlier_steps(task)]
 

@@ -83,13 +83,17 @@ def local_date(moment):
     return moment.astimezone(local_zone()).date()
 
 
+# A due period is any object with `due(opened_at, *, organization)` → an aware time, and
+# `describe()`. The organization is the case's, for periods that are configured per subtree.
+
+
 @dataclass(frozen=True)
 class WorkingDays:
     """Due at the end of the n-th working day after the day the task opens."""
 
     count: int
 
-    def due(self, opened_at):
+    def due(self, opened_at, *, organization=None):
         return end_of_day(add_working_days(local_date(opened_at), self.count))
 
     def describe(self):
@@ -103,11 +107,27 @@ class CalendarDays:
 
     count: int
 
-    def due(self, opened_at):
+    def due(self, opened_at, *, organization=None):
         return end_of_day(local_date(opened_at) + timedelta(days=self.count))
 
     def describe(self):
         return f"{self.count} calendar days"
+
+
+@dataclass(frozen=True)
+class ParameterWorkingDays:
+    """Working days read from a parameter, for the case's organization, when the task opens."""
+
+    key: str
+
+    def due(self, opened_at, *, organization=None):
+        from core.config import parameter
+
+        days = int(parameter(self.key, organization=organization, on=local_date(opened_at)))
+        return WorkingDays(max(days, 1)).due(opened_at)
+
+    def describe(self):
+        return f"{self.key} working days"
 
 
 def reminder_time(due_at, working_days_before):

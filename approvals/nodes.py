@@ -105,6 +105,7 @@ class Step(flow.View):
         escalate_to=None,
         separation_of_duties=True,
         applicant_may_act=False,
+        allow_send_back=True,
         validate=None,
         on_complete=None,
         **kwargs,
@@ -125,6 +126,9 @@ class Step(flow.View):
         self.escalate_to = escalate_to
         self.separation_of_duties = separation_of_duties
         self.applicant_may_act = applicant_may_act
+        # Off for steps after which going back would leave recorded facts in place (a signed
+        # agreement, a payment).
+        self.allow_send_back = allow_send_back
         # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
         # field types (an amount not above the approved one …); on_complete(task, decision,
         # values) writes the decision into the process record, in the same transaction.

@@ -117,9 +117,15 @@ def task_detail(request, pk):
     mine = task.is_open and task.owner_id == user.pk
     decisions = services.allowed_decisions(task) if task.is_open else ()
     fields = task.flow_task.fields if task.kind != TaskKind.CONSULT else ()
-    send_back_steps = [("applicant", _("the applicant (supplement)"))] + [
-        (s, s) for s in services.earlier_steps(task)
-    ]
+    send_back_steps = (
+        [("applicant", _("the applicant (supplement)"))]
+        + [
+            (s, task.flow_task.flow_class.instance.node(s).task_title)
+            for s in services.earlier_steps(task)
+        ]
+        if task.flow_task.allow_send_back and task.kind == TaskKind.APPROVAL
+        else []
+    )
     forms_ = {
         "decide": DecisionForm(decisions=decisions, fields=fields),
         "send_back": SendBackForm(steps=send_back_steps),

@@ -155,7 +155,7 @@ class CaseDetail(generics.RetrieveAPIView):
 def case_response(request, case, status=200):
     """A case as the caller sees it (scoped, with its open tasks)."""
     case = with_open_tasks(selectors.cases_in_reach(request.user)).get(pk=case.pk)
-    return Response(CaseSerializer(case).data, status=status)
+    return Response(CaseSerializer(case, context={"request": request}).data, status=status)
 
 
 def _case_or_404(request, pk):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from approvals.calendar import WorkingDays
+from approvals.calendar import ParameterWorkingDays
 from approvals.modes import Countersign
 from approvals.nodes import Finish, Step, case_of
 from approvals.spec import (
@@ -29,28 +29,11 @@ from approvals.spec import (
 )
 from cases.hardship import services
 from cases.hardship.models import APPROVABLE_CATEGORIES, Kind, ReviewConclusion
-from core.config import parameter
 from workflows.base import CaseFlow, register
 
 # Sanity bounds of an amount an officer enters (not policy thresholds: those are parameters).
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("10000000")
-
-
-class ParameterWorkingDays:
-    """A due period of working days read from a parameter when the task opens."""
-
-    def __init__(self, key):
-        self.key = key
-
-    def days(self):
-        return max(int(parameter(self.key)), 1)
-
-    def due(self, opened_at):
-        return WorkingDays(self.days()).due(opened_at)
-
-    def describe(self):
-        return f"{self.days()} working days ({self.key})"
 
 
 REVIEW_DAYS = ParameterWorkingDays("hardship.review_working_days")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
+from approvals.calendar import ParameterWorkingDays
 from approvals.nodes import Finish, Step
 from approvals.spec import APPROVE, REJECT, SUBMIT, Approvers, Field, Users, case_org
 from cases.mediation import rules, services
@@ -49,7 +50,7 @@ class MediationFlow(CaseFlow):
                 ),
                 Field("decline_text", "text", _("Explanation (for other reasons)"), required=False),
             ),
-            due=rules.ParameterWorkingDays("mediation.acceptance_working_days"),
+            due=ParameterWorkingDays("mediation.acceptance_working_days"),
             separation_of_duties=False,
             validate=this.check_acceptance,
             on_complete=this.record_acceptance,
@@ -99,6 +100,7 @@ class MediationFlow(CaseFlow):
         separation_of_duties=False,
         applicant_may_act=True,
         # Completed by services.record_signature when the last signature is recorded.
+        allow_send_back=False,  # going back would leave a signed agreement in place
         validate=this.check_signing,
         on_complete=this.record_effective,
     ).Next(this.performance)
@@ -112,6 +114,7 @@ class MediationFlow(CaseFlow):
         ),
         separation_of_duties=False,
         applicant_may_act=True,
+        allow_send_back=False,
         validate=this.check_performance,
         on_complete=this.record_performance,
     ).Next(this.concluded)

@@ -47,6 +47,7 @@ class RemittanceFlow(CaseFlow):
         # The treasurer who declared is expected to pay: recording facts is not a decision.
         separation_of_duties=False,
         applicant_may_act=True,
+        allow_send_back=False,
         validate=this.check_payment,
         on_complete=this.record_payment,
     ).Next(this.verification)

@@ -118,7 +118,7 @@ def _plan(node, case):
 def _deadline(node, case, opened_at):
     if node.due is None:
         return None, None
-    due_at = node.due.due(opened_at)
+    due_at = node.due.due(opened_at, organization=case.organization)
     days_before = int(parameter("approvals.reminder_working_days", organization=case.organization))
     remind_at = calendar.reminder_time(due_at, days_before) if days_before else None
     if remind_at is not None and remind_at <= opened_at:

@@ -418,7 +418,11 @@ def send_back(*, task_id, user, to_step, comment):
     with _locked_task(task_id, user) as task:
         _require_open(task)
         _require_assignee(task, user)
-        if task.kind != TaskKind.APPROVAL or isinstance(task.flow_task, Supplement):
+        if (
+            task.kind != TaskKind.APPROVAL
+            or isinstance(task.flow_task, Supplement)
+            or not task.flow_task.allow_send_back
+        ):
             raise Conflict(_("This task cannot send the case back."))
         flow = task.flow_task.flow_class.instance
         if to_step != "applicant" and to_step not in earlier_steps(task):

@@ -2,7 +2,6 @@
 parameters, and the checks behind each step (what a decision needs beyond field types).
 Checks return {field: [messages]} so that a bad input is a 400 naming its fields."""
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from approvals.calendar import WorkingDays, end_of_day, local_date
+from approvals.calendar import end_of_day, local_date
 from approvals.spec import REJECT
 from core.config import parameter
 from organizations.models import Role
@@ -32,21 +31,6 @@ AGREEMENT_FIELDS = ("terms", "amount", "performance_deadline", "performance_meth
 
 def _int(key, organization, on):
     return int(parameter(key, organization=organization, on=on))
-
-
-@dataclass(frozen=True)
-class ParameterWorkingDays:
-    """A step deadline of `parameter(key)` working days from the day the task opens.
-    The engine evaluates a due period knowing only when the task opens, not its case, so the
-    configured value for everywhere applies (an organization's own override cannot)."""
-
-    key: str
-
-    def due(self, opened_at):
-        return WorkingDays(_int(self.key, None, local_date(opened_at))).due(opened_at)
-
-    def describe(self):
-        return f"{self.key} working days"
 
 
 def statutory_deadline(received_at, organization):

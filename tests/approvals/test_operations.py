@@ -313,3 +313,29 @@ def test_delegation_routes_new_named_tasks_to_the_delegate(demo, api):
     assert api(demo.town_aid2).get("/api/v1/delegations/").json()["count"] == 1
     revoked = post(boss, f"/api/v1/delegations/{created.json()['id']}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["active"] is False
+
+
+def test_steps_that_record_facts_cannot_send_back(demo, api):
+    """A payment step (remittance) offers no send-back: going back would leave the payment."""
+    import time_machine
+
+    with time_machine.travel("2026-02-05 10:00 +0800", tick=False):
+        created = post(
+            api(demo.treasurer1),
+            "/api/v1/fee-remittances/",
+            {"period": "2026-01", "payroll_total": "1000", "headcount": 1, "member_count": 1},
+        ).json()
+        from cases.models import Case
+
+        case = Case.objects.get(pk=created["id"])
+        complete(api(demo.chair1), open_tasks(case)[0])
+        [payment] = open_tasks(case)
+        treasurer = api(demo.treasurer1)
+        post(treasurer, f"/api/v1/tasks/{payment.pk}/claim/")
+        assert treasurer.get(f"/api/v1/tasks/{payment.pk}/").json()["send_back_to"] == []
+        response = post(
+            treasurer,
+            f"/api/v1/tasks/{payment.pk}/send-back/",
+            {"to_step": "chair_approval", "comment": "x"},
+        )
+        assert response.status_code == 409
