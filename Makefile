@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format venv migrate demo lock messages
+.PHONY: run test lint format venv migrate demo lock messages screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ migrate: venv
 
 demo: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_cases
 
 # Web server, Celery worker and Celery beat together; Ctrl-C stops all of them.
 run: demo
@@ -52,3 +53,7 @@ messages: venv
 	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var --ignore=docs --no-location --no-obsolete
 	msgattrib --untranslated locale/zh_Hans/LC_MESSAGES/django.po | grep -A1 '^msgid' || true
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
+
+# Screenshots of the main pages into docs/screenshots/ (needs chromium: apt-get install chromium).
+screenshots: venv
+	$(BIN)/python scripts/screenshots.py

@@ -185,6 +185,7 @@ def task_detail(request, pk):
             "task": task,
             "mine": mine,
             "can_claim": task.status == "NEW" and services.may_claim(user, task),
+            "can_urge": task.is_open and not mine and services.may_urge(user, task),
             "forms": forms_,
             "open_statuses": OPEN_STATUSES,
         }

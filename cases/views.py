@@ -40,10 +40,14 @@ def process_fields(request, case):
     serializer = details.serializer(record, context={"request": request})
     rows = []
     for name, value in serializer.data.items():
-        if isinstance(value, (list, dict)):
-            continue  # structured parts have their own panels
-        label = serializer.fields[name].label or name.replace("_", " ")
-        rows.append((label, "—" if value in (None, "") else value))
+        field = serializer.fields[name]
+        if isinstance(value, (list, dict)) or value in (None, "") or field.write_only:
+            continue  # structured parts have their own panels; empty ones say nothing
+        if isinstance(value, bool):
+            value = _("Yes") if value else _("No")
+        elif getattr(field, "choices", None) and value in field.choices:
+            value = field.choices[value]
+        rows.append((field.label or name.replace("_", " "), value))
     return rows
 
 

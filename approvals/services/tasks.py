@@ -455,17 +455,21 @@ def send_back(*, task_id, user, to_step, comment):
     return task
 
 
+def may_urge(user, task):
+    """The applicant (or submitter), or an officer above the task's level."""
+    case = task.case
+    level = task.candidate_organization or case.organization
+    above = any(level.path.startswith(path) and level.path != path for path in officer_paths(user))
+    return user.pk in (case.applicant_id, case.submitted_by_id) or above
+
+
 def urge(*, task_id, user, comment=""):
     """催办: the applicant, or an officer above the task's level, reminds whoever holds it.
     Once per task per person within the configured interval."""
     with _locked_task(task_id, user) as task:
         _require_open(task)
         case = task.case
-        level = task.candidate_organization or case.organization
-        above = any(
-            level.path.startswith(path) and level.path != path for path in officer_paths(user)
-        )
-        if user.pk not in (case.applicant_id, case.submitted_by_id) and not above:
+        if not may_urge(user, task):
             raise Forbidden(_("Only the applicant or an officer above may urge this task."))
         hours = parameter("approvals.urge_interval_hours", organization=case.organization)
         since = timezone.now() - timedelta(hours=float(hours))
