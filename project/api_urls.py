@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("cases.remittance.api")),
     path("", include("approvals.api")),
     path("", include("notifications.api")),
+    path("", include("reports.api")),
 ]

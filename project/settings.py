@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "workflows",
     "approvals",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "remittance-reminders": {"task": "cases.remittance.tasks.send_reminders", "schedule": 3600.0},
+    "nightly-trail-verification": {
+        "task": "reports.tasks.verify_all_trails",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("cases.urls")),
     path("", include("cases.remittance.urls")),
     path("", include("notifications.urls")),
+    path("", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
