@@ -329,6 +329,6 @@ urlpatterns = [
         name="hardship-applications",
     ),
     path("cases/<int:pk>/objections/", CaseObjections.as_view(), name="case-objections"),
-    path("hardship-notices/", HardshipNotices.as_view(), name="hardship-notices"),
+    path("hardship-notices/", HardshipNotices.as_view(), name="api-hardship-notices"),
     path("hardship-register/", HardshipRegister.as_view(), name="hardship-register"),
 ]

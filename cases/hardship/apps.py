@@ -12,13 +12,22 @@ class HardshipConfig(AppConfig):
         from cases.attachments import policy
 
         from .api import HardshipDetailsSerializer
+        from .views import may_apply, panel
 
-        # The hardship fields in the case JSON, joined with their register entry.
+        # The hardship fields in the case JSON, joined with their register entry; the case
+        # page's hardship section (notice, objection, register entry, attachments).
         details.register(
             "hardship",
             related_name="hardship",
             serializer=HardshipDetailsSerializer,
             select_related=("register_entry",),
+            panel=panel,
+        )
+        details.register_start_form(
+            "hardship",
+            title=_("Apply for hardship aid"),
+            url_name="hardship-apply",
+            may_start=may_apply,
         )
         policy.register(
             "hardship",
