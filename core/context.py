@@ -16,6 +16,7 @@ def nav(request):
     return {
         "nav": {
             "is_officer": officer,
+            "is_member": Role.MEMBER in roles,
             "is_auditor_only": roles <= {Role.AUDITOR, Role.MEMBER} and Role.AUDITOR in roles,
             "is_finance": bool(roles & {Role.TREASURER, Role.FINANCE_OFFICER, Role.CHAIR}),
             "inbox_count": task_selectors.inbox(user).count() if officer else 0,
