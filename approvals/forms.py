@@ -26,7 +26,10 @@ def _field(spec):
             **common,
         )
     if kind == "date":
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        # Browsers' date pickers take ISO dates only, whatever the page's language.
+        return forms.DateField(
+            widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), **common
+        )
     if kind == "boolean":
         return forms.BooleanField(required=False, label=spec.label)
     if kind == "choice":

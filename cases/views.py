@@ -40,8 +40,13 @@ def process_fields(request, case):
     serializer = details.serializer(record, context={"request": request})
     rows = []
     for name, value in serializer.data.items():
-        field = serializer.fields[name]
-        if isinstance(value, (list, dict)) or value in (None, "") or field.write_only:
+        field = serializer.fields.get(name)
+        if (
+            field is None
+            or isinstance(value, (list, dict))
+            or value in (None, "")
+            or field.write_only
+        ):
             continue  # structured parts have their own panels; empty ones say nothing
         if isinstance(value, bool):
             value = _("Yes") if value else _("No")

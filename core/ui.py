@@ -25,9 +25,12 @@ def form_error(form, exc, *, prefix=""):
     names as form-wide errors), else the message at the top."""
     placed = False
     for name, messages in (exc.fields or {}).items():
-        field = name.removeprefix(prefix).removeprefix("data.")
+        field = name.removeprefix(prefix)
+        # A task's declared fields come back as "data.<name>"; their form fields are data_<name>.
+        candidates = (field, field.replace(".", "_"), field.removeprefix("data."))
+        target = next((c for c in candidates if c in form.fields), None)
         for message in messages if isinstance(messages, list) else [messages]:
-            form.add_error(field if field in form.fields else None, str(message))
+            form.add_error(target, str(message))
             placed = True
     if not placed:
         form.add_error(None, str(exc.detail))

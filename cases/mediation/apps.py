@@ -10,11 +10,19 @@ class MediationConfig(AppConfig):
     def ready(self):
         from cases import details
 
-        from .api import MediationDetailsSerializer
+        from .views import CasePageFields, may_apply, panel
 
+        # CasePageFields is the API's MediationDetailsSerializer with labels for the case page.
         details.register(
             "mediation",
             related_name="mediation",
-            serializer=MediationDetailsSerializer,
+            serializer=CasePageFields,
             select_related=("mediator",),
+            panel=panel,
+        )
+        details.register_start_form(
+            "mediation",
+            title=_("Apply for mediation"),
+            url_name="mediation-apply",
+            may_start=may_apply,
         )
