@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.sensitive import EncryptedTextField
 
@@ -169,7 +170,7 @@ class MediationCase(models.Model):
 
 
 class RecusalStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("recusal", "Pending")
     GRANTED = "granted", _("Granted")
     REFUSED = "refused", _("Refused")
     LAPSED = "lapsed", _("Lapsed (the case ended first)")
