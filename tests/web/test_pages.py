@@ -127,3 +127,99 @@ def test_remittance_declaration_form(demo, browser_client):
     case = Case.objects.get()
     page = treasurer.get(ok["Location"]).content.decode()
     assert case.number in page and "800.00" in page
+
+
+def _claimed_approval(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    from approvals import services
+
+    services.complete(task_id=open_tasks(case)[0].pk, user=demo.chair1, decision="approve")
+    [task] = open_tasks(case)
+    officer = browser_client(demo.town_aid1)
+    officer.post(f"/tasks/{task.pk}/", {"op": "claim"})
+    return case, task, officer
+
+
+def test_every_operation_from_the_task_page(demo, browser_client):
+    from approvals.models import CaseTask
+    from cases.models import CaseCC
+
+    case, task, officer = _claimed_approval(demo, browser_client)
+    page = officer.get(f"/tasks/{task.pk}/").content.decode()
+    for op in ("transfer", "add_approver", "send_back", "cc", "release"):
+        assert f'value="{op}"' in page
+    # CC: the named user can now read the case.
+    assert officer.post(f"/tasks/{task.pk}/", {"op": "cc", "users": "worker2"}).status_code == 302
+    assert CaseCC.objects.filter(case=case, user=demo.worker2).exists()
+    # Add approver with a bad name: the error is shown next to the field.
+    bad = officer.post(
+        f"/tasks/{task.pk}/", {"op": "add_approver", "user": "nobody", "position": "before"}
+    )
+    assert bad.status_code == 200 and 'id="id_user-error"' in bad.content.decode()
+    # Transfer to a colleague.
+    assert (
+        officer.post(f"/tasks/{task.pk}/", {"op": "transfer", "to": "town_aid2"}).status_code == 302
+    )
+    assert CaseTask.objects.get(pk=task.pk).owner == demo.town_aid2
+    # The colleague sends it back to the applicant.
+    colleague = browser_client(demo.town_aid2)
+    sent = colleague.post(
+        f"/tasks/{task.pk}/", {"op": "send_back", "to_step": "applicant", "comment": "add bill"}
+    )
+    assert sent.status_code == 302
+    assert open_tasks(case)[0].flow_task.name == "supplement"
+    # The applicant finds the supplement waiting for them on their cases page.
+    [supplement] = open_tasks(case)
+    mine = browser_client(demo.worker1).get("/cases/mine/").content.decode()
+    assert f'href="/tasks/{supplement.pk}/"' in mine
+
+
+def test_urge_from_the_task_page(demo, browser_client):
+    case, task, _officer = _claimed_approval(demo, browser_client)
+    applicant = browser_client(demo.worker1)
+    page = applicant.get(f"/tasks/{task.pk}/").content.decode()
+    assert 'value="urge"' in page and 'value="decide"' not in page
+    assert (
+        applicant.post(f"/tasks/{task.pk}/", {"op": "urge", "comment": "please"}).status_code == 302
+    )
+    again = applicant.post(f"/tasks/{task.pk}/", {"op": "urge"})
+    assert again.status_code == 200 and 'class="error"' in again.content.decode()
+
+
+def test_delegation_page(demo, browser_client):
+    from approvals.models import Delegation
+
+    officer = browser_client(demo.town_aid2)
+    response = officer.post(
+        "/delegations/",
+        {
+            "delegate": "county_aid",
+            "starts_at": "2030-01-01T08:00",
+            "ends_at": "2030-01-10T18:00",
+            "reason": "培训",
+        },
+    )
+    assert response.status_code == 302
+    delegation = Delegation.objects.get()
+    assert officer.post("/delegations/", {"revoke": delegation.pk}).status_code == 302
+    delegation.refresh_from_db()
+    assert delegation.revoked_at is not None
+
+
+@pytest.mark.tampers_trail
+def test_broken_trail_is_shown_plainly(demo, browser_client):
+    from django.db import connection
+
+    case = submit("sample", demo.worker1)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute("ALTER TABLE cases_trailevent DISABLE TRIGGER cases_trailevent_append_only")
+        else:
+            cur.execute("DROP TRIGGER cases_trailevent_no_update")
+        cur.execute(
+            "UPDATE cases_trailevent SET comment = 'forged' WHERE case_id = %s AND seq = 2",
+            [case.pk],
+        )
+    page = browser_client(demo.county_auditor).get(f"/cases/{case.pk}/").content.decode()
+    assert "verify broken" in page and "2" in page.split("verify broken")[1][:200]
