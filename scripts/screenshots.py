@@ -48,6 +48,7 @@ def main():
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo")
         manage(env, "seed_cases")
+        manage(env, "verify_trail", "--all", "--no-progress")
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -122,6 +123,12 @@ def shoot(browser, base):
     page.locator("table.list a").first.click()
     page.wait_for_load_state("networkidle")
     shot(page, "officer-task")
+    context.close()
+
+    # The dashboard of figures.
+    context, page = session(browser, base, "county_auditor", 1280, 900)
+    page.goto(f"{base}/reports/")
+    shot(page, "dashboard")
     context.close()
 
     # An auditor reads a trail.

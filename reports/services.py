@@ -1,0 +1,347 @@
+"""Writes and file builds of the reports: the export files (built at once for small ones, by a
+worker for long ones, with progress on the job row) and the full verification of every
+case's trail, whose result is kept for the auditors' dashboard.
+
+Direct or background: a summary, a trail and a yearly report have a bounded size and are
+built while the caller waits; a case list is built while the caller waits up to
+`SYNC_MAX_ROWS` cases (2,000 by default — a couple of seconds as .xlsx) and otherwise only as
+an export job (POST /api/v1/reports/exports/, or the export button, which starts one).
+Settings may change the threshold: `REPORTS_EXPORT_SYNC_MAX_ROWS`."""
+
+import functools
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases import trail
+from cases.models import Case, TrailEvent
+from cases.selectors import case_in_reach, cases_in_reach, trail_of
+from core.errors import Conflict, DomainError, Invalid, NotFound
+
+from . import params as report_params
+from . import selectors
+from .exports import csvfile, pdf, tables, xlsx
+from .models import ExportJob, TrailVerification
+
+logger = logging.getLogger(__name__)
+
+SYNC_MAX_ROWS = getattr(settings, "REPORTS_EXPORT_SYNC_MAX_ROWS", 2000)
+# A job still waiting this long was probably never queued (broker down): queue it again.
+REQUEUE_AFTER = timedelta(minutes=2)
+
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+}
+FORMATS = {
+    ExportJob.Kind.SUMMARY: ("xlsx", "csv"),
+    ExportJob.Kind.CASES: ("xlsx", "csv"),
+    ExportJob.Kind.TRAIL: ("pdf", "csv"),
+    ExportJob.Kind.YEARLY: ("pdf",),
+}
+# The request parameters each kind of export reads (the rest is ignored).
+CASE_FILTERS = ("process", "status", "organization", "q", "overdue")
+FIGURE_PARAMS = (
+    "figure",
+    "from",
+    "to",
+    "outcome",
+    "aid_type",
+    "category",
+    "mediation_category",
+    "step",
+)
+PARAMS = {
+    ExportJob.Kind.SUMMARY: ("from", "to", "organization"),
+    ExportJob.Kind.CASES: CASE_FILTERS + FIGURE_PARAMS,
+    ExportJob.Kind.TRAIL: ("case",),
+    ExportJob.Kind.YEARLY: ("year", "organization"),
+}
+
+
+@dataclass
+class ExportFile:
+    content: bytes
+    filename: str
+    content_type: str
+
+
+def _file(content, filename, fmt):
+    return ExportFile(content, filename, CONTENT_TYPES[fmt])
+
+
+def _check_format(kind, fmt):
+    if fmt not in FORMATS[kind]:
+        raise Invalid(
+            _("This export is not available in that format."),
+            fields={
+                "format": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(FORMATS[kind])}]
+            },
+        )
+
+
+# --- what each export contains ---------------------------------------------------------------
+
+
+def summary_file(user, params, fmt):
+    _check_format(ExportJob.Kind.SUMMARY, fmt)
+    organization, period = report_params.parse(user, params)
+    data = selectors.summary(organization, period)
+    build = xlsx.summary_workbook if fmt == "xlsx" else csvfile.summary_csv
+    name = f"工作统计-{organization.name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
+    return _file(build(data), name, fmt)
+
+
+def case_list(user, params):
+    """Cases in the caller's reach, with the filters of GET /api/v1/cases/ (process, status,
+    organization, q, overdue) and, with `figure`, only the cases behind that figure of a report
+    (`from`, `to`, `organization` and the figure's options)."""
+    from cases.api import CaseFilter
+
+    report_params.require_reporter(user)
+    filters = CaseFilter(
+        {k: params.get(k) for k in CASE_FILTERS if params.get(k) not in (None, "")},
+        queryset=cases_in_reach(user),
+    )
+    if not filters.is_valid():
+        raise Invalid(
+            _("Invalid filter."),
+            fields={k: [str(m) for m in v] for k, v in filters.errors.items()},
+        )
+    cases = filters.qs
+    if params.get("figure"):
+        organization, period = report_params.parse(user, params)
+        figure, options = selectors.parse_figure(params)
+        cases = cases.filter(selectors.scope_q(organization)).filter(
+            selectors.figure_q(figure, period, options)
+        )
+    return cases.order_by("-created_at", "-pk")
+
+
+def cases_file(user, params, fmt, *, progress=None, direct=True):
+    """The case list as a file; built `direct`ly (while the caller waits), more than
+    SYNC_MAX_ROWS cases is a 409: start a job."""
+    _check_format(ExportJob.Kind.CASES, fmt)
+    cases = case_list(user, params)
+    count = cases.count()
+    limit = SYNC_MAX_ROWS
+    if direct and count > limit:
+        raise Conflict(
+            _(
+                "%(count)s cases are too many to export at once (at most %(limit)s): start an "
+                "export job instead."
+            )
+            % {"count": count, "limit": limit},
+            code="export_too_large",
+        )
+    rows = (
+        tables.case_row(case)
+        for case in cases.select_related(*tables.CASE_SELECT_RELATED).iterator(chunk_size=500)
+    )
+    if fmt == "xlsx":
+        content = xlsx.table_workbook(
+            "案件清单",
+            tables.CASE_COLUMNS,
+            rows,
+            heading=xlsx.today_heading("案件数", count),
+            progress=progress,
+        )
+    else:
+        content = csvfile.table_csv(tables.CASE_COLUMNS, rows, progress=progress)
+    return _file(content, f"案件清单-{timezone.localdate():%Y%m%d}.{fmt}", fmt)
+
+
+def _case_for_trail(user, case_id):
+    report_params.require_reporter(user)
+    case = case_in_reach(user, case_id) if str(case_id).isdigit() else None
+    if case is None:
+        raise NotFound(_("Case not found."))
+    return case
+
+
+def trail_file(user, case_id, fmt):
+    """The case's trail with every event's hash, and the chain's verification."""
+    _check_format(ExportJob.Kind.TRAIL, fmt)
+    case = _case_for_trail(user, case_id)
+    events = list(trail_of(case))
+    if fmt == "pdf":
+        content = pdf.trail_pdf(case, events, trail.verify_events(events))
+    else:
+        content = csvfile.table_csv(tables.TRAIL_COLUMNS, (tables.trail_row(e) for e in events))
+    return _file(content, f"{case.number}-审计轨迹.{fmt}", fmt)
+
+
+def yearly_file(user, params, fmt="pdf"):
+    _check_format(ExportJob.Kind.YEARLY, fmt)
+    report_params.require_reporter(user)
+    organization = report_params.parse_organization(user, params)
+    year = report_params.parse_year(params)
+    period = report_params.Period(date(year, 1, 1), date(year, 12, 31))
+    content = pdf.yearly_pdf(selectors.summary(organization, period), year)
+    return _file(content, f"{organization.name}-{year}年度工作统计报告.pdf", fmt)
+
+
+def build(user, kind, fmt, params, *, progress=None, direct=True):
+    if kind == ExportJob.Kind.SUMMARY:
+        return summary_file(user, params, fmt)
+    if kind == ExportJob.Kind.CASES:
+        return cases_file(user, params, fmt, progress=progress, direct=direct)
+    if kind == ExportJob.Kind.TRAIL:
+        return trail_file(user, params.get("case"), fmt)
+    return yearly_file(user, params, fmt)
+
+
+# --- export jobs --------------------------------------------------------------------------------
+
+
+def _enqueue(job_id):
+    from .tasks import run_export
+
+    try:
+        run_export.delay(job_id)
+    except Exception:  # the broker is down: the job stays pending and is queued again later
+        logger.warning("Could not queue export job %s", job_id, exc_info=True)
+
+
+def start_export(*, user, kind, fmt, params):
+    """Check the request now (so a bad one is a 400/403/404 at once, not a failed job) and
+    queue the job; returns it (pending)."""
+    if kind not in ExportJob.Kind.values:
+        raise Invalid(_("Unknown export."), fields={"kind": [_("Not a valid choice.")]})
+    _check_format(kind, fmt)
+    report_params.require_reporter(user)
+    wanted = {k: str(params[k]) for k in PARAMS[kind] if params.get(k) not in (None, "")}
+    total = 1
+    if kind == ExportJob.Kind.SUMMARY:
+        report_params.parse(user, wanted)
+    elif kind == ExportJob.Kind.CASES:
+        total = case_list(user, wanted).count()
+    elif kind == ExportJob.Kind.TRAIL:
+        if "case" not in wanted:
+            raise Invalid(_("Which case?"), fields={"case": [_("This field is required.")]})
+        _case_for_trail(user, wanted["case"])
+    else:
+        report_params.parse_organization(user, wanted)
+        report_params.parse_year(wanted)
+    with transaction.atomic():
+        job = ExportJob.objects.create(
+            created_by=user, kind=kind, format=fmt, params=wanted, total=total
+        )
+        transaction.on_commit(functools.partial(_enqueue, job.pk), robust=True)
+    return job
+
+
+def job_of(user, job_id):
+    """The caller's own job (404 for anyone else's); a job left waiting is queued again."""
+    job = ExportJob.objects.filter(pk=job_id, created_by=user).first()
+    if job is None:
+        raise NotFound(_("Export not found."))
+    if job.status == ExportJob.Status.PENDING and timezone.now() - job.created_at > REQUEUE_AFTER:
+        _enqueue(job.pk)
+    return job
+
+
+def download(user, job_id):
+    job = job_of(user, job_id)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Conflict(_("The export is not ready."), code="export_not_ready")
+    return job
+
+
+def run_export(job_id):
+    """Build a job's file as its creator (with their reach now). Taken under a lock and marked
+    running first, so a job queued twice runs once."""
+    with transaction.atomic():
+        job = (
+            ExportJob.objects.select_for_update(skip_locked=True)
+            .filter(pk=job_id, status=ExportJob.Status.PENDING)
+            .first()
+        )
+        if job is None:
+            return None
+        job.status = ExportJob.Status.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at"])
+
+    def progress(done):
+        ExportJob.objects.filter(pk=job.pk).update(processed=done)
+
+    try:
+        result = build(
+            job.created_by, job.kind, job.format, job.params, progress=progress, direct=False
+        )
+    except DomainError as exc:
+        job.status, job.error = ExportJob.Status.FAILED, str(exc.detail)
+    except Exception:
+        logger.exception("Export job %s failed", job.pk)
+        job.status, job.error = ExportJob.Status.FAILED, _("The export failed; try again.")
+    else:
+        job.file.save(result.filename, ContentFile(result.content), save=False)
+        job.filename = result.filename
+        job.content_type = result.content_type
+        job.status = ExportJob.Status.DONE
+        job.processed = max(job.processed, job.total)
+    job.finished_at = timezone.now()
+    job.save(
+        update_fields=[
+            "status",
+            "error",
+            "file",
+            "filename",
+            "content_type",
+            "processed",
+            "finished_at",
+        ]
+    )
+    return job
+
+
+# --- verification of every trail -----------------------------------------------------------------
+
+
+def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, record=True):
+    """Walk every trail event once, in case and sequence order (two streamed queries however
+    many cases), verify each case's chain, and keep the result. `progress(done, total)` is told
+    after each case. A case without events verifies (as `cases.trail.verify` says)."""
+    started = timezone.now()
+    clock = time.monotonic()
+    total = Case.objects.count()
+    checked = events = 0
+    broken = []
+    stream = TrailEvent.objects.order_by("case_id", "seq").iterator(chunk_size=5000)
+    for case_id, case_events in itertools.groupby(stream, key=lambda e: e.case_id):
+        result = trail.verify_events(case_events)
+        checked += 1
+        events += result.events
+        if not result.valid:
+            broken.append({"case": case_id, "broken_at": result.broken_at})
+        if progress is not None:
+            progress(min(checked, total), total)
+    numbers = dict(
+        Case.objects.filter(pk__in=[b["case"] for b in broken]).values_list("pk", "number")
+    )
+    for entry in broken:
+        entry["number"] = numbers.get(entry["case"], "")
+    if progress is not None:
+        progress(total, total)
+    verification = TrailVerification(
+        started_at=started,
+        finished_at=timezone.now(),
+        duration=timedelta(seconds=time.monotonic() - clock),
+        cases=max(total, checked),
+        events=events,
+        broken=broken,
+        source=source,
+    )
+    if record:
+        verification.save()
+    return verification

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True)
+def run_export(job_id):
+    """Build an export job's file (a job runs once however often it is queued)."""
+    job = services.run_export(job_id)
+    return job.status if job else None
+
+
+@shared_task
+def verify_all_trails():
+    """Nightly (beat): verify every case's hash chain and keep the result for the auditors."""
+    result = services.verify_all_trails(source="beat")
+    return {"cases": result.cases, "events": result.events, "broken": len(result.broken)}
