@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from cases.views import case_context
@@ -77,7 +78,10 @@ def bulk_claim(request):
         except (DomainError, ValueError) as exc:
             refused.append(f"#{task_id}: {getattr(exc, 'detail', exc)}")
     if claimed:
-        messages.success(request, _("Claimed %(n)d task(s).") % {"n": claimed})
+        messages.success(
+            request,
+            ngettext("Claimed %(n)d task.", "Claimed %(n)d tasks.", claimed) % {"n": claimed},
+        )
     for line in refused:
         messages.error(request, line)
     return redirect("task-list")

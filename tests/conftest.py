@@ -76,6 +76,9 @@ def celery_broker(url, **transport_options):
         broker_transport_options=options,
         worker_hijack_root_logger=False,
     )
+    # Register every app's tasks now, so a task looked up by name (or a shared task's proxy)
+    # resolves whichever test imported its module first.
+    app.autodiscover_tasks(lambda: settings.INSTALLED_APPS, force=True)
     with setup_default_app(app):
         app.set_default()
         app.set_current()

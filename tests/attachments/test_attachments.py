@@ -163,7 +163,7 @@ def test_the_size_limit_is_configuration(demo, api, case):
     )
     refused = upload(client, case, big)
     assert refused.status_code == 400
-    assert refused.json()["fields"]["file"] == ["The file is larger than 1 MB."]
+    assert refused.json()["fields"]["file"] == ["文件大小超过1 MB。"]  # the default language
     assert upload(client, case, PDF).status_code == 201
 
 

@@ -101,10 +101,14 @@ def test_outside_a_request_the_default_is_chinese(db):
 
 def _po_entries(path):
     """A tiny .po reader for what makemessages writes (entries separated by blank lines):
-    {msgid: {"plural": msgid_plural or None, "msgstr": [msgstr, …], "fuzzy": bool}}."""
+    {(msgctxt or None, msgid): {"plural": msgid_plural or None, "msgstr": [msgstr, …],
+    "fuzzy": bool}}."""
     entries = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
-        entry, key = {"msgid": "", "plural": None, "msgstr": [], "fuzzy": False}, None
+        entry, key = (
+            {"msgid": "", "msgctxt": None, "plural": None, "msgstr": [], "fuzzy": False},
+            None,
+        )
         for line in block.strip().splitlines():
             if line.startswith("#,"):
                 entry["fuzzy"] = "fuzzy" in line
@@ -123,7 +127,7 @@ def _po_entries(path):
                 else:
                     entry[key] = ast.literal_eval(value)
         if entry["msgid"]:  # not the header
-            entries[entry.pop("msgid")] = entry
+            entries[(entry.pop("msgctxt"), entry.pop("msgid"))] = entry
     return entries
 
 
@@ -133,20 +137,24 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 def test_every_message_is_translated():
     entries = _po_entries(CATALOG / "django.po")
     assert len(entries) > 100  # the reader found the catalog, not an empty file
-    untranslated = sorted(msgid for msgid, e in entries.items() if not all(e["msgstr"]))
-    assert untranslated == [], "run makemessages and translate these in locale/zh_Hans"
-    assert sorted(msgid for msgid, e in entries.items() if e["fuzzy"]) == []
-    for msgid, e in entries.items():
+    untranslated = sorted(key for key, e in entries.items() if not all(e["msgstr"]))
+    assert untranslated == [], "run make messages and translate these in locale/zh_Hans"
+    assert sorted(key for key, e in entries.items() if e["fuzzy"]) == []
+    for (_context, msgid), e in entries.items():
+        # Chinese has one plural form, used for every n: it takes the plural's placeholders.
+        source = e["plural"] or msgid
         for msgstr in e["msgstr"]:
-            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+            assert sorted(PLACEHOLDER.findall(msgstr)) == sorted(PLACEHOLDER.findall(source)), msgid
 
 
 def test_compiled_catalog_matches_the_po():
     """django.mo is committed: it must be compiled from the current django.po."""
     with open(CATALOG / "django.mo", "rb") as mo:
         compiled = gettext.GNUTranslations(mo)
-    for msgid, e in _po_entries(CATALOG / "django.po").items():
-        if e["plural"] is None:
+    for (context, msgid), e in _po_entries(CATALOG / "django.po").items():
+        if context is not None:
+            assert compiled.pgettext(context, msgid) == e["msgstr"][0], (context, msgid)
+        elif e["plural"] is None:
             assert compiled.gettext(msgid) == e["msgstr"][0], msgid
         else:
             for n, msgstr in enumerate(e["msgstr"]):  # Chinese has one form, for every n

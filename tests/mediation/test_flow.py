@@ -209,7 +209,7 @@ def test_agreement_needs_its_terms_and_a_future_deadline(demo, api):
         fields = response.json()["fields"]
         assert response.status_code == 400
         assert {"data.terms", "data.amount", "data.performance_method"} <= set(fields)
-        assert fields["data.performance_deadline"] == ["Cannot be in the past."]
+        assert fields["data.performance_deadline"] == ["不能早于今天。"]  # Cannot be in the past.
     assert MediationCase.objects.get(case=case).mediation_outcome == ""
 
 

@@ -65,7 +65,7 @@ def test_only_a_mediator_of_the_room_without_conflict_is_assigned(demo, api):
             assert response.status_code == 400, username
             assert "data.mediator" in response.json()["fields"]
         conflict = complete(head, assignment, "submit", data={"mediator": "mediator1"})
-        assert "conflict of interest" in conflict.json()["fields"]["data.mediator"][0]
+        assert "利益冲突" in conflict.json()["fields"]["data.mediator"][0]
         assert complete(head, assignment, "submit", data={}).status_code == 400
         # mediator2's conflict is with another employer.
         assert (
@@ -125,7 +125,7 @@ def test_recusal_granted_sends_the_case_back_to_assignment(demo, api, mediating)
             api(demo.med_head), assignment, "submit", data={"mediator": "mediator1"}
         )
         assert response.status_code == 400
-        assert "recused" in response.json()["fields"]["data.mediator"][0]
+        assert "回避" in response.json()["fields"]["data.mediator"][0]
         assign(api, demo, case, "mediator2")
         assert task(case, "mediation").owner == demo.mediator2
         # The recused mediator no longer records anything on the case.
