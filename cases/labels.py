@@ -34,6 +34,27 @@ ACTIONS = {
 }
 
 
+TASK_STATUSES = {
+    "NEW": _("Waiting to be claimed"),
+    "ASSIGNED": _("Claimed"),
+    "STARTED": _("In hand"),
+    "DONE": _("Done"),
+    "CANCELED": _("Cancelled"),
+    "SCHEDULED": _("Scheduled"),
+    "ERROR": _("Error"),
+}
+
+
+def task_status_label(code):
+    return TASK_STATUSES.get(str(code), code)
+
+
+def decision_label(code):
+    from approvals.spec import DECISION_LABELS
+
+    return DECISION_LABELS.get(code, code)
+
+
 def action_label(code):
     return ACTIONS.get(code, code)
 

@@ -68,12 +68,26 @@ def diagram(case):
     return mark_safe(chart.grid_to_svg(grid))  # rendered by viewflow from our flow definition
 
 
+def step_titles(case):
+    """Node name → the step's title, for the trail (which stores node names)."""
+    from workflows.base import flow_for
+
+    try:
+        flow_class = flow_for(case.process)
+    except KeyError:
+        return {}
+    return {
+        node.name: str(node.task_title) for node in flow_class.instance.nodes() if node.task_title
+    }
+
+
 def case_context(request, case):
     events = list(selectors.trail_of(case))
     details = for_process(case.process)
     panel = details.panel(request, case) if details and details.panel else None
     return {
         "case": case,
+        "step_titles": step_titles(case),
         "fields": process_fields(request, case),
         "open_tasks": list(open_tasks_of([case.pk])),
         "events": events,

@@ -131,9 +131,10 @@ class HardshipDetailsSerializer(serializers.ModelSerializer):
     """The hardship fields of the case JSON. Resident ID numbers are whole only for the
     applicant, whoever submitted for them and the officers acting on the case."""
 
-    id_number = serializers.SerializerMethodField()
-    child_id_number = serializers.SerializerMethodField()
-    id_numbers_masked = serializers.SerializerMethodField()
+    id_number = serializers.SerializerMethodField(label=_("Resident ID number"))
+    child_id_number = serializers.SerializerMethodField(label=_("Child's ID number"))
+    # For clients: whether the numbers above are masked for this reader (not shown on pages).
+    id_numbers_masked = serializers.SerializerMethodField(label=_("ID numbers masked"))
     register_entry = RegisterEntryRefSerializer(allow_null=True)
 
     class Meta:

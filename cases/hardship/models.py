@@ -124,7 +124,9 @@ class HardshipApplication(models.Model):
     officers decided and what was paid. A register review case has one too (kind `review`)."""
 
     case = models.OneToOneField("cases.Case", models.PROTECT, related_name="hardship")
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.APPLICATION)
+    kind = models.CharField(
+        _("kind of case"), max_length=12, choices=Kind.choices, default=Kind.APPLICATION
+    )
     aid_type = models.CharField(_("aid type"), max_length=12, choices=AidType.choices)
     # Resident ID numbers: encrypted at rest, found again through their keyed hash.
     id_number = EncryptedTextField(_("resident ID number"))
