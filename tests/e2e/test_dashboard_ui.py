@@ -1,6 +1,5 @@
 """The reports dashboard in the browser: charts drawn, a figure followed to its cases, the
-trail verification for auditors; the screenshot for the README (docs/screenshots/dashboard.png,
-1280 wide, zh-CN)."""
+trail verification for auditors, at desktop width in zh-CN."""
 
 from django.core.management import call_command
 from playwright.sync_api import expect
