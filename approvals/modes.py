@@ -4,20 +4,22 @@ A round (a batch of tasks) holds the step's own approval tasks plus any approver
 (加签 after / in parallel), who must approve as well. `outcome` returns None while the round
 is still open."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from .spec import APPROVE, REJECT, RETURN
 
 
 @dataclass(frozen=True)
-class Mode:
+class Mode(ABC):
     # Number of parallel tasks claimable by role holders (distinct people). Explicit approver
     # lists get one task each instead.
     slots: int = 1
     sequential: bool = False
 
+    @abstractmethod
     def decide(self, decisions):
-        raise NotImplementedError
+        """The outcome of the step's own decisions (None while undecided)."""
 
     def outcome(self, own, added):
         """`own`: decisions (None while open) of the step's own tasks; `added`: of added
