@@ -23,12 +23,10 @@ def test_remittance_from_declaration_to_verification(seeded, live_server, login,
     page.get_by_role(
         "link", name=re.compile("Approve the declaration|审核申报|批准申报|审批申报")
     ).first.click()
-    page.click("text=/Claim|认领/")
+    page.click("[data-testid=claim]")
     page.check("input[name=decision][value=approve]")
-    page.click("button:has-text('Submit decision'), button:has-text('提交决定')")
-    expect(page.locator("[data-testid=open-steps]")).to_contain_text(
-        re.compile("payment|付款|缴款|Record")
-    )
+    page.click("[data-testid=submit-decision]")
+    expect(page.locator("[data-testid=open-steps] [data-step=payment]")).to_be_visible()
 
     logout()
     login("treasurer1")
@@ -37,13 +35,13 @@ def test_remittance_from_declaration_to_verification(seeded, live_server, login,
     page.fill("#id_data_paid_amount", "800.00")
     page.fill("#id_data_paid_on", "2026-02-10")
     page.fill("#id_data_bank_reference", "ICBC-001")
-    page.click("button:has-text('Submit decision'), button:has-text('提交决定')")
+    page.click("[data-testid=submit-decision]")
 
     logout()
     login("town_finance")
     page.goto(f"{live_server.url}/tasks/?view=queue")
     page.locator("table.list a").first.click()
-    page.click("text=/Claim|认领/")
+    page.click("[data-testid=claim]")
     page.check("input[name=decision][value=approve]")
-    page.click("button:has-text('Submit decision'), button:has-text('提交决定')")
-    expect(page.locator("[data-testid=case-status]")).to_contain_text(re.compile("Closed|已办结"))
+    page.click("[data-testid=submit-decision]")
+    expect(page.locator("[data-testid=case-status]")).to_have_class(re.compile(r"\bclosed\b"))
