@@ -273,13 +273,15 @@ def _target(username, field="user"):
 
 
 def _check_may_join(task, target, *, field="user", by_role=True):
-    """Someone newly given a task of this case must be eligible: holding the task's role (a
-    transfer of a role task), else an officer over the case (named tasks, added approvers);
-    never the applicant; separation of duties."""
+    """Someone newly given a task of this case must be eligible: not its assignee already;
+    holding the task's role (a transfer of a role task), else an officer over the case (named
+    tasks, added approvers); never the applicant; separation of duties."""
     from .rounds import excluded_user_ids
 
     problem = None
-    if target.pk in excluded_user_ids(task.case, task.flow_task):
+    if target.pk == task.owner_id:
+        problem = _("Choose someone else.")
+    elif target.pk in excluded_user_ids(task.case, task.flow_task):
         problem = _("This person may not decide on this case (own case or another step decided).")
     elif (
         by_role
@@ -303,8 +305,6 @@ def transfer(*, task_id, user, to, comment=""):
         _require_open(task)
         _require_assignee(task, user)
         target = _target(to, "to")
-        if target.pk == user.pk:
-            raise Invalid(_("Choose someone else."), fields={"to": [_("Choose someone else.")]})
         _check_may_join(task, target, field="to")
         owner, principal = delegate_of(target)
         task.on_behalf_of = principal
@@ -353,8 +353,6 @@ def add_approver(*, task_id, user, approver, position, comment=""):
                 _("This task waits for the approver you consulted."), code="task_on_hold"
             )
         target = _target(approver)
-        if target.pk == user.pk:
-            raise Invalid(_("Choose someone else."), fields={"user": [_("Choose someone else.")]})
         _check_may_join(task, target, by_role=False)
         owner, principal = delegate_of(target)
         node = task.flow_task
