@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format venv migrate demo lock messages screenshots
+.PHONY: run test lint format venv migrate demo lock messages screenshots bench
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,9 @@ messages: venv
 # Screenshots of the main pages into docs/screenshots/ (needs chromium: apt-get install chromium).
 screenshots: venv
 	$(BIN)/python scripts/screenshots.py
+
+# Benchmarks against the local PostgreSQL and Redis (not part of `make test`): prints a table
+# and writes bench/results.json. See docs/performance.md. wrk drives the API load.
+bench: venv
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench
