@@ -91,9 +91,12 @@ def tasks_in_reach(user):
     """Every human task the user may look at: on a case in reach, or offered or assigned to them."""
     from cases.models import Case
 
-    cases = Case.objects.filter(cases_in_reach_q(user)).values("pk")
+    # Correlated on the task's case: a lookup of one task checks one case. (`case__in` of all
+    # the cases in reach made PostgreSQL compute that whole set — every case and task of the
+    # user's subtree — on each claim or decision.)
+    case_in_reach = Case.objects.filter(cases_in_reach_q(user), pk=OuterRef("case_id"))
     return _base().filter(
-        Q(case__in=cases)
+        Q(Exists(case_in_reach))
         | Q(owner=user)
         | Q(completed_by=user)
         | (Q(status=STATUS.NEW) & eligible_q(user))

@@ -17,11 +17,13 @@ def cases_in_reach_q(user):
     paths = officer_paths(user)
     if paths:
         q |= subtree_q(paths, field="organization__path")
-    involved = CaseTask.objects.filter(case=OuterRef("pk")).filter(
-        Q(owner=user) | Q(completed_by=user)
-    )
+    # Two EXISTS rather than one with an OR: owner lives on viewflow's task table and
+    # completed_by on ours, so an OR across them cannot use either index and makes PostgreSQL
+    # hash both whole tables for every count (seconds at a million tasks).
+    held = CaseTask.objects.filter(case=OuterRef("pk"), owner=user)
+    decided = CaseTask.objects.filter(case=OuterRef("pk"), completed_by=user)
     copied = CaseCC.objects.filter(case=OuterRef("pk"), user=user)
-    return q | Q(Exists(involved)) | Q(Exists(copied))
+    return q | Q(Exists(held)) | Q(Exists(decided)) | Q(Exists(copied))
 
 
 def cases_in_reach(user):

@@ -166,7 +166,31 @@ def verify_events(events):
     return Verification(broken_at is None, count, broken_at)
 
 
+# What verification reads of an event: the hashed fields and the two hashes.
+VERIFIED_FIELDS = (
+    "case_id",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_role",
+    "on_behalf_of_id",
+    "action",
+    "task_id",
+    "step",
+    "comment",
+    "data",
+    "source_ip",
+    "prev_hash",
+    "hash",
+)
+
+
+def event_rows(queryset):
+    """The events as named tuples of VERIFIED_FIELDS (what `canonical` and `verify_events`
+    read), streamed: several times faster than model instances for a whole-table walk."""
+    return queryset.values_list(*VERIFIED_FIELDS, named=True).iterator(chunk_size=5000)
+
+
 def verify(case):
     case_id = case.pk if isinstance(case, Case) else case
-    events = TrailEvent.objects.filter(case_id=case_id).order_by("seq").iterator(chunk_size=2000)
-    return verify_events(events)
+    return verify_events(event_rows(TrailEvent.objects.filter(case_id=case_id).order_by("seq")))

@@ -1,6 +1,11 @@
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.utils.translation import gettext as _
 
 from cases.trail import acting
+
+from .rest import RETRY_AFTER_SECONDS, database_unavailable, database_unavailable_body
 
 
 def client_ip(request):
@@ -24,3 +29,33 @@ class TrailContextMiddleware:
     def __call__(self, request):
         with acting(source_ip=client_ip(request)):
             return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that fails because the database cannot be reached (down, restarting) answers 503
+    with Retry-After instead of a 500: JSON in the API's error format under /api/, a plain
+    page elsewhere. DRF views get the same from core.rest.exception_handler; this covers the
+    rest (the UI, admin). Any other error is left to the 500 handler."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not database_unavailable(exception):
+            return None
+        body = database_unavailable_body()
+        if request.path.startswith("/api/"):
+            response = JsonResponse(body, status=503)
+        else:
+            title = _("Service temporarily unavailable")
+            response = HttpResponse(
+                f"<!doctype html><title>{escape(title)}</title>"
+                f"<h1>{escape(title)}</h1><p>{escape(body['detail'])}</p>",
+                content_type="text/html; charset=utf-8",
+                status=503,
+            )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -22,6 +23,30 @@ logger = logging.getLogger(__name__)
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        """A `page_size` that is not a whole number from 1 is a 400 naming it (DRF would
+        silently use the default); above the maximum it is capped; empty means the default."""
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("Enter a whole number from 1.")]}
+            )
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1)
+                parameter["description"] = _("Results per page (at most %(max)s).") % {
+                    "max": self.max_page_size
+                }
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+        return parameters
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -59,6 +84,35 @@ def _django_validation_fields(exc):
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
+# Seconds a client is asked to wait when the database cannot be reached.
+RETRY_AFTER_SECONDS = 5
+
+# SQLSTATEs of an operational error that is about this transaction, not the server: a
+# serialization failure or deadlock (class 40), a lock not available (55P03).
+_TRANSACTION_SQLSTATE_PREFIXES = ("40", "55P03")
+
+
+def database_unavailable(exc):
+    """Whether `exc` means the database cannot be reached right now (down, restarting, the
+    connection dropped) — a condition to retry later, not a bug. Checked on the driver's
+    SQLSTATE: connection failures carry none or class 08 / 57P0x."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    return not sqlstate.startswith(_TRANSACTION_SQLSTATE_PREFIXES)
+
+
+def database_unavailable_body():
+    return {
+        "detail": _(
+            "The database is not available at the moment; nothing was changed. Try again shortly."
+        ),
+        "code": "database_unavailable",
+    }
+
+
 def exception_handler(exc, context):
     """Every error as {"detail", "code"} plus {"fields": {name: [messages]}} for bad input."""
     if isinstance(exc, DomainError):
@@ -73,6 +127,13 @@ def exception_handler(exc, context):
         fields = _django_validation_fields(exc)
         first = next(iter(fields.values()))[0] if fields else _("Invalid input.")
         return Response({"detail": first, "code": "invalid", "fields": fields}, status=400)
+    if database_unavailable(exc):
+        logger.warning("Database unavailable: %s", exc)
+        return Response(
+            database_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, FlowLockFailed):
         return Response(
             {"detail": _("The case is busy; try again."), "code": "busy"},

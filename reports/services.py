@@ -317,7 +317,7 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
     total = Case.objects.count()
     checked = events = 0
     broken = []
-    stream = TrailEvent.objects.order_by("case_id", "seq").iterator(chunk_size=5000)
+    stream = trail.event_rows(TrailEvent.objects.order_by("case_id", "seq"))
     for case_id, case_events in itertools.groupby(stream, key=lambda e: e.case_id):
         result = trail.verify_events(case_events)
         checked += 1

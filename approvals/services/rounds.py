@@ -52,19 +52,24 @@ def delegate_of(user):
     return user, None
 
 
+def _escalation_levels(case, node, role, organization):
+    """(role, organization) to try in order; the levels above are read only when reached (a
+    step is almost always staffed at its own level)."""
+    yield role, organization
+    if node.escalate_to is not None:
+        yield node.escalate_to.role, node.escalate_to.organization_for(case)
+    org = organization
+    while (parent := Organization.objects.get_parent(org)) is not None:
+        yield role, parent
+        org = parent
+
+
 def _escalate(case, node, role, organization, excluded, needed=1):
     """Find the first level with enough people allowed to decide (a countersign needs one per
     slot): the step's organization, then the step's `escalate_to`, then the same role one
     level up, to the root. The trail says why."""
     tried = []
-    candidates = [(role, organization)]
-    if node.escalate_to is not None:
-        candidates.append((node.escalate_to.role, node.escalate_to.organization_for(case)))
-    org = organization
-    while (parent := Organization.objects.get_parent(org)) is not None:
-        candidates.append((role, parent))
-        org = parent
-    for cand_role, cand_org in candidates:
+    for cand_role, cand_org in _escalation_levels(case, node, role, organization):
         if users_with_role(cand_role, cand_org).exclude(pk__in=excluded).count() >= needed:
             if tried:
                 trail.append(
@@ -126,10 +131,13 @@ def _deadline(node, case, opened_at):
     return due_at, remind_at
 
 
-def new_task(node, prev_activation, token, case, *, batch, assignment, data=None, **fields):
-    """Create one task of `node` (status per assignment) linked after `prev_activation`."""
+def new_task(
+    node, prev_activation, token, case, *, batch, assignment, data=None, deadline=None, **fields
+):
+    """Create one task of `node` (status per assignment) linked after `prev_activation`.
+    `deadline`: (due_at, remind_at) already computed for the round, else computed now."""
     now = timezone.now()
-    due_at, remind_at = _deadline(node, case, now)
+    due_at, remind_at = deadline if deadline is not None else _deadline(node, case, now)
     task = node.flow_class.task_class(
         process=prev_activation.process,
         flow_task=node,
@@ -171,6 +179,8 @@ def open_round(node, prev_activation, token, *, data):
         )
         return task
     assignments, sequence = _plan(node, case)
+    # One deadline for the round's tasks (the parameter and calendar reads once, not per slot).
+    deadline = _deadline(node, case, timezone.now())
     tasks = []
     for position, assignment in enumerate(assignments):
         task_data = {**data, "_sequence": sequence} if sequence else dict(data)
@@ -184,6 +194,7 @@ def open_round(node, prev_activation, token, *, data):
                 assignment=assignment,
                 data=task_data,
                 position=position,
+                deadline=deadline,
             )
         )
     for task in tasks:

@@ -198,3 +198,33 @@ class LevelsSampleFlow(CaseFlow):
     )
     approved = Finish(status="approved")
     rejected = Finish(status="rejected")
+
+
+@register
+class ParallelSampleFlow(CaseFlow):
+    """Two approvals in parallel (a viewflow Split), both needed before the case goes on (a
+    Join): proves the engine's join fires once when the branches finish at the same moment."""
+
+    process_name = "parallel_sample"
+    number_prefix = "PS"
+
+    start = flow.StartHandle(this.start_case).Next(this.split)
+    split = flow.Split().Next(this.finance_check).Next(this.aid_check)
+    finance_check = (
+        Step("Finance check", approvers=Approvers("aid_officer", at=parent_org))
+        .Next(this.join)
+        .OnReject(this.rejected)
+    )
+    aid_check = (
+        Step("Aid check", approvers=Approvers("aid_officer", at=parent_org))
+        .Next(this.join)
+        .OnReject(this.rejected)
+    )
+    join = flow.Join().Next(this.confirmation)
+    confirmation = (
+        Step("Confirmation", approvers=Approvers("chair", at=case_org), separation_of_duties=False)
+        .Next(this.approved)
+        .OnReject(this.rejected)
+    )
+    approved = Finish(status="approved")
+    rejected = Finish(status="rejected")

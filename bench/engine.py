@@ -1,0 +1,331 @@
+"""Engine throughput: N cases of each process completed end to end through the services (no
+HTTP) — submit, then claim and complete every step as the people who take it, plus the
+process's own operations (mediation sessions and signatures) — and the same number of cycles
+through a bare viewflow flow (bench.baseline), timed in the same run.
+
+A transition is a viewflow task finished (start, each step's tasks, gateways, timers, end),
+counted from the database after the run, for our flows and the baseline alike."""
+
+import os
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+RATIO_TARGET = 1.5
+
+
+def _n(quick):
+    return int(os.environ.get("BENCH_ENGINE_N") or (10 if quick else 100))
+
+
+def _budget(quick):
+    """Seconds each process may run: the section stays within its share of `make bench` on a
+    slow machine, completing fewer than N cases (the table says how many)."""
+    return float(os.environ.get("BENCH_ENGINE_SECONDS") or (10 if quick else 30))
+
+
+def ric_number(seq, birth="19800101", region="110105"):
+    """A valid resident ID number (GB 11643 check digit) for person `seq`."""
+    from stdnum.cn import ric
+
+    body = f"{region}{birth}{seq % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+class Driver:
+    """Acts on a case's steps as the given people, through approvals.services."""
+
+    def __init__(self):
+        from organizations.models import User
+
+        self.users = {u.username: u for u in User.objects.all()}
+
+    def user(self, username):
+        return self.users[username]
+
+    def open_task(self, case, step):
+        from approvals.models import OPEN_STATUSES, CaseTask
+
+        return (
+            CaseTask.objects.filter(
+                case=case,
+                flow_task_type="HUMAN",
+                status__in=OPEN_STATUSES,
+                flow_task__endswith=f".{step}",
+            )
+            .order_by("position", "pk")
+            .first()
+        )
+
+    def decide(self, case, step, username, decision="approve", data=None, comment=""):
+        """Claim the step's open task (when offered by role) and complete it."""
+        from viewflow.workflow.status import STATUS
+
+        from approvals import services
+
+        user = self.user(username)
+        task = self.open_task(case, step)
+        if task is None:
+            raise RuntimeError(f"{case.number}: no open task {step}")
+        if task.status == STATUS.NEW:
+            services.claim(task_id=task.pk, user=user)
+        services.complete(
+            task_id=task.pk, user=user, decision=decision, comment=comment, data=data or {}
+        )
+
+
+# --- the three processes, each along its common path ------------------------------------------
+
+
+def hardship_case(driver, i):
+    """Festival aid of 800: grassroots review → two home visits → town review (no notice, no
+    county approval) → disbursement."""
+    from cases.hardship import services
+
+    applicant = driver.user(("worker1", "worker2")[i % 2])
+    case = services.submit_application(
+        user=applicant,
+        aid_type="festival",
+        id_number=ric_number(1 + i % 2),
+        household_size=3,
+        annual_income=Decimal("24000.00"),
+        rigid_expenses=Decimal("6000.00"),
+        requested_amount=Decimal("800.00"),
+        reason="Laid off; spouse ill.",
+    )
+    today = date.today().isoformat()
+    driver.decide(case, "grassroots_review", "chair1")
+    for officer in ("town_aid1", "town_aid2"):
+        driver.decide(
+            case,
+            "investigation",
+            officer,
+            data={"visit_date": today, "verified_income": "24000.00", "findings": "Visited."},
+        )
+    driver.decide(case, "town_review", "town_aid1")
+    driver.decide(
+        case,
+        "disbursement",
+        "town_finance",
+        data={"amount": "800.00", "paid_on": today, "payment_reference": f"BANK-{i:06d}"},
+    )
+    return case
+
+
+def mediation_case(driver, i):
+    """Acceptance → assignment → a session → agreement → three signatures and the seal →
+    performance followed up."""
+    from django.utils import timezone
+
+    from cases.mediation import services
+    from organizations.demo import DONGHU
+    from organizations.models import Organization
+
+    worker = driver.user("worker1")
+    case = services.submit_application(
+        user=worker,
+        organization=Organization.objects.get(name=DONGHU),
+        channel="written",
+        applicant_name="杨工人",
+        applicant_id_number="110105199003071239",
+        applicant_phone="13800138000",
+        employer_name="东湖机械厂",
+        employer_credit_code="91330100MA2B3C4D5N",
+        category="pay",
+        claim_amount=Decimal("8600.00"),
+        facts="拖欠工资。",
+        known_on=timezone.localdate() - timedelta(days=30),
+        worker_count=1,
+        representatives=[],
+    )
+    driver.decide(case, "acceptance", "med_head")
+    driver.decide(case, "assignment", "med_head", "submit", data={"mediator": "mediator1"})
+    mediator = driver.user("mediator1")
+    services.record_session(
+        case_id=case.pk,
+        user=mediator,
+        date=timezone.localdate(),
+        attendees=["杨工人", "东湖机械厂 王经理"],
+        notes="双方陈述。",
+    )
+    deadline = (timezone.localdate() + timedelta(days=30)).isoformat()
+    driver.decide(
+        case,
+        "mediation",
+        "mediator1",
+        "submit",
+        data={
+            "outcome": "agreement",
+            "terms": "被申请人向申请人支付拖欠工资。",
+            "amount": "8000.00",
+            "performance_deadline": deadline,
+            "performance_method": "银行转账",
+        },
+    )
+    for party in ("worker", "employer", "mediator"):
+        services.record_signature(case_id=case.pk, user=mediator, party=party)
+    services.record_signature(case_id=case.pk, user=driver.user("med_head"), party="seal")
+    driver.decide(case, "performance", "mediator1", "submit", data={"performance": "performed"})
+    return case
+
+
+REMITTANCE_UNIONS = (("treasurer1", "chair1"), ("treasurer2", "chair2"), ("treasurer3", "chair3"))
+TOWN_FINANCE = {"treasurer1": "town_finance", "treasurer2": "town_finance"}
+
+
+def remittance_period(i):
+    """Distinct (union, month) per case: months from 2005-01 on (bench.queries uses 2015 on)."""
+    month = i // len(REMITTANCE_UNIONS)
+    return f"{2005 + month // 12}-{month % 12 + 1:02d}"
+
+
+def remittance_case(driver, i):
+    """Declaration → chair's approval → payment recorded → receipt verified."""
+    from cases.remittance import services
+
+    treasurer, chair = REMITTANCE_UNIONS[i % len(REMITTANCE_UNIONS)]
+    case = services.declare(
+        user=driver.user(treasurer),
+        period=remittance_period(i),
+        payroll_total="100000.00",
+        headcount=120,
+        member_count=100,
+    )
+    driver.decide(case, "chair_approval", chair)
+    driver.decide(
+        case,
+        "payment",
+        treasurer,
+        "submit",
+        data={
+            "paid_amount": "800.00",
+            "paid_on": date.today().isoformat(),
+            "bank_reference": f"ICBC-{i:06d}",
+        },
+    )
+    driver.decide(case, "verification", TOWN_FINANCE.get(treasurer, "xs_finance"))
+    return case
+
+
+PROCESSES = {
+    "hardship": hardship_case,
+    "mediation": mediation_case,
+    "remittance": remittance_case,
+}
+
+
+def finished_tasks(process_ids):
+    from viewflow.workflow.models import Task
+
+    return Task.objects.filter(process_id__in=process_ids, finished__isnull=False).count()
+
+
+def run_process(name, n, driver, budget):
+    from cases.models import Case
+
+    make = PROCESSES[name]
+    make(driver, n)  # warm-up (imports, caches), not timed nor counted
+    started = time.perf_counter()
+    ids = []
+    for i in range(n):
+        ids.append(make(driver, i).pk)
+        if time.perf_counter() - started > budget:
+            break
+    seconds = time.perf_counter() - started
+    cases = Case.objects.filter(pk__in=ids)
+    unfinished = cases.exclude(status__in=("approved", "closed")).count()
+    if unfinished:
+        raise RuntimeError(f"{name}: {unfinished} cases did not finish")
+    transitions = finished_tasks(cases.values_list("flow_process_id", flat=True))
+    return len(ids), seconds, transitions
+
+
+def run_baseline(n, user, budget):
+    """The bare viewflow flow, without the project's trail capture listening to its tasks."""
+    from django.db.models.signals import post_init, post_save
+    from viewflow.workflow.models import Task
+
+    from bench.baseline import flows
+    from cases import signals
+
+    post_init.disconnect(sender=Task, dispatch_uid="trail-init-Task")
+    post_save.disconnect(sender=Task, dispatch_uid="trail-save-Task")
+    try:
+        flows.cycle(user)  # warm-up
+        started = time.perf_counter()
+        processes = []
+        for _ in range(n):
+            processes.append(flows.cycle(user).pk)
+            if time.perf_counter() - started > budget:
+                break
+        seconds = time.perf_counter() - started
+    finally:
+        signals.connect()
+    return len(processes), seconds, finished_tasks(processes)
+
+
+def run(env):
+    n = _n(env["quick"])
+    if n >= 360:
+        raise ValueError("BENCH_ENGINE_N: below 360 (remittance periods 2005–2014 × 3 unions)")
+    budget = _budget(env["quick"])
+    driver = Driver()
+    measured = {"baseline (bare viewflow)": run_baseline(n, driver.user("chair1"), budget)}
+    for name in PROCESSES:
+        measured[name] = run_process(name, n, driver, budget)
+
+    cases, seconds, transitions = measured["baseline (bare viewflow)"]
+    base_ms = seconds * 1000 / transitions
+    rows = []
+    data = {"n": n, "budget_seconds": budget, "ratio_target": RATIO_TARGET, "processes": {}}
+    for name, (cases, seconds, transitions) in measured.items():
+        ms = seconds * 1000 / transitions
+        ratio = ms / base_ms
+        rows.append(
+            [
+                name,
+                cases,
+                round(transitions / cases, 1),
+                round(seconds, 2),
+                round(cases / seconds, 1),
+                round(transitions / seconds, 1),
+                round(ms, 2),
+                round(ratio, 2),
+            ]
+        )
+        data["processes"][name] = {
+            "cases": cases,
+            "transitions": transitions,
+            "seconds": round(seconds, 3),
+            "cases_per_s": round(cases / seconds, 2),
+            "transitions_per_s": round(transitions / seconds, 2),
+            "ms_per_transition": round(ms, 3),
+            "ratio_to_baseline": round(ratio, 3),
+        }
+    worst = max(v["ratio_to_baseline"] for k, v in data["processes"].items() if k in PROCESSES)
+    data["worst_ratio"] = worst
+    data["target_met"] = worst <= RATIO_TARGET
+    return {
+        "section": "engine",
+        "columns": [
+            "process",
+            "cases",
+            "tasks/case",
+            "seconds",
+            "cases/s",
+            "transitions/s",
+            "ms/transition",
+            "× baseline",
+        ],
+        "rows": rows,
+        "notes": [
+            "through the services, no HTTP; one transaction per operation; outbox rows "
+            "written, not delivered",
+            f"{n} cases per process, or fewer when a process reaches {budget:.0f} s",
+            "transition = a viewflow task finished (start, steps, gateways, end), "
+            "counted in the database",
+            f"target: ≤ {RATIO_TARGET}× the baseline's ms per transition — "
+            f"worst {worst:.2f}×: {'met' if worst <= RATIO_TARGET else 'NOT met'}",
+        ],
+        "data": data,
+    }
