@@ -80,7 +80,9 @@ def inbox(user):
 
 
 def queue(user):
-    return _base().filter(eligible_q(user), status=STATUS.NEW)
+    # An unclaimed task is undecided; saying so lets PostgreSQL use the partial index of
+    # undecided tasks per candidate role instead of every task the role ever had.
+    return _base().filter(eligible_q(user), status=STATUS.NEW, decision="")
 
 
 def archive(user):
