@@ -56,6 +56,8 @@ class Role(models.TextChoices):
 
 # Roles whose holders see every case of their organization and its descendants.
 OFFICER_ROLES = frozenset(Role) - {Role.MEMBER}
+# Officer roles that act on cases (urge, delegate, take tasks); auditors only review them.
+ACTING_ROLES = OFFICER_ROLES - {Role.AUDITOR}
 
 
 class Membership(models.Model):

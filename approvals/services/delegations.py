@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Forbidden, Invalid, NotFound
-from organizations.models import OFFICER_ROLES, Membership, User
+from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 
 from ..models import Delegation
 
@@ -28,7 +28,8 @@ def _covers(delegator, delegate):
 
 
 def create_delegation(*, user, delegate, starts_at, ends_at, reason=""):
-    if not Membership.objects.filter(user=user, role__in=OFFICER_ROLES).exists():
+    # Auditors hold no tasks (they only review), so they have nothing to delegate.
+    if not Membership.objects.filter(user=user, role__in=ACTING_ROLES).exists():
         raise Forbidden(_("Only officers can delegate their tasks."))
     target = User.objects.filter(username=delegate, is_active=True).first()
     errors = {}

@@ -18,8 +18,8 @@ from cases.models import Case, CaseCC, CaseStatus
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from notifications.services import notify
-from organizations.models import Membership, User
-from organizations.selectors import officer_paths
+from organizations.models import ACTING_ROLES, Membership, User
+from organizations.selectors import memberships_of, officer_paths
 
 from .. import selectors
 from ..models import OPEN_STATUSES, CaseTask, TaskKind, Urge
@@ -454,10 +454,15 @@ def send_back(*, task_id, user, to_step, comment):
 
 
 def may_urge(user, task):
-    """The applicant (or submitter), or an officer above the task's level."""
+    """The applicant (or submitter), or an officer above the task's level — not an auditor:
+    auditors review cases and never act on them."""
     case = task.case
     level = task.candidate_organization or case.organization
-    above = any(level.path.startswith(path) and level.path != path for path in officer_paths(user))
+    above = any(
+        level.path.startswith(m.organization.path) and level.path != m.organization.path
+        for m in memberships_of(user)
+        if m.role in ACTING_ROLES
+    )
     return user.pk in (case.applicant_id, case.submitted_by_id) or above
 
 
