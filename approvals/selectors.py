@@ -105,9 +105,15 @@ def tasks_in_reach(user):
     )
 
 
+def open_tasks():
+    """Open human tasks, oldest first: the queryset to prefetch onto a page of cases (the
+    prefetch itself narrows it to the page's cases)."""
+    return _base().filter(status__in=OPEN_STATUSES).order_by("created")
+
+
 def open_tasks_of(case_ids):
     """Open human tasks of the given cases, for embedding in case JSON (one query)."""
-    return _base().filter(case_id__in=case_ids, status__in=OPEN_STATUSES).order_by("created")
+    return open_tasks().filter(case_id__in=case_ids)
 
 
 def round_of(task):

@@ -38,8 +38,15 @@ def _percentile(values, q):
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
+# A slow read stops sampling after this many seconds (at least MIN_SAMPLES calls), so one
+# read that misses its target by far cannot take the whole run's time.
+SAMPLE_SECONDS = float(os.environ.get("BENCH_SCALE_SAMPLE_SECONDS", "15"))
+MIN_SAMPLES = 10
+
+
 def _timed(fn, samples):
-    """Milliseconds of `samples` calls after two warm-up calls; and the queries of one call
+    """Milliseconds of `samples` calls after two warm-up calls (fewer, but at least
+    MIN_SAMPLES, for a read slower than SAMPLE_SECONDS allows); and the queries of one call
     (counted by an execute wrapper: the test client's request signals reset Django's own
     query log)."""
     fn()
@@ -49,10 +56,13 @@ def _timed(fn, samples):
     ):
         fn()
     times = []
+    began = time.perf_counter()
     for _ in range(samples):
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)
+        if len(times) >= MIN_SAMPLES and time.perf_counter() - began > SAMPLE_SECONDS:
+            break
     return times, len(queries)
 
 
@@ -228,7 +238,7 @@ def run(env):
             "selector_p50_ms": round(_percentile(sel_ms, 0.5), 1),
             "selector_p95_ms": round(_percentile(sel_ms, 0.95), 1),
             "selector_queries": sel_queries,
-            "samples": size["samples"],
+            "samples": len(api_ms),
         }
         data["latency"][name] = entry
         rows.append(
