@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import idempotent
-from core.rest import ErrorSerializer
+from core.rest import ErrorSerializer, StrictNullBooleanField
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, services
@@ -171,7 +172,7 @@ class TaskList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return CaseTask.objects.none()
         params = self.request.query_params
-        view = params.get("view", "inbox")
+        view = params.get("view") or "inbox"  # empty, like every optional filter: not given
         if view not in VIEWS:
             raise ValidationError({"view": [f"Choose one of: {', '.join(VIEWS)}."]})
         qs = VIEWS[view](self.request.user)
@@ -179,10 +180,13 @@ class TaskList(generics.ListAPIView):
             qs = qs.filter(case__process=params["process"])
         if params.get("step"):
             qs = qs.filter(flow_task__endswith=f".{params['step']}")
-        overdue = params.get("overdue")
-        if overdue in ("true", "1"):
+        try:
+            overdue = StrictNullBooleanField().clean(params.get("overdue"))
+        except DjangoValidationError as exc:
+            raise ValidationError({"overdue": exc.messages}) from None
+        if overdue is True:
             qs = qs.filter(status__in=OPEN_STATUSES, due_at__lt=timezone.now())
-        elif overdue in ("false", "0"):
+        elif overdue is False:
             qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=timezone.now()))
         order = "-finished" if view == "archive" else "created"
         return qs.order_by(order, "pk")

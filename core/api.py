@@ -4,11 +4,13 @@ import functools
 import hashlib
 import json
 
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, transaction
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -91,14 +93,34 @@ class TokenResponseSerializer(serializers.Serializer):
 
 
 class ObtainToken(ObtainAuthToken):
-    """POST username and password, get a token for the `Authorization: Token …` header."""
+    """POST username and password, get a token for the `Authorization: Token …` header.
+    Failed attempts count towards the login lockout (django-axes) like the login page's:
+    once locked, even the right password gets 429 until the cool-off has passed."""
 
     throttle_classes = [AuthThrottle]
     renderer_classes = ObtainAuthToken.renderer_classes[:1]
 
-    @extend_schema(responses={200: TokenResponseSerializer, 400: ErrorSerializer}, tags=["auth"])
+    @extend_schema(
+        responses={200: TokenResponseSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+        tags=["auth"],
+    )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        from .views import locked_out
+
+        # The serializer calls authenticate(request=request, …), which axes watches.
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except exceptions.ValidationError:
+            if getattr(request, "axes_locked_out", False):
+                return locked_out(request)
+            raise
+        user = serializer.validated_data["user"]
+        # A successful login as far as axes (which then forgets earlier failures) and
+        # last_login are concerned.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 urlpatterns = [path("auth/token/", ObtainToken.as_view(), name="api-auth-token")]

@@ -1,9 +1,10 @@
-"""DRF settings hooks: pagination and the error format. Kept free of view imports because
+"""DRF settings hooks: pagination, strict query values and the error format. Kept free of view imports because
 REST_FRAMEWORK settings import it early."""
 
 import json
 import logging
 
+from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
@@ -47,6 +48,25 @@ class Pagination(PageNumberPagination):
             elif parameter["name"] == self.page_query_param:
                 parameter["schema"].update(minimum=1)
         return parameters
+
+
+TRUE_VALUES, FALSE_VALUES = ("true", "True", "1"), ("false", "False", "0")
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """true / false (or 1 / 0), or nothing; Django's would read any other text as "not given"
+    and quietly list everything."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in (True, *TRUE_VALUES):
+            return True
+        if value in (False, *FALSE_VALUES):
+            return False
+        raise forms.ValidationError(_("Enter true or false."), code="invalid")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,10 +1,14 @@
 """Home, the apply page, and error pages: JSON for API paths (the contract's error format),
 Django's own elsewhere."""
 
+import math
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import defaults
 
 from .ui import page
@@ -30,6 +34,30 @@ def server_error(request):
             status=500,
         )
     return defaults.server_error(request)
+
+
+def lockout_message():
+    """What a locked-out user reads: how long until they may try again."""
+    minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return ngettext(
+        "Too many failed login attempts. Try again in %(minutes)d minute.",
+        "Too many failed login attempts. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' lockout response (AXES_LOCKOUT_CALLABLE): 429, as JSON in the API's error
+    format on API paths, else a page with the reason and a way back to the login form."""
+    retry_after = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    if _is_api(request):
+        response = JsonResponse({"detail": lockout_message(), "code": "locked_out"}, status=429)
+    else:
+        response = render(
+            request, "registration/locked_out.html", {"message": lockout_message()}, status=429
+        )
+    response["Retry-After"] = retry_after
+    return response
 
 
 @login_required

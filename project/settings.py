@@ -2,10 +2,12 @@
 environment. With nothing set, the project runs embedded (SQLite, a filesystem broker)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -17,10 +19,9 @@ def env_bool(name, default=False):
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    # Only a development machine may run without a configured key.
-    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+# Only a development machine may run without a configured key (project.production refuses it).
+DEV_SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or DEV_SECRET_KEY
 ALLOWED_HOSTS = [
     h
     for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -60,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -69,6 +73,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.TrailContextMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -98,6 +105,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'unionflow.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        # A persistent connection is checked before reuse: after a database restart the first
+        # request reconnects instead of failing on the broken connection.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -108,6 +118,48 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+
+# --- Security: login throttling, headers, content security policy --------------------------
+# django-axes counts failed logins (the login page, the admin and POST /api/v1/auth/token/)
+# and refuses even the right password once the limit is reached, until the cool-off passes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+# "username+ip_address": a username is locked from the address that failed (others may still
+# log in); alternatives separated by commas ("username,ip_address" locks either).
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part
+    for part in os.environ.get("LOGIN_LOCKOUT_BY", "username+ip_address").split(",")
+    if part
+]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the trail and DRF's throttling (NUM_PROXIES aware).
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.views.locked_out"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script or style anywhere: every page loads its code from static files. The API
+# docs (Swagger UI) get nonces for their inline bootstrap, in project/urls.py only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Errors reported by Django (logs, mail to admins) hide passwords, tokens and ID numbers.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.SensitiveExceptionReporterFilter"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -128,7 +180,11 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Request bodies other than files (JSON, form fields) are limited to 2.5 MB; uploaded files
+# are kept in memory up to 1 MB and streamed to a temporary file beyond. Attachment uploads
+# also stop storing a file once it passes its limit (cases/attachments/uploads.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -142,7 +198,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.rest.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.rest.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "20/min")},
     # Reverse proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
@@ -286,7 +342,9 @@ UNIONFLOW_PARAMETERS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Passwords, tokens, ID numbers and encrypted values never reach a log line.
+    "filters": {"redact": {"()": "core.logging.RedactSensitive"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -33,11 +33,12 @@ WIDTH = 500  # drawing units; shown at most this many pixels wide, narrower on a
 
 
 def _svg(name, title, width, height, body):
-    # Inline sizing: the natural width on a desk, the screen's width on a phone.
+    # Sized by site.css (svg.report-chart): the natural width on a desk, the screen's width on
+    # a phone — not by a style attribute, which the content security policy refuses.
     return mark_safe(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="report-chart" data-chart="{escape(name)}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'style="max-width:100%;height:auto" role="img" aria-label="{escape(title)}" {FONT}>'
+        f'role="img" aria-label="{escape(title)}" {FONT}>'
         f"<title>{escape(title)}</title>{body}</svg>"
     )
 

@@ -15,6 +15,9 @@ from organizations.selectors import memberships_of, officer_paths, organization_
 
 # A longer span makes no report anyone reads, and bounds the month-by-month series.
 MAX_SPAN_DAYS = 366 * 10
+# Years a report may cover: no case predates the system, and far-off dates break date
+# arithmetic (year 9999 + 1 day) and time zones (Shanghai's 1900 offset is +08:05:43).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,22 @@ def this_year():
 
 def _date(value, field):
     try:
-        return date.fromisoformat(str(value).strip())
+        day = date.fromisoformat(str(value).strip())
     except ValueError:
         raise Invalid(
             _("Invalid period."), fields={field: [_("Enter a date as YYYY-MM-DD.")]}
         ) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Invalid(
+            _("Invalid period."),
+            fields={
+                field: [
+                    _("Enter a date between %(first)s and %(last)s.")
+                    % {"first": FIRST_YEAR, "last": LAST_YEAR}
+                ]
+            },
+        )
+    return day
 
 
 def parse_period(params):
@@ -93,7 +107,7 @@ def parse_year(params):
     raw = str(params.get("year") or "").strip()
     if not raw:
         return timezone.localdate().year
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+    if not raw.isdigit() or not FIRST_YEAR <= int(raw) <= LAST_YEAR:
         raise Invalid(_("Invalid year."), fields={"year": [_("Enter a year, e.g. 2026.")]})
     return int(raw)
 

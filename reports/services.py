@@ -108,6 +108,16 @@ def case_list(user, params):
     from cases.api import CaseFilter
 
     report_params.require_reporter(user)
+    report_params.parse_period(params)  # a bad `from` / `to` is a 400 even without a figure
+    if params.get("process") and params["process"] not in selectors.PROCESSES:
+        raise Invalid(
+            _("Invalid filter."),
+            fields={
+                "process": [
+                    _("Choose one of: %(choices)s.") % {"choices": ", ".join(selectors.PROCESSES)}
+                ]
+            },
+        )
     filters = CaseFilter(
         {k: params.get(k) for k in CASE_FILTERS if params.get(k) not in (None, "")},
         queryset=cases_in_reach(user),

@@ -18,6 +18,7 @@ from organizations.api import UserRefSerializer
 
 from . import services
 from .models import Attachment
+from .uploads import limit_uploads
 
 ERRORS = dict.fromkeys((400, 403, 404, 409), ErrorSerializer)
 
@@ -68,6 +69,12 @@ class CaseAttachments(generics.ListAPIView):
 
     serializer_class = AttachmentSerializer
     parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before authentication: session authentication's CSRF check reads the body.
+        if request.method == "POST" and "pk" in kwargs:  # not for the schema's fake request
+            limit_uploads(request, case_id=kwargs["pk"])
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

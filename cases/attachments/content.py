@@ -28,18 +28,23 @@ def sniff(header):
     return None
 
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*]')
+# Invisible characters that change how a name reads: bidirectional overrides and isolates
+# (U+202A–U+202E, U+2066–U+2069: "invoice\u202efdp.exe" shows as "invoiceexe.pdf"), zero-width
+# characters, and anything unassigned, private or a lone surrogate.
+_INVISIBLE_CATEGORIES = {"Cf", "Cn", "Co", "Cs"}
 MAX_NAME = 120
 
 
 def safe_filename(name):
     """The uploader's file name, fit for a Content-Disposition header and a log: no directory
-    part, no control or reserved characters, no leading dots, at most 120 characters (the
-    extension kept). Chinese names stay readable."""
+    part, no control, invisible or reserved characters, no leading dots (nor trailing dots and
+    spaces), at most 120 characters (the extension kept). Chinese names stay readable."""
     name = unicodedata.normalize("NFC", str(name or ""))
     name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
     name = _UNSAFE.sub("_", name)
-    name = " ".join(name.split()).lstrip(".").strip()
+    name = " ".join(name.split()).lstrip(".").rstrip(". ").strip()
     if len(name) > MAX_NAME:
         stem, dot, extension = name.rpartition(".")
         if dot and 0 < len(extension) <= 10:

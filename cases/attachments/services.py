@@ -64,7 +64,7 @@ def upload(*, case_id, user, file, kind):
     max_mb = parameter(policy.max_mb_parameter, organization=case.organization)
     if file.size == 0:
         errors["file"] = [_("The file is empty.")]
-    elif file.size > max_mb * MB:
+    elif file.size > max_mb * MB or getattr(file, "truncated", False):
         errors["file"] = [
             _("The file is larger than %(max)s MB.") % {"max": f"{max_mb.normalize():f}"}
         ]

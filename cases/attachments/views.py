@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from cases.selectors import case_in_reach
 from core.config import parameter
@@ -21,6 +22,7 @@ from . import services
 from .content import NAMES
 from .models import Attachment
 from .policy import policy_for
+from .uploads import limit_uploads
 
 
 class UploadForm(forms.Form):
@@ -99,10 +101,21 @@ def _next_or_case(request, case):
     return reverse("case-detail", kwargs={"pk": case.pk})
 
 
-@page("cases")
+@csrf_exempt
 def case_attachments(request, pk):
     """GET: the case's files and the upload form. POST (multipart): upload, then back to the
-    page the form was on; a refused file is shown again here with the reason."""
+    page the form was on; a refused file is shown again here with the reason.
+
+    CSRF is checked by the view inside, once the upload size limit is in place (the check
+    reads the body)."""
+    if request.method == "POST":
+        limit_uploads(request, case_id=pk)
+    return _case_attachments(request, pk)
+
+
+@csrf_protect
+@page("cases")
+def _case_attachments(request, pk):
     case = _case_or_404(request, pk)
     if request.user.pk in (case.applicant_id, case.submitted_by_id):
         request.nav_section = "mine"

@@ -306,10 +306,21 @@ class HardshipRegister(generics.ListAPIView):
             return RegisterEntry.objects.none()
         qs = selectors.register_in_reach(self.request.user)
         params = self.request.query_params
-        if params.get("status") in RegisterStatus.values:
-            qs = qs.filter(status=params["status"])
-        if params.get("category") in Category.values:
-            qs = qs.filter(category=params["category"])
+        for name, choices in (("status", RegisterStatus), ("category", Category)):
+            value = params.get(name)
+            if not value:
+                continue
+            if value not in choices.values:
+                # An unknown filter value is a mistake to report, not a filter to drop.
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            _("Choose one of: %(choices)s.")
+                            % {"choices": ", ".join(choices.values)}
+                        ]
+                    }
+                )
+            qs = qs.filter(**{name: value})
         return qs
 
     @extend_schema(

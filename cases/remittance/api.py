@@ -7,7 +7,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases.api import case_response
+from cases.api import CaseSerializer, case_response
 from core.api import idempotent
 from core.config import parameter
 from core.errors import Invalid, NotFound
@@ -66,7 +66,7 @@ class FeeRemittances(APIView):
         tags=["remittance"],
         summary="Declare a month's payroll (treasurer)",
         request=DeclarationSerializer,
-        responses={201: None, **ERRORS},
+        responses={201: CaseSerializer, **ERRORS},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @idempotent

@@ -16,3 +16,9 @@ document.addEventListener("change", (event) => {
   const any = form.querySelector("input[type=checkbox][name=task]:checked");
   form.querySelectorAll("[data-needs-selection]").forEach((b) => (b.disabled = !any));
 });
+// The language switch applies at once (an attribute, not an inline handler: the content
+// security policy runs no inline script).
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (field.matches("select[data-autosubmit]") && field.form) field.form.submit();
+});
