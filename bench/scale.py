@@ -41,7 +41,7 @@ def _percentile(values, q):
 # A slow read stops sampling after this many seconds (at least MIN_SAMPLES calls), so one
 # read that misses its target by far cannot take the whole run's time.
 SAMPLE_SECONDS = float(os.environ.get("BENCH_SCALE_SAMPLE_SECONDS", "15"))
-MIN_SAMPLES = 10
+MIN_SAMPLES = 3
 
 
 def _timed(fn, samples):
