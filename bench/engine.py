@@ -112,31 +112,55 @@ def hardship_case(driver, i):
     return case
 
 
-def mediation_case(driver, i):
-    """Acceptance → assignment → a session → agreement → three signatures and the seal →
-    performance followed up."""
+def submit_mediation(
+    worker,
+    *,
+    applicant_name,
+    applicant_id_number,
+    applicant_phone,
+    claim_amount,
+    known_days_ago,
+):
+    """A written application for unpaid wages from a worker of 东湖机械厂 to 东湖镇's
+    mediation committee."""
     from django.utils import timezone
 
     from cases.mediation import services
     from organizations.demo import DONGHU
     from organizations.models import Organization
 
-    worker = driver.user("worker1")
-    case = services.submit_application(
+    return services.submit_application(
         user=worker,
         organization=Organization.objects.get(name=DONGHU),
         channel="written",
-        applicant_name="杨工人",
-        applicant_id_number="110105199003071239",
-        applicant_phone="13800138000",
+        applicant_name=applicant_name,
+        applicant_id_number=applicant_id_number,
+        applicant_phone=applicant_phone,
         employer_name="东湖机械厂",
         employer_credit_code="91330100MA2B3C4D5N",
         category="pay",
-        claim_amount=Decimal("8600.00"),
+        claim_amount=claim_amount,
         facts="拖欠工资。",
-        known_on=timezone.localdate() - timedelta(days=30),
+        known_on=timezone.localdate() - timedelta(days=known_days_ago),
         worker_count=1,
         representatives=[],
+    )
+
+
+def mediation_case(driver, i):
+    """Acceptance → assignment → a session → agreement → three signatures and the seal →
+    performance followed up."""
+    from django.utils import timezone
+
+    from cases.mediation import services
+
+    case = submit_mediation(
+        driver.user("worker1"),
+        applicant_name="杨工人",
+        applicant_id_number="110105199003071239",
+        applicant_phone="13800138000",
+        claim_amount=Decimal("8600.00"),
+        known_days_ago=30,
     )
     driver.decide(case, "acceptance", "med_head")
     driver.decide(case, "assignment", "med_head", "submit", data={"mediator": "mediator1"})

@@ -5,7 +5,6 @@ token, so authentication and serialization count too).
 Lists are measured for a user with one row and for one with many (100; quick: 20) on a single
 page: their counts must be equal — a list costs the same number of queries for 1 row or 100."""
 
-from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -45,11 +44,8 @@ def run(env):
     from approvals import selectors
     from approvals import services as approvals
     from approvals.models import CaseTask
-    from bench.engine import Driver, hardship_case, mediation_case, ric_number
+    from bench.engine import Driver, hardship_case, mediation_case, ric_number, submit_mediation
     from cases.hardship import services as hardship
-    from cases.mediation import services as mediation
-    from organizations.demo import DONGHU
-    from organizations.models import Organization
 
     many = 20 if env["quick"] else 100
     driver = Driver()
@@ -92,21 +88,13 @@ def run(env):
     hardship_case_id = case.pk
     mediation_case(driver, 0)
     q, case = _count(
-        lambda: mediation.submit_application(
-            user=user("worker2"),
-            organization=Organization.objects.get(name=DONGHU),
-            channel="written",
+        lambda: submit_mediation(
+            user("worker2"),
             applicant_name="朱工人",
             applicant_id_number="330106198506124569",
             applicant_phone="13800138001",
-            employer_name="东湖机械厂",
-            employer_credit_code="91330100MA2B3C4D5N",
-            category="pay",
             claim_amount=Decimal("5000.00"),
-            facts="拖欠工资。",
-            known_on=date.today() - timedelta(days=10),
-            worker_count=1,
-            representatives=[],
+            known_days_ago=10,
         )
     )
     record("submit mediation (service)", q)

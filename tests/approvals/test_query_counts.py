@@ -3,20 +3,23 @@ the case list cost the same for one row as for many (of every process), and a ca
 and trail the same for a fresh case as for one with its whole history. Counts, never timings.
 The cases are driven through the services as bench/engine.py drives them."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from approvals import services
-from bench.engine import Driver, hardship_case, mediation_case, remittance_case, ric_number
+from bench.engine import (
+    Driver,
+    hardship_case,
+    mediation_case,
+    remittance_case,
+    ric_number,
+    submit_mediation,
+)
 from cases.hardship import services as hardship
-from cases.mediation import services as mediation
 from cases.remittance import services as remittance
-from organizations.models import Organization
 
 pytestmark = pytest.mark.django_db
 
@@ -122,19 +125,11 @@ def _submitted(demo, driver, process):
             requested_amount=Decimal("800.00"),
             reason="Laid off.",
         )
-    return mediation.submit_application(
-        user=demo.worker2,
-        organization=Organization.objects.get(name="东湖镇总工会"),
-        channel="written",
+    return submit_mediation(
+        demo.worker2,
         applicant_name="朱工人",
         applicant_id_number="330106198506124569",
         applicant_phone="13800138001",
-        employer_name="东湖机械厂",
-        employer_credit_code="91330100MA2B3C4D5N",
-        category="pay",
         claim_amount=Decimal("5000.00"),
-        facts="拖欠工资。",
-        known_on=timezone.localdate() - timedelta(days=10),
-        worker_count=1,
-        representatives=[],
+        known_days_ago=10,
     )
