@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from django.conf import settings
 
+from core import memo
+
 logger = logging.getLogger(__name__)
 _warned_years = set()
 
@@ -21,6 +23,23 @@ def local_zone():
 
 
 def _overrides(start, end):
+    """{date: is working day} of the admin's overrides between `start` and `end`. Within an
+    operation one read covers a margin around the first range asked for, so the deadline and
+    reminder of each task opened reuse it."""
+    lo, hi, days = memo.remembered("working_day_overrides", lambda: [None, None, {}])
+    if lo is None or start < lo or end > hi:
+        lo = min(start, lo or start) - OVERRIDES_MARGIN
+        hi = max(end, hi or end) + OVERRIDES_MARGIN
+        days = _read_overrides(lo, hi)
+        memo.forget("working_day_overrides")
+        memo.remembered("working_day_overrides", lambda: [lo, hi, days])
+    return {day: working for day, working in days.items() if start <= day <= end}
+
+
+OVERRIDES_MARGIN = timedelta(days=90)
+
+
+def _read_overrides(start, end):
     from .models import WorkingDayOverride
 
     return dict(

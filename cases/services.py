@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import memo
 from notifications.services import notify
 
 from . import trail
@@ -45,7 +46,7 @@ def submit_case(
     from workflows.base import flow_for
 
     flow_class = flow_for(process)
-    with trail.acting(actor=submitted_by), transaction.atomic():
+    with memo.operation(), trail.acting(actor=submitted_by), transaction.atomic():
         case = Case.objects.create(
             number=allocate_number(flow_class.number_prefix),
             process=process,

@@ -105,16 +105,11 @@ def append(
 ):
     """Append an event to the case's chain. Must run inside the business transaction; the
     case row is locked so that concurrent appends take consecutive sequence numbers."""
-    assert transaction.get_connection().in_atomic_block, "trail events belong to a transaction"
+    connection = transaction.get_connection()
+    assert connection.in_atomic_block, "trail events belong to a transaction"
     ctx = current_context()
     case_id = case.pk if isinstance(case, Case) else case
-    Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).get()
-    last = (
-        TrailEvent.objects.filter(case_id=case_id)
-        .order_by("-seq")
-        .values_list("seq", "hash")
-        .first()
-    )
+    last = _lock_and_read_head(connection, case_id)
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if actor is None:
         actor = ctx.actor
@@ -134,8 +129,61 @@ def append(
         prev_hash=prev_hash,
     )
     event.hash = compute_hash(prev_hash, event)
-    event.save(force_insert=True)
+    _insert(connection, event)
     return event
+
+
+# Lock the case row, then read its chain's last event. Two statements sent together (one round
+# trip): in READ COMMITTED each takes its own snapshot, so the read, which runs after the lock
+# is granted, sees an event a concurrent append committed while we waited. (One statement
+# joining the two would read the chain as of before the wait.)
+_HEAD_SQL = (
+    f"SELECT 1 FROM {Case._meta.db_table} WHERE id = %s FOR UPDATE; "
+    f"SELECT seq, hash FROM {TrailEvent._meta.db_table} WHERE case_id = %s "
+    "ORDER BY seq DESC LIMIT 1"
+)
+
+
+def _lock_and_read_head(connection, case_id):
+    """(seq, hash) of the case's last event (None for an empty chain), the case row locked so
+    that concurrent appends take consecutive sequence numbers."""
+    if connection.vendor != "postgresql":
+        Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).get()
+        return (
+            TrailEvent.objects.filter(case_id=case_id)
+            .order_by("-seq")
+            .values_list("seq", "hash")
+            .first()
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD_SQL, [case_id, case_id])
+        if cursor.fetchone() is None:
+            raise Case.DoesNotExist(f"case {case_id}")
+        cursor.nextset()
+        return cursor.fetchone()
+
+
+_INSERT_FIELDS = [f for f in TrailEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _insert(connection, event):
+    """The event's row, written without the model's save() machinery (an append-only table:
+    no signals, no update path)."""
+    if connection.vendor != "postgresql":
+        event.save(force_insert=True)
+        return
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _INSERT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _INSERT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TrailEvent._meta.db_table} ({columns}) VALUES ({placeholders}) "
+            "RETURNING id",
+            values,
+        )
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 @dataclass

@@ -15,9 +15,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import memo
 from core.errors import NotFound
 
 from . import channels
@@ -104,30 +106,40 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     if not deliveries:
         return []
 
-    keys = [d.dedupe_key for d in deliveries]
-    existing = set(
-        Delivery.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
-    )
-    new = [d for d in deliveries if d.dedupe_key not in existing]
-    if not new:
+    ids = _insert_new(deliveries)
+    if not ids:
         return []
-    # ignore_conflicts leaves the pks unset (and covers a concurrent notify of the same event),
-    # hence the read back by key.
-    Delivery.objects.bulk_create(new, ignore_conflicts=True)
-    ids = list(
-        Delivery.objects.filter(
-            dedupe_key__in=[d.dedupe_key for d in new], status=DeliveryStatus.PENDING
-        ).values_list("pk", flat=True)
-    )
     # robust: a broker that is down must not turn a committed change into an error; the
     # rows stay pending and the sweep sends them.
     transaction.on_commit(functools.partial(enqueue, ids), robust=True)
     return ids
 
 
+def _insert_new(deliveries):
+    """Insert the deliveries whose dedupe key is not taken yet, in one statement
+    (`INSERT … ON CONFLICT DO NOTHING RETURNING id`: a repeated event, also one notified
+    concurrently, adds nothing); returns the new rows' ids. bulk_create(ignore_conflicts=True)
+    would not return them, hence its lower-level insert."""
+    opts = Delivery._meta
+    fields = [f for f in opts.concrete_fields if f is not opts.auto_field]
+    rows = Delivery.objects._insert(
+        deliveries,
+        fields=fields,
+        returning_fields=[opts.pk],
+        on_conflict=OnConflict.IGNORE,
+    )
+    return [row[0] for row in rows if row]  # a single row that conflicted reads back None
+
+
 def endpoints_covering(organization):
     """Active endpoints of the organization itself, and of its ancestors that asked for the
-    events of their subtree."""
+    events of their subtree (read once per operation)."""
+    return memo.remembered(
+        ("webhook_endpoints", organization.pk), lambda: _endpoints_covering(organization)
+    )
+
+
+def _endpoints_covering(organization):
     steplen = organization.steplen
     ancestor_paths = [
         organization.path[:i] for i in range(steplen, len(organization.path), steplen)

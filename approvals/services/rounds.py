@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from cases import trail
+from core import memo
 from core.config import parameter
 from notifications.services import notify
 from organizations.models import Organization
@@ -46,10 +47,22 @@ def excluded_user_ids(case, node):
 
 def delegate_of(user):
     """(who acts, on whose behalf): the delegate while `user` is away, else `user` themself."""
-    delegation = selectors.active_delegations(delegator=user).select_related("delegate").first()
-    if delegation is not None:
-        return delegation.delegate, user
+    delegate = memo.remembered(("delegate_of", user.pk), lambda: _current_delegate(user))
+    if delegate is not None:
+        return delegate, user
     return user, None
+
+
+def _current_delegate(user):
+    delegation = selectors.active_delegations(delegator=user).select_related("delegate").first()
+    return delegation.delegate if delegation is not None else None
+
+
+def holders(role, organization):
+    """Active holders of `role` at exactly `organization` (read once per operation)."""
+    return memo.remembered(
+        ("holders", role, organization.pk), lambda: list(users_with_role(role, organization))
+    )
 
 
 def _escalation_levels(case, node, role, organization):
@@ -70,7 +83,7 @@ def _escalate(case, node, role, organization, excluded, needed=1):
     level up, to the root. The trail says why."""
     tried = []
     for cand_role, cand_org in _escalation_levels(case, node, role, organization):
-        if users_with_role(cand_role, cand_org).exclude(pk__in=excluded).count() >= needed:
+        if sum(u.pk not in excluded for u in holders(cand_role, cand_org)) >= needed:
             if tried:
                 trail.append(
                     case,
@@ -233,7 +246,7 @@ def recipients_for(task):
     if not task.candidate_role:
         return []
     people = []
-    for user in users_with_role(task.candidate_role, task.candidate_organization):
+    for user in holders(task.candidate_role, task.candidate_organization):
         if user.pk == task.case.applicant_id and not task.applicant_may_act:
             continue
         acting, _principal = delegate_of(user)

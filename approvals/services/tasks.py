@@ -15,6 +15,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from cases import trail
 from cases.models import Case, CaseCC, CaseStatus
+from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from notifications.services import notify
@@ -49,18 +50,19 @@ def may_claim(user, task):
     )
 
 
+def _holds(user, task):
+    return any(
+        m.organization_id == task.candidate_organization_id and m.role == task.candidate_role
+        for m in memberships_of(user)
+    )
+
+
 def _principal(user, task):
     """Whom the user acts for on this task: None in person, else the absent colleague."""
-    if Membership.objects.filter(
-        user=user, organization_id=task.candidate_organization_id, role=task.candidate_role
-    ).exists():
+    if _holds(user, task):
         return None
     for delegation in selectors.active_delegations(delegate=user).select_related("delegator"):
-        if Membership.objects.filter(
-            user=delegation.delegator,
-            organization_id=task.candidate_organization_id,
-            role=task.candidate_role,
-        ).exists():
+        if _holds(delegation.delegator, task):
             return delegation.delegator
     return None
 
@@ -69,22 +71,23 @@ def _principal(user, task):
 def _locked_task(task_id, user):
     """Find the task within the user's reach (404 otherwise), lock its process and re-read it,
     so that every check sees the state the change will be applied to."""
-    task = selectors.tasks_in_reach(user).filter(pk=task_id).first()
-    if task is None:
-        raise NotFound(_("Task not found."))
-    with (
-        trail.acting(actor=user),
-        transaction.atomic(),
-        task.flow_task.flow_class.lock(task.process_id),
-    ):
-        task = CaseTask.objects.select_related(
-            "case__organization", "case__applicant", "owner", "process"
-        ).get(pk=task_id)
-        task._trail_handled = True
-        try:
-            yield task
-        except TransitionNotAllowed as exc:
-            raise Conflict(_("The task is not in a state that allows this.")) from exc
+    with memo.operation():
+        task = selectors.tasks_in_reach(user).filter(pk=task_id).first()
+        if task is None:
+            raise NotFound(_("Task not found."))
+        with (
+            trail.acting(actor=user),
+            transaction.atomic(),
+            task.flow_task.flow_class.lock(task.process_id),
+        ):
+            task = CaseTask.objects.select_related(
+                "case__organization", "case__applicant", "owner", "process"
+            ).get(pk=task_id)
+            task._trail_handled = True
+            try:
+                yield task
+            except TransitionNotAllowed as exc:
+                raise Conflict(_("The task is not in a state that allows this.")) from exc
 
 
 def _require_open(task):
@@ -557,7 +560,12 @@ def withdraw(*, case_id, user, reason):
     from workflows.base import flow_for
 
     flow_class = flow_for(case.process)
-    with trail.acting(actor=user), transaction.atomic(), flow_class.lock(case.flow_process_id):
+    with (
+        memo.operation(),
+        trail.acting(actor=user),
+        transaction.atomic(),
+        flow_class.lock(case.flow_process_id),
+    ):
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.status != CaseStatus.IN_PROGRESS:
             raise Conflict(_("Only a case in progress can be withdrawn."), code="case_closed")
@@ -621,7 +629,12 @@ def reroute(*, case_id, to_step, actor, action, comment, data=None):
 
     case = Case.objects.get(pk=case_id)
     flow_class = flow_for(case.process)
-    with trail.acting(actor=actor), transaction.atomic(), flow_class.lock(case.flow_process_id):
+    with (
+        memo.operation(),
+        trail.acting(actor=actor),
+        transaction.atomic(),
+        flow_class.lock(case.flow_process_id),
+    ):
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.status != CaseStatus.IN_PROGRESS:
             raise Conflict(_("The case is no longer in progress."), code="case_closed")

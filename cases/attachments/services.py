@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from cases import trail
 from cases.selectors import case_in_reach
+from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -94,7 +95,7 @@ def upload(*, case_id, user, file, kind):
     # row without a file nor (for long) a file without a row remains.
     attachment.file.save("upload", file, save=False)
     try:
-        with trail.acting(actor=user), transaction.atomic():
+        with memo.operation(), trail.acting(actor=user), transaction.atomic():
             attachment.save()
             trail.append(
                 case,

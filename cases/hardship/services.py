@@ -22,6 +22,7 @@ from cases import trail
 from cases.models import Case, CaseStatus
 from cases.selectors import case_in_reach
 from cases.services import allocate_number, submit_case
+from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index, mask
@@ -479,6 +480,7 @@ def lodge_objection(*, case_id, user, reason):
         raise Forbidden(_("Only members of the applicant's union may object."))
     flow_class = flow_for(PROCESS)
     with (
+        memo.operation(),
         trail.acting(actor=user),
         transaction.atomic(),
         flow_class.lock(case.flow_process_id),
@@ -655,7 +657,7 @@ def open_review_case(entry):
         hardship_costs=source.hardship_costs,
     )
     member = entry.member
-    with trail.acting(actor=None), transaction.atomic():
+    with memo.operation(), trail.acting(actor=None), transaction.atomic():
         case = Case.objects.create(
             number=allocate_number(flow_class.number_prefix),
             process=PROCESS,

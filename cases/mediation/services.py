@@ -26,6 +26,7 @@ from cases import trail
 from cases.models import Case, CaseStatus
 from cases.selectors import case_in_reach
 from cases.services import submit_case
+from core import memo
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index
 from notifications.services import notify
@@ -123,6 +124,7 @@ def _locked(case_id, user):
     if case is None or case.process != PROCESS:
         raise NotFound(_("Case not found."))
     with (
+        memo.operation(),
         trail.acting(actor=user),
         transaction.atomic(),
         _flow().lock(case.flow_process_id),

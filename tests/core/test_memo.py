@@ -1,0 +1,99 @@
+"""One operation reads configuration once; the next operation sees a change at once.
+
+A decision opens tasks, computes their deadlines and reminders from parameters and the
+official calendar, and notifies people through webhook endpoints. Those rows are read once per
+operation (core.memo), never remembered across operations."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from approvals import calendar, services
+from approvals.models import WorkingDayOverride
+from bench.engine import Driver, ric_number
+from cases.hardship import services as hardship
+from core import memo
+from core.config import parameter
+from core.models import Parameter
+
+pytestmark = pytest.mark.django_db
+
+
+def _tables_read(ctx, table):
+    return sum(
+        1
+        for q in ctx.captured_queries
+        if q["sql"].startswith("SELECT") and f'"{table}"' in q["sql"]
+    )
+
+
+def test_outside_an_operation_every_call_reads(demo):
+    with CaptureQueriesContext(connection) as ctx:
+        parameter("approvals.reminder_working_days", organization=demo.org("东湖镇总工会"))
+        parameter("approvals.reminder_working_days", organization=demo.org("东湖镇总工会"))
+    assert _tables_read(ctx, "core_parameter") == 2
+
+
+def test_within_an_operation_parameters_and_calendar_are_read_once(demo):
+    town = demo.org("东湖镇总工会")
+    with memo.operation(), CaptureQueriesContext(connection) as ctx:
+        for key in ("approvals.reminder_working_days", "approvals.urge_interval_hours"):
+            parameter(key, organization=town)
+            parameter(key, organization=town, on=date.today())
+        calendar.add_working_days(date(2026, 3, 2), 5)
+        calendar.previous_working_day(date(2026, 3, 9))
+        calendar.add_working_days(date(2026, 3, 3), 10)
+    assert _tables_read(ctx, "core_parameter") == 1
+    assert _tables_read(ctx, "approvals_workingdayoverride") == 1
+
+
+def test_a_changed_parameter_applies_to_the_next_operation(demo):
+    town = demo.org("东湖镇总工会")
+    key = "approvals.reminder_working_days"
+    with memo.operation():
+        before = parameter(key, organization=town)
+    Parameter.objects.create(
+        key=key, organization=town, effective_from=date(2000, 1, 1), value=before + 3
+    )
+    with memo.operation():
+        assert parameter(key, organization=town) == before + 3
+
+
+def test_calendar_overrides_within_an_operation_still_answer_each_range(demo):
+    # A make-up working day (调休) on a Sunday and an extra holiday on a Monday.
+    WorkingDayOverride.objects.create(date=date(2026, 3, 8), is_working_day=True)
+    WorkingDayOverride.objects.create(date=date(2026, 3, 9), is_working_day=False)
+    with memo.operation():
+        # Friday 6 March: next working days Sunday 8 (override), then Tuesday 10.
+        assert calendar.add_working_days(date(2026, 3, 6), 2) == date(2026, 3, 10)
+        # A range far from the first one is read as well.
+        assert calendar.add_working_days(date(2027, 6, 1), 1) == date(2027, 6, 2)
+        assert calendar.previous_working_day(date(2026, 3, 10)) == date(2026, 3, 8)
+
+
+def test_a_decision_reads_configuration_once(demo):
+    """Completing the grassroots review opens the two home-visit tasks, each with a deadline
+    and a reminder, and notifies their assignees: parameters, calendar overrides and webhook
+    endpoints are read once for all of it."""
+    driver = Driver()
+    case = hardship.submit_application(
+        user=demo.worker1,
+        aid_type="festival",
+        id_number=ric_number(1),
+        household_size=3,
+        annual_income=Decimal("24000.00"),
+        rigid_expenses=Decimal("6000.00"),
+        requested_amount=Decimal("800.00"),
+        reason="Laid off.",
+    )
+    task = driver.open_task(case, "grassroots_review")
+    services.claim(task_id=task.pk, user=demo.chair1)
+    with CaptureQueriesContext(connection) as ctx:
+        services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
+    assert driver.open_task(case, "investigation") is not None
+    assert _tables_read(ctx, "core_parameter") == 1
+    assert _tables_read(ctx, "approvals_workingdayoverride") == 1
+    assert _tables_read(ctx, "notifications_webhookendpoint") == 1
