@@ -275,8 +275,17 @@ class TaskDetail(generics.RetrieveAPIView):
 
 class _TaskAction(APIView):
     def respond(self, task):
-        task = selectors.tasks_in_reach(self.request.user).filter(pk=task.pk).first() or task
-        return Response(TaskSerializer(task).data)
+        """The task as the change left it. The service checked the caller's reach before
+        acting, so a plain read by id will do (a transfer may even have moved the task out
+        of it); the read brings the related rows the JSON shows."""
+        fresh = (
+            CaseTask.objects.select_related(
+                "case", "owner", "candidate_organization", "completed_by", "on_behalf_of"
+            )
+            .filter(pk=task.pk)
+            .first()
+        )
+        return Response(TaskSerializer(fresh or task).data)
 
     def body(self, serializer_class):
         body = serializer_class(data=self.request.data)
