@@ -1,14 +1,32 @@
 """What every process flow shares: the task model, row locking, and the registry that maps a
 case's `process` name to its flow and case-number prefix."""
 
+from contextlib import contextmanager
+
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow import flow
-from viewflow.workflow.lock import SelectForUpdateLock
 
 from approvals.models import CaseTask
 from approvals.nodes import Supplement
 
 _registry = {}
+
+
+class ProcessRowLock:
+    """`SELECT … FOR UPDATE` on the process row, held until the surrounding transaction ends.
+    viewflow's SelectForUpdateLock does the same inside a nested atomic block — a savepoint
+    and its release, two more round trips on every operation — which buys nothing here: our
+    services lock once, outermost, and roll the whole transaction back on any error."""
+
+    @contextmanager
+    def __call__(self, flow_class, process_pk):
+        # Outside a transaction this starts one, as viewflow's lock does.
+        with transaction.atomic(savepoint=False):
+            flow_class.process_class._default_manager.filter(pk=process_pk).select_for_update(
+                of=("self",)
+            ).values_list("pk", flat=True).first()
+            yield
 
 
 class CaseFlow(flow.Flow):
@@ -18,7 +36,7 @@ class CaseFlow(flow.Flow):
     task_class = CaseTask
     # Blocks on the process row until the holder commits: a second claim then sees the task
     # already taken (409) instead of failing on a lock (PostgreSQL; SQLite serializes writes).
-    lock_impl = SelectForUpdateLock(nowait=False, attempts=1)
+    lock_impl = ProcessRowLock()
 
     process_name = ""
     number_prefix = ""
