@@ -25,7 +25,7 @@ class ProcessRowLock:
         with transaction.atomic(savepoint=False):
             flow_class.process_class._default_manager.filter(pk=process_pk).select_for_update(
                 of=("self",)
-            ).values_list("pk", flat=True).first()
+            ).exists()
             yield
 
 
