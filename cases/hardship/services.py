@@ -151,6 +151,7 @@ def _check_duplicates(user, applicant, aid_type, id_index, child_index, today):
             )
 
 
+@memo.operation()
 def submit_application(
     *,
     user,

@@ -144,6 +144,7 @@ def _require_in_progress(case):
 # --- the application ------------------------------------------------------------------------
 
 
+@memo.operation()
 def submit_application(*, user, organization, applicant_username=None, **values):
     """File an application (申请). A member files their own in writing; a mediator of the
     organization records one for a worker — orally given (Art. 12) or in writing on their

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from approvals.spec import DECISION_LABELS
 from cases import trail
 from cases.services import submit_case
+from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid
 from notifications.services import notify
@@ -151,6 +152,7 @@ def _original(union, period, supplements_id):
     return original
 
 
+@memo.operation()
 def declare(
     *,
     user,
