@@ -4,7 +4,8 @@ Every figure is defined once, as a condition on cases (`figure_q`): the summary 
 cases matching it (aggregates with `filter=`), and the list "behind" a figure selects the same
 cases, so a number on the dashboard and the list it links to always agree.
 
-The summary costs a fixed number of queries however many cases there are (about fifteen).
+The summary costs a fixed number of queries however many cases there are (eight), each over
+only the rows its figures can count (see "the summary" below).
 Medians and 90th percentiles are exact in both databases: PostgreSQL computes them with
 `percentile_cont` (linear interpolation between the two nearest values); on SQLite, which has
 no percentile aggregate, one query fetches the durations (two timestamps a row, no per-row
@@ -57,10 +58,11 @@ from approvals.calendar import local_date, local_zone
 from approvals.models import CaseTask
 from cases.hardship.models import AidType
 from cases.hardship.models import Category as HardshipCategory
-from cases.mediation import selectors as mediation_selectors
 from cases.mediation.models import Category as MediationCategory
+from cases.mediation.models import MediationCase
 from cases.mediation.models import Outcome as MediationOutcome
 from cases.models import Case, CaseStatus
+from cases.remittance.models import Remittance
 from cases.selectors import cases_in_reach
 from core.errors import Invalid
 from organizations.models import Organization, Role
@@ -177,19 +179,47 @@ def open_tasks_at(at):
     )
 
 
-def overdue_q(at):
+def open_task_parts(at):
+    """`open_tasks_at(at)` as its two disjoint parts: still open, and finished after `at`.
+    Apart, each part is one range of the index of finished times (reports migration 0002);
+    their OR would send PostgreSQL to the table for every open task."""
+    tasks = CaseTask.objects.filter(flow_task_type=HUMAN, created__lte=at)
+    return tasks.filter(finished__isnull=True), tasks.filter(finished__gt=at)
+
+
+def cases_with_late_tasks(at, **within):
+    """Case ids of the tasks open at `at` and past due then (narrowed by `within`), as the
+    union of the two parts of `open_task_parts`."""
+    still_open, finished_later = (
+        part.filter(due_at__lt=at, **within).order_by().values("case_id")
+        for part in open_task_parts(at)
+    )
+    return still_open.union(finished_later, all=True)
+
+
+def overdue_q(at, organization=None):
     """In progress at `at` and late then: a step task past its due time, a remittance unpaid
     past its due date, or a mediation past its statutory term without an effective agreement
-    (the beat ends those soon after)."""
-    late_task = open_tasks_at(at).filter(case=OuterRef("pk"), due_at__lt=at)
+    (the beat ends those soon after). Each kind of lateness is one uncorrelated subquery, which
+    PostgreSQL computes once (a hashed set) instead of probing it for every case. When the
+    cases are counted in an `organization` with no unions under it, each set is only its own
+    cases': for a few cases the join that leaves the rest out is cheaper than the whole
+    tree's rows (for a larger subtree it is dearer)."""
+    within = {}
+    if organization is not None and not organization.numchild:
+        within = {"case__organization": organization}
     day = local_date(at)
-    unpaid = Q(remittance__due_date__lt=day) & (
-        Q(remittance__paid_on__isnull=True) | Q(remittance__paid_on__gt=day)
+    unpaid = Remittance.objects.filter(due_date__lt=day, **within).filter(
+        Q(paid_on__isnull=True) | Q(paid_on__gt=day)
     )
-    past_term = Q(mediation__statutory_deadline__lt=at) & (
-        Q(mediation__effective_at__isnull=True) | Q(mediation__effective_at__gt=at)
+    past_term = MediationCase.objects.filter(statutory_deadline__lt=at, **within).filter(
+        Q(effective_at__isnull=True) | Q(effective_at__gt=at)
     )
-    return in_progress_q(at) & (Q(Exists(late_task)) | unpaid | past_term)
+    return in_progress_q(at) & (
+        Q(pk__in=cases_with_late_tasks(at, **within))
+        | Q(pk__in=unpaid.values("case_id"))
+        | Q(pk__in=past_term.values("case_id"))
+    )
 
 
 def hardship_application_q():
@@ -346,36 +376,38 @@ def _narrow(q, options):
 
 
 FIGURES = {
-    "opened": lambda p, o, at: opened_q(p),
-    "finished": lambda p, o, at: finished_q(p),
-    "in_progress": lambda p, o, at: in_progress_q(at),
-    "overdue": lambda p, o, at: overdue_q(at),
-    "hardship.approved": lambda p, o, at: hardship_approved_q(p),
-    "hardship.disbursed": lambda p, o, at: hardship_disbursed_q(p),
-    "mediation.closed": lambda p, o, at: mediation_closed_q(p),
-    "mediation.agreements": lambda p, o, at: mediation_agreement_q(p),
-    "mediation.within_term": lambda p, o, at: mediation_within_term_q(p),
-    "remittance.declared": lambda p, o, at: remittance_q(p),
-    "remittance.paid": lambda p, o, at: remittance_paid_q(p),
-    "remittance.verified": lambda p, o, at: remittance_verified_q(p),
-    "remittance.on_time": lambda p, o, at: remittance_on_time_q(p),
-    "remittance.late": lambda p, o, at: remittance_late_q(p),
-    "remittance.late_fee": lambda p, o, at: remittance_late_fee_q(p),
-    "remittance.unpaid_overdue": lambda p, o, at: remittance_unpaid_overdue_q(p),
-    "tasks.completed": lambda p, o, at: _task_exists(completed_tasks(p), o.step),
-    "tasks.late": lambda p, o, at: _task_exists(
+    "opened": lambda p, o, at, org: opened_q(p),
+    "finished": lambda p, o, at, org: finished_q(p),
+    "in_progress": lambda p, o, at, org: in_progress_q(at),
+    "overdue": lambda p, o, at, org: overdue_q(at, org),
+    "hardship.approved": lambda p, o, at, org: hardship_approved_q(p),
+    "hardship.disbursed": lambda p, o, at, org: hardship_disbursed_q(p),
+    "mediation.closed": lambda p, o, at, org: mediation_closed_q(p),
+    "mediation.agreements": lambda p, o, at, org: mediation_agreement_q(p),
+    "mediation.within_term": lambda p, o, at, org: mediation_within_term_q(p),
+    "remittance.declared": lambda p, o, at, org: remittance_q(p),
+    "remittance.paid": lambda p, o, at, org: remittance_paid_q(p),
+    "remittance.verified": lambda p, o, at, org: remittance_verified_q(p),
+    "remittance.on_time": lambda p, o, at, org: remittance_on_time_q(p),
+    "remittance.late": lambda p, o, at, org: remittance_late_q(p),
+    "remittance.late_fee": lambda p, o, at, org: remittance_late_fee_q(p),
+    "remittance.unpaid_overdue": lambda p, o, at, org: remittance_unpaid_overdue_q(p),
+    "tasks.completed": lambda p, o, at, org: _task_exists(completed_tasks(p), o.step),
+    "tasks.late": lambda p, o, at, org: _task_exists(
         completed_tasks(p).filter(due_at__isnull=False, finished__gt=F("due_at")), o.step
     ),
-    "tasks.overdue": lambda p, o, at: (
+    "tasks.overdue": lambda p, o, at, org: (
         in_progress_q(at) & _task_exists(open_tasks_at(at).filter(due_at__lt=at), o.step)
     ),
 }
 
 
-def figure_q(figure, period, options=None, at=None):
+def figure_q(figure, period, options=None, at=None, organization=None):
+    """The condition of a figure; `organization`, the subtree the cases are taken from, only
+    lets a condition look at that subtree's rows (the cases it selects are the same)."""
     options = options or Options()
     at = at or period.as_of()
-    return _narrow(FIGURES[figure](period, options, at), options)
+    return _narrow(FIGURES[figure](period, options, at, organization), options)
 
 
 def step_key(node):
@@ -432,25 +464,52 @@ def cases_behind(user, organization, period, figure, options=None):
     return (
         cases_in_reach(user)
         .filter(scope_q(organization))
-        .filter(figure_q(figure, period, options))
+        .filter(figure_q(figure, period, options, organization=organization))
         .order_by("-created_at", "-pk")
     )
 
 
 # --- the summary ------------------------------------------------------------------------------
+#
+# Each query reads only the rows its figures can count — a superset of every figure's condition
+# (`figure_q`) that PostgreSQL finds through an index on the period's dates (reports migration
+# 0002) — and each figure is an aggregate filtered by its own condition, so a figure and the
+# list behind it still agree. Figures split by a small fixed set (aid type, category, outcome,
+# status, month) are filtered aggregates or groups of the same pass, not queries of their own:
+# processes and months one query, hardship two, mediation one, remittance one, tasks three.
+# Subqueries that would be probed once per case (a correlated EXISTS inside an aggregate's
+# filter) are uncorrelated sets, computed once.
 
 
-def _processes(cases, period, at):
-    counts = {"opened": opened_q(period), "finished": finished_q(period)}
+def _processes(cases, period, at, organization):
+    """Figures per process and the month-by-month openings, from one pass over the cases
+    opened, finished or in progress in the period."""
+    opened, finished = opened_q(period), finished_q(period)
+    counts = {"opened": opened, "finished": finished}
     counts["in_progress"] = in_progress_q(at)
-    counts["overdue"] = overdue_q(at)
+    counts["overdue"] = overdue_q(at, organization)
     aggregates = {name: Count("pk", filter=q) for name, q in counts.items()}
     for status in FINAL_STATUSES:
-        aggregates[f"finished_{status}"] = Count("pk", filter=finished_q(period) & Q(status=status))
-    rows = {row["process"]: row for row in cases.values("process").annotate(**aggregates)}
+        aggregates[f"finished_{status}"] = Count("pk", filter=finished & Q(status=status))
+    grouped = (
+        cases.filter(opened | finished | in_progress_q(at))
+        .annotate(month=TruncMonth("created_at", tzinfo=local_zone()))
+        .values("process", "month")
+        .annotate(**aggregates)
+        .order_by()
+    )
+    totals = {}
+    monthly = {}
+    for row in grouped:
+        total = totals.setdefault(row["process"], dict.fromkeys(aggregates, 0))
+        for name in aggregates:
+            total[name] += row[name]
+        if row["opened"]:
+            month = (timezone.localtime(row["month"]).date(), row["process"])
+            monthly[month] = monthly.get(month, 0) + row["opened"]
     out = []
     for process in PROCESSES:
-        row = rows.get(process, {})
+        row = totals.get(process, {})
         out.append(
             {
                 "process": process,
@@ -460,114 +519,108 @@ def _processes(cases, period, at):
                 },
             }
         )
-    return out
+    months = [
+        {"month": month.strftime("%Y-%m"), **{p: monthly.get((month, p), 0) for p in PROCESSES}}
+        for month in period.months()
+    ]
+    return out, months
 
 
 def _hardship(cases, period):
-    approved, disbursed = hardship_approved_q(period), hardship_disbursed_q(period)
-    figures = {
-        "households": Count("applicant", distinct=True, filter=disbursed),
-        "approved_cases": Count("pk", filter=approved),
-        "approved_amount": Sum("hardship__approved_amount", filter=approved),
-        "disbursed_cases": Count("pk", filter=disbursed),
-        "disbursed_amount": Sum("hardship__disbursed_amount", filter=disbursed),
-    }
-    relevant = cases.filter(hardship_application_q())
-    totals = relevant.aggregate(**figures)
-    by_type = {
+    """Two passes: the cases approved in the period (a semi-join on the disbursement steps
+    opened in it) by aid type, and the cases paid in it (by the payment date's index), each
+    aid type and category a filtered aggregate."""
+    approved = {
         row["hardship__aid_type"]: row
-        for row in relevant.filter(approved | disbursed)
+        for row in cases.filter(hardship_approved_q(period))
         .values("hardship__aid_type")
-        .annotate(**figures)
+        .annotate(cases=Count("pk"), amount=Sum("hardship__approved_amount"))
+        .order_by()
     }
-    by_category = {}
-    for category in HARDSHIP_CATEGORIES:
-        q = disbursed & hardship_category_q(category)
-        by_category[f"{category}_households"] = Count("applicant", distinct=True, filter=q)
-        by_category[f"{category}_cases"] = Count("pk", filter=q)
-        by_category[f"{category}_amount"] = Sum("hardship__disbursed_amount", filter=q)
-    categories = relevant.aggregate(**by_category)
+    disbursed = hardship_disbursed_q(period)
+    aggregates = {
+        "households": Count("applicant", distinct=True),
+        "cases": Count("pk"),
+        "amount": Sum("hardship__disbursed_amount"),
+    }
+    groups = {f"type_{t}": Q(hardship__aid_type=t) for t in AidType}
+    groups |= {f"category_{c}": hardship_category_q(c) for c in HARDSHIP_CATEGORIES}
+    for group, q in groups.items():
+        aggregates[f"{group}_households"] = Count("applicant", distinct=True, filter=q)
+        aggregates[f"{group}_cases"] = Count("pk", filter=q)
+        aggregates[f"{group}_amount"] = Sum("hardship__disbursed_amount", filter=q)
+    paid = cases.filter(disbursed).aggregate(**aggregates)
 
-    def row(values):
+    def by_type(aid_type):
+        row = approved.get(aid_type.value, {})
         return {
-            "households": values.get("households") or 0,
-            "approved_cases": values.get("approved_cases") or 0,
-            "approved_amount": money(values.get("approved_amount")),
-            "disbursed_cases": values.get("disbursed_cases") or 0,
-            "disbursed_amount": money(values.get("disbursed_amount")),
+            "aid_type": aid_type.value,
+            "households": paid[f"type_{aid_type}_households"],
+            "approved_cases": row.get("cases", 0),
+            "approved_amount": money(row.get("amount")),
+            "disbursed_cases": paid[f"type_{aid_type}_cases"],
+            "disbursed_amount": money(paid[f"type_{aid_type}_amount"]),
         }
 
     return {
-        "households_helped": totals["households"],
+        "households_helped": paid["households"],
         "approved": {
-            "cases": totals["approved_cases"],
-            "amount": money(totals["approved_amount"]),
+            "cases": sum(row["cases"] for row in approved.values()),
+            "amount": money(sum((row["amount"] or ZERO for row in approved.values()), ZERO)),
         },
-        "disbursed": {
-            "cases": totals["disbursed_cases"],
-            "amount": money(totals["disbursed_amount"]),
-        },
-        "by_aid_type": [
-            {"aid_type": aid_type.value, **row(by_type.get(aid_type.value, {}))}
-            for aid_type in AidType
-        ],
+        "disbursed": {"cases": paid["cases"], "amount": money(paid["amount"])},
+        "by_aid_type": [by_type(aid_type) for aid_type in AidType],
         "by_category": [
             {
                 "category": category.value,
-                "households": categories[f"{category}_households"],
-                "disbursed_cases": categories[f"{category}_cases"],
-                "disbursed_amount": money(categories[f"{category}_amount"]),
+                "households": paid[f"category_{category}_households"],
+                "disbursed_cases": paid[f"category_{category}_cases"],
+                "disbursed_amount": money(paid[f"category_{category}_amount"]),
             }
             for category in HARDSHIP_CATEGORIES
         ],
     }
 
 
-def _median_days_to_close(cases, period):
-    closed = cases.filter(mediation_closed_q(period))
+def _mediation(cases, period):
+    opened, finished = opened_q(period), finished_q(period)
+    closed = mediation_closed_q(period)
+    aggregates = {
+        f"category_{c}": Count("pk", filter=opened & Q(mediation__category=c))
+        for c in MediationCategory
+    }
+    for outcome in MEDIATION_OUTCOMES:
+        aggregates[f"outcome_{outcome}"] = Count("pk", filter=finished & Q(outcome=outcome))
+    aggregates["closed"] = Count("pk", filter=closed)
+    aggregates["agreements"] = Count("pk", filter=mediation_agreement_q(period))
+    aggregates["within_term"] = Count("pk", filter=mediation_within_term_q(period))
+    span = _duration("created_at", "finished_at")
     if native_percentiles():
-        median = closed.aggregate(
-            median=PercentileCont(_duration("created_at", "finished_at"), 0.5)
-        )["median"]
+        aggregates["median"] = PercentileCont(span, 0.5, filter=closed)
+    mediation = cases.filter(process="mediation")
+    f = mediation.filter(opened | finished).aggregate(**aggregates)
+    if native_percentiles():
+        median = f["median"]
     else:
         spans = sorted(
-            finished - created
-            for created, finished in closed.values_list("created_at", "finished_at")
+            done - created
+            for created, done in mediation.filter(closed).values_list("created_at", "finished_at")
         )
         median = percentile_cont(spans, 0.5)
-    return days(median)
-
-
-def _mediation(cases, period, organization):
-    mediation = cases.filter(process="mediation")
-    categories = {
-        row["mediation__category"]: row["n"]
-        for row in mediation.filter(opened_q(period))
-        .values("mediation__category")
-        .annotate(n=Count("pk"))
-    }
-    outcomes = {
-        row["outcome"]: row["n"]
-        for row in mediation.filter(finished_q(period)).values("outcome").annotate(n=Count("pk"))
-    }
-    figures = mediation.aggregate(
-        closed=Count("pk", filter=mediation_closed_q(period)),
-        agreements=Count("pk", filter=mediation_agreement_q(period)),
-        within_term=Count("pk", filter=mediation_within_term_q(period)),
-    )
     return {
         "by_category": [
-            {"category": c.value, "opened": categories.get(c.value, 0)} for c in MediationCategory
+            {"category": c.value, "opened": f[f"category_{c}"]} for c in MediationCategory
         ],
-        "outcomes": {str(o): outcomes.get(str(o), 0) for o in MEDIATION_OUTCOMES},
-        "closed": figures["closed"],
-        "agreements": figures["agreements"],
-        "success_rate": mediation_selectors.success_rate(
-            organization=organization, start=period.start, end=period.end
-        ),
-        "median_days_to_close": _median_days_to_close(mediation, period),
-        "closed_within_term": figures["within_term"],
-        "within_term_rate": ratio(figures["within_term"], figures["closed"]),
+        "outcomes": {str(o): f[f"outcome_{o}"] for o in MEDIATION_OUTCOMES},
+        "closed": f["closed"],
+        "agreements": f["agreements"],
+        # = cases.mediation.selectors.success_rate for the subtree and period (effective
+        # agreements ÷ closed mediations, finished on the period's local dates), from the two
+        # figures just counted rather than a query of its own.
+        "success_rate": ratio(f["agreements"], f["closed"]),
+        "median_days_to_close": days(median),
+        "closed_within_term": f["within_term"],
+        "within_term_rate": ratio(f["within_term"], f["closed"]),
     }
 
 
@@ -575,7 +628,8 @@ def _remittance(cases, period):
     declared, paid = remittance_q(period), remittance_paid_q(period)
     verified = remittance_verified_q(period)
     unpaid = remittance_unpaid_overdue_q(period)
-    f = cases.filter(process="remittance").aggregate(
+    # Every figure is among the declarations of the period (found by the period's index).
+    f = cases.filter(declared).aggregate(
         declarations=Count("pk", filter=declared),
         fund_due=Sum("remittance__fund_due", filter=declared),
         upper_share=Sum("remittance__upper_share", filter=declared),
@@ -633,14 +687,17 @@ def _tasks(organization, period, at):
             values.sort()
             rows[key]["median"] = percentile_cont(values, 0.5)
             rows[key]["p90"] = percentile_cont(values, 0.9)
-    overdue = {
-        (row["case__process"], row["flow_task"].name): row
-        for row in open_tasks_at(at)
-        .filter(due_at__lt=at, **scoped)
-        .filter(in_progress_case_at(at))
-        .values("case__process", "flow_task")
-        .annotate(overdue=Count("pk"))
-    }
+    overdue = {}
+    for part in open_task_parts(at):  # two disjoint parts: their counts add up
+        for row in (
+            part.filter(due_at__lt=at, **scoped)
+            .filter(in_progress_case_at(at))
+            .values("case__process", "flow_task")
+            .annotate(overdue=Count("pk"))
+        ):
+            key = (row["case__process"], row["flow_task"].name)
+            entry = overdue.setdefault(key, {"flow_task": row["flow_task"], "overdue": 0})
+            entry["overdue"] += row["overdue"]
     nodes = {}
     for source in (rows, overdue):
         for key, row in source.items():
@@ -679,33 +736,20 @@ def _step_order(key):
     return (PROCESSES.index(process), order.index(name) if name in order else len(order), name)
 
 
-def _monthly(cases, period):
-    counts = {
-        (timezone.localtime(row["month"]).date(), row["process"]): row["n"]
-        for row in cases.filter(opened_q(period))
-        .annotate(month=TruncMonth("created_at", tzinfo=local_zone()))
-        .values("month", "process")
-        .annotate(n=Count("pk"))
-    }
-    return [
-        {"month": month.strftime("%Y-%m"), **{p: counts.get((month, p), 0) for p in PROCESSES}}
-        for month in period.months()
-    ]
-
-
 def summary(organization, period, now=None):
     """Every figure of the organization's subtree for the period (see the module docstring)."""
     at = period.as_of(now)
     cases = Case.objects.filter(scope_q(organization))
+    processes, monthly = _processes(cases, period, at, organization)
     return {
         "organization": {"id": organization.pk, "name": organization.name},
         "period": {"from": period.start, "to": period.end, "as_of": at},
-        "processes": _processes(cases, period, at),
+        "processes": processes,
         "hardship": _hardship(cases, period),
-        "mediation": _mediation(cases, period, organization),
+        "mediation": _mediation(cases, period),
         "remittance": _remittance(cases, period),
         "tasks": _tasks(organization, period, at),
-        "monthly": _monthly(cases, period),
+        "monthly": monthly,
     }
 
 
