@@ -6,6 +6,7 @@ from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from cases.selectors import cases_in_reach_q
+from core import memo
 from organizations.models import Membership
 
 from .models import OPEN_STATUSES, CaseTask, Delegation, TaskKind
@@ -32,8 +33,15 @@ def active_delegations(*, delegate=None, delegator=None, at=None):
 
 
 def acting_for(user):
-    """The user themself and everyone whose tasks they currently cover as a delegate."""
-    return [user.pk, *active_delegations(delegate=user).values_list("delegator_id", flat=True)]
+    """The user themself and everyone whose tasks they currently cover as a delegate (read
+    once per operation: a claim asks it to find the task and again to check the claim)."""
+    return memo.remembered(
+        ("acting_for", user.pk),
+        lambda: [
+            user.pk,
+            *active_delegations(delegate=user).values_list("delegator_id", flat=True),
+        ],
+    )
 
 
 def decided_other_step(user_ids):
@@ -56,8 +64,15 @@ def eligible_q(user):
     role at the organization, it is not their (or their principal's) own case, separation of
     duties allows it, and they hold no other task of the same round (countersign needs
     distinct people)."""
+    from cases.models import Case
+
     ids = acting_for(user)
-    pairs = Membership.objects.filter(user_id__in=ids).values_list("organization_id", "role")
+    pairs = memo.remembered(
+        ("roles_held", tuple(ids)),
+        lambda: list(
+            Membership.objects.filter(user_id__in=ids).values_list("organization_id", "role")
+        ),
+    )
     q = Q(pk__in=[])
     for org_id, role in pairs:
         q |= Q(candidate_organization_id=org_id, candidate_role=role)
@@ -67,9 +82,11 @@ def eligible_q(user):
         .exclude(status=STATUS.CANCELED)
         .filter(Q(owner__in=ids) | Q(completed_by__in=ids))
     )
+    # Their own cases, a set read once per query: the rule needs no case row per task.
+    own_cases = Case.objects.filter(applicant_id__in=ids).values("pk")
     return (
         q
-        & ~(Q(applicant_may_act=False) & Q(case__applicant_id__in=ids))
+        & ~(Q(applicant_may_act=False) & Q(case_id__in=own_cases))
         & ~(Q(separation_of_duties=True) & Q(Exists(decided_other_step(ids))))
         & ~Q(Exists(same_round))
     )
@@ -80,9 +97,11 @@ def inbox(user):
 
 
 def queue(user):
-    # An unclaimed task is undecided; saying so lets PostgreSQL use the partial index of
-    # undecided tasks per candidate role instead of every task the role ever had.
-    return _base().filter(eligible_q(user), status=STATUS.NEW, decision="")
+    # `flow_status` is viewflow's status copied onto our row (see CaseTask): the role's
+    # unclaimed tasks come from one partial index of ours (casetask_unclaimed). Asking
+    # viewflow's `status` as well would tempt PostgreSQL into reading every unclaimed task of
+    # every role from viewflow's table and joining them.
+    return _base().filter(eligible_q(user), flow_status=STATUS.NEW, decision="")
 
 
 def archive(user):
