@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.api import CaseSerializer, case_response
+from cases.attachments.uploads import SizeLimitHandler
 from core.api import idempotent
 from core.config import parameter
 from core.errors import Invalid, NotFound
@@ -201,6 +202,15 @@ class Imports(APIView):
     members): all rows or none. Runs in the background; poll the job for progress."""
 
     parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # The size limit holds while the file arrives (before authentication: session
+        # authentication's CSRF check reads the body); imports.start then refuses it by size.
+        if request.method == "POST":
+            request.upload_handlers.insert(
+                0, SizeLimitHandler(request, max_bytes=lambda: imports.MAX_BYTES)
+            )
+        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
         tags=["remittance"],

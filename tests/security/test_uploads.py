@@ -305,3 +305,19 @@ def test_content_is_sniffed_not_trusted(demo, api, case, content, name, claimed)
         assert download["Content-Disposition"].startswith("attachment;")
     else:
         assert response.status_code == 400 and "file" in response.json()["fields"]
+
+
+def test_an_oversized_import_is_refused_without_being_kept(demo, api, storage):
+    """The remittance import (5 MB at most) holds its limit while the file arrives, too."""
+    from cases.remittance.models import ImportJob
+
+    response = api(demo.town_finance).post(
+        "/api/v1/fee-remittances/imports/",
+        {"file": SimpleUploadedFile("declarations.csv", b"0" * (8 * MB), "text/csv")},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"file": ["文件大小超过5 MB。"]}
+    assert received and received[0] <= 5 * MB + CHUNK
+    assert stored_files(storage) == []
+    assert ImportJob.objects.count() == 0
