@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.constants import OnConflict
@@ -254,6 +255,19 @@ def attempt_delivery(delivery_id):
             # A retry is already scheduled for later; going early would defeat the backoff.
             return Outcome.SKIPPED, None
 
+        started = _count_start(delivery)
+        if started - delivery.attempts > cfg["MAX_ATTEMPTS"]:
+            # Earlier starts that never recorded their attempt: something killed the worker
+            # while sending, every time. Sending again would only kill the next one.
+            delivery.status = DeliveryStatus.FAILED
+            delivery.last_error = (
+                f"The worker stopped during {started - 1 - delivery.attempts} sending "
+                "attempts; given up."
+            )
+            delivery.save(update_fields=["status", "last_error"])
+            logger.error("Delivery %s given up: %s", delivery.dedupe_key, delivery.last_error)
+            return Outcome.FAILED, None
+
         delivery.attempts += 1
         try:
             channels.send(delivery)
@@ -283,6 +297,28 @@ def attempt_delivery(delivery_id):
         delivery.sent_at = timezone.now()
         delivery.save(update_fields=["attempts", "status", "sent_at"])
         return Outcome.SENT, None
+
+
+def _starts_key(pk, created_at):
+    # The creation time too: ids start over in a new database, a cache may outlive it.
+    return f"outbox:starts:{pk}:{created_at.timestamp()}"
+
+
+def _count_start(delivery):
+    """Count a start of sending in the cache, outside the database transaction: a worker
+    killed mid-send rolls back the attempt it was recording (and Celery redelivers the message,
+    acks_late), so only this count tells a message that kills every worker taking it. A lost
+    count only means more tries."""
+    key = _starts_key(delivery.pk, delivery.created_at)
+    cache.add(key, 0, timeout=STARTS_TTL_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=STARTS_TTL_SECONDS)
+        return 1
+
+
+STARTS_TTL_SECONDS = 7 * 24 * 3600
 
 
 def due_deliveries(limit=None):
@@ -316,14 +352,16 @@ def sweep_outbox():
 def retry_deliveries(*, delivery_ids):
     """Give failed deliveries a fresh round of attempts, starting now. Returns how many."""
     with transaction.atomic():
-        ids = list(
+        rows = list(
             Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.FAILED).values_list(
-                "pk", flat=True
+                "pk", "created_at"
             )
         )
+        ids = [pk for pk, _created_at in rows]
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
             status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
         )
+        cache.delete_many([_starts_key(pk, created_at) for pk, created_at in rows])
         if ids:
             transaction.on_commit(functools.partial(enqueue, ids), robust=True)
     return len(ids)

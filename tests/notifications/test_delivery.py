@@ -287,3 +287,59 @@ def test_a_real_worker_delivers_after_commit(
         Channel.EMAIL,
         Channel.WEBHOOK,
     }
+
+
+class WorkerKilled(BaseException):
+    """Stands for the worker process dying mid-send: nothing catches it, the transaction that
+    was recording the attempt rolls back, and Celery (acks_late) redelivers the message."""
+
+
+def test_a_message_that_kills_every_worker_is_given_up(
+    make_case, make_user, outbox_config, mailoutbox
+):
+    outbox_config(MAX_ATTEMPTS=3)
+    [pk] = _notify(make_case(), [make_user()])
+
+    with mock.patch("notifications.channels.send", side_effect=WorkerKilled):
+        for _redelivery in range(3):
+            with pytest.raises(WorkerKilled):
+                deliver(pk)
+            assert Delivery.objects.get(pk=pk).attempts == 0  # the attempt rolled back
+        # The fourth delivery of the message does not send again: it gives up, once.
+        assert deliver(pk) == "failed"
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "stopped during 3 sending attempts" in delivery.last_error
+    assert deliver(pk) == "skipped"
+    assert mailoutbox == []
+
+
+def test_a_worker_killed_once_still_leaves_the_delivery_to_the_next(
+    make_case, make_user, outbox_config, mailoutbox
+):
+    outbox_config(MAX_ATTEMPTS=3)
+    [pk] = _notify(make_case(), [make_user()])
+    with (
+        mock.patch("notifications.channels.send", side_effect=WorkerKilled),
+        pytest.raises(WorkerKilled),
+    ):
+        deliver(pk)
+    assert deliver(pk) == "sent"
+    assert len(mailoutbox) == 1
+
+
+def test_retry_now_forgets_the_killed_starts(make_case, make_user, outbox_config, mailoutbox):
+    from notifications.services import retry_deliveries
+
+    outbox_config(MAX_ATTEMPTS=1)
+    [pk] = _notify(make_case(), [make_user()])
+    with (
+        mock.patch("notifications.channels.send", side_effect=WorkerKilled),
+        pytest.raises(WorkerKilled),
+    ):
+        deliver(pk)
+    assert deliver(pk) == "failed"
+
+    assert retry_deliveries(delivery_ids=[pk]) == 1
+    assert deliver(pk) == "sent"
+    assert len(mailoutbox) == 1
