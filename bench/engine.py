@@ -77,22 +77,27 @@ class Driver:
 # --- the three processes, each along its common path ------------------------------------------
 
 
-def hardship_case(driver, i):
-    """Festival aid of 800: grassroots review → two home visits → town review (no notice, no
-    county approval) → disbursement."""
+def submit_festival_aid(worker, id_number):
+    """A festival aid application of 800 (household of three, income 24,000) by `worker`."""
     from cases.hardship import services
 
-    applicant = driver.user(("worker1", "worker2")[i % 2])
-    case = services.submit_application(
-        user=applicant,
+    return services.submit_application(
+        user=worker,
         aid_type="festival",
-        id_number=ric_number(1 + i % 2),
+        id_number=id_number,
         household_size=3,
         annual_income=Decimal("24000.00"),
         rigid_expenses=Decimal("6000.00"),
         requested_amount=Decimal("800.00"),
         reason="Laid off; spouse ill.",
     )
+
+
+def hardship_case(driver, i):
+    """Festival aid of 800: grassroots review → two home visits → town review (no notice, no
+    county approval) → disbursement."""
+    worker = ("worker1", "worker2")[i % 2]
+    case = submit_festival_aid(driver.user(worker), ric_number(1 + i % 2))
     today = date.today().isoformat()
     driver.decide(case, "grassroots_review", "chair1")
     for officer in ("town_aid1", "town_aid2"):

@@ -44,8 +44,14 @@ def run(env):
     from approvals import selectors
     from approvals import services as approvals
     from approvals.models import CaseTask
-    from bench.engine import Driver, hardship_case, mediation_case, ric_number, submit_mediation
-    from cases.hardship import services as hardship
+    from bench.engine import (
+        Driver,
+        hardship_case,
+        mediation_case,
+        ric_number,
+        submit_festival_aid,
+        submit_mediation,
+    )
 
     many = 20 if env["quick"] else 100
     driver = Driver()
@@ -72,18 +78,7 @@ def run(env):
 
     # --- writes, through the services ------------------------------------------------------
     hardship_case(driver, 0)  # warm-up: imports and first-use caches stay out of the counts
-    q, case = _count(
-        lambda: hardship.submit_application(
-            user=user("worker3"),
-            aid_type="festival",
-            id_number=ric_number(3),
-            household_size=3,
-            annual_income=Decimal("24000.00"),
-            rigid_expenses=Decimal("6000.00"),
-            requested_amount=Decimal("800.00"),
-            reason="Laid off.",
-        )
-    )
+    q, case = _count(lambda: submit_festival_aid(user("worker3"), ric_number(3)))
     record("submit hardship (service)", q)
     hardship_case_id = case.pk
     mediation_case(driver, 0)

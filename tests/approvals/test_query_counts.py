@@ -16,9 +16,9 @@ from bench.engine import (
     mediation_case,
     remittance_case,
     ric_number,
+    submit_festival_aid,
     submit_mediation,
 )
-from cases.hardship import services as hardship
 from cases.remittance import services as remittance
 
 pytestmark = pytest.mark.django_db
@@ -53,16 +53,7 @@ def test_inbox_costs_the_same_for_one_task_and_many(demo, api):
     for month in range(2, 6):
         claim_approval(declare(demo.treasurer1, f"2024-{month:02d}"))
     # A task of another process and step in the same inbox.
-    case = hardship.submit_application(
-        user=demo.worker1,
-        aid_type="festival",
-        id_number=ric_number(1),
-        household_size=3,
-        annual_income=Decimal("24000.00"),
-        rigid_expenses=Decimal("6000.00"),
-        requested_amount=Decimal("800.00"),
-        reason="Laid off.",
-    )
+    case = submit_festival_aid(demo.worker1, ric_number(1))
     task = driver.open_task(case, "grassroots_review")
     services.claim(task_id=task.pk, user=demo.chair1)
     many, body = queries(chair, url)
@@ -115,16 +106,7 @@ def _submitted(demo, driver, process):
     if process == "remittance":
         return declare(demo.treasurer3, "2024-01")
     if process == "hardship":
-        return hardship.submit_application(
-            user=demo.worker3,
-            aid_type="festival",
-            id_number=ric_number(3),
-            household_size=3,
-            annual_income=Decimal("24000.00"),
-            rigid_expenses=Decimal("6000.00"),
-            requested_amount=Decimal("800.00"),
-            reason="Laid off.",
-        )
+        return submit_festival_aid(demo.worker3, ric_number(3))
     return submit_mediation(
         demo.worker2,
         applicant_name="朱工人",

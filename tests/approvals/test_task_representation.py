@@ -32,21 +32,16 @@ def test_every_task_reads_the_same_as_its_declared_fields(demo):
     mediation_case(driver, 0)
     remittance_case(driver, 0)
     # Open ones: a mediation application waiting for acceptance, claimed, and one unclaimed.
-    waiting = submit_mediation(
-        demo.worker1,
-        applicant_name="杨工人",
-        applicant_id_number="110105199003071239",
-        applicant_phone="13800138000",
-        claim_amount=Decimal("1200.00"),
-        known_days_ago=3,
-    )
-    submit_mediation(
-        demo.worker1,
-        applicant_name="杨工人",
-        applicant_id_number="110105199003071239",
-        applicant_phone="13800138000",
-        claim_amount=Decimal("900.00"),
-        known_days_ago=2,
+    waiting, _unclaimed = (
+        submit_mediation(
+            demo.worker1,
+            applicant_name="杨工人",
+            applicant_id_number="110105199003071239",
+            applicant_phone="13800138000",
+            claim_amount=Decimal(amount),
+            known_days_ago=days,
+        )
+        for amount, days in (("1200.00", 3), ("900.00", 2))
     )
     acceptance = driver.open_task(waiting, "acceptance")
     services.claim(task_id=acceptance.pk, user=demo.med_head)

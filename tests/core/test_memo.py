@@ -5,7 +5,6 @@ official calendar, and notifies people through webhook endpoints. Those rows are
 operation (core.memo), never remembered across operations."""
 
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -13,8 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals import calendar, services
 from approvals.models import WorkingDayOverride
-from bench.engine import Driver, ric_number
-from cases.hardship import services as hardship
+from bench.engine import Driver, ric_number, submit_festival_aid
 from core import memo
 from core.config import parameter
 from core.models import Parameter
@@ -79,16 +77,7 @@ def test_a_decision_reads_configuration_once(demo):
     and a reminder, and notifies their assignees: parameters, calendar overrides and webhook
     endpoints are read once for all of it."""
     driver = Driver()
-    case = hardship.submit_application(
-        user=demo.worker1,
-        aid_type="festival",
-        id_number=ric_number(1),
-        household_size=3,
-        annual_income=Decimal("24000.00"),
-        rigid_expenses=Decimal("6000.00"),
-        requested_amount=Decimal("800.00"),
-        reason="Laid off.",
-    )
+    case = submit_festival_aid(demo.worker1, ric_number(1))
     task = driver.open_task(case, "grassroots_review")
     services.claim(task_id=task.pk, user=demo.chair1)
     with CaptureQueriesContext(connection) as ctx:
