@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -250,7 +251,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TIMEZONE = "UTC"
+# Beat reads crontab hours as the people it serves do ("nightly at 02:30" is Beijing time);
+# task ETAs and timestamps stay in UTC (enable_utc).
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must never hang on a dead broker: the outbox keeps the row and the sweep resends.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
@@ -272,6 +275,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.verify_all_trails",
         "schedule": crontab(hour=2, minute=30),
     },
+    "export-retention": {
+        "task": "reports.tasks.purge_expired_exports",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -292,6 +299,20 @@ UNIONFLOW_OUTBOX = {
     "SWEEP_BATCH_SIZE": int(os.environ.get("OUTBOX_SWEEP_BATCH_SIZE", "200")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
 }
+
+# --- Reports --------------------------------------------------------------------------------
+# Export files hold personal data (case lists, trails): a daily sweep deletes each export job
+# and its file this many days after it finished (or, stuck waiting or running, was started).
+_retention = os.environ.get("EXPORT_RETENTION_DAYS", "").strip() or "7"
+try:
+    EXPORT_RETENTION_DAYS = int(_retention)
+except ValueError:
+    EXPORT_RETENTION_DAYS = 0  # not a whole number: refused just below
+if EXPORT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        f"EXPORT_RETENTION_DAYS must be a whole number of days, 1 or more (got {_retention!r}); "
+        "see README, Configuration."
+    )
 
 # --- Sensitive data ---------------------------------------------------------------------------
 # Fernet keys (newest first) for encrypted columns, and the key of duplicate-lookup hashes.

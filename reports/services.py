@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -313,6 +313,76 @@ def run_export(job_id):
         ]
     )
     return job
+
+
+# --- retention of export files ---------------------------------------------------------------
+
+PURGE_BATCH_SIZE = 500
+
+
+def _expired_exports(now):
+    """Jobs past `EXPORT_RETENTION_DAYS`: finished (done or failed) before the cut-off, or
+    still waiting or running although started before it (stuck: their worker never came)."""
+    cutoff = now - timedelta(days=settings.EXPORT_RETENTION_DAYS)
+    finished = (ExportJob.Status.DONE, ExportJob.Status.FAILED)
+    unfinished = (ExportJob.Status.PENDING, ExportJob.Status.RUNNING)
+    return ExportJob.objects.filter(
+        Q(status__in=finished, finished_at__lt=cutoff)
+        | Q(status__in=finished, finished_at__isnull=True, created_at__lt=cutoff)
+        | Q(status__in=unfinished, created_at__lt=cutoff)
+    )
+
+
+def _delete_export_files(storage, names):
+    for name in names:
+        try:
+            storage.delete(name)  # a file already gone is no error (FileSystemStorage)
+        except OSError:
+            logger.warning(
+                "Could not delete the file %s of a purged export job; remove it by hand",
+                name,
+                exc_info=True,
+            )
+
+
+def purge_expired_exports(now=None):
+    """Delete the export jobs past their retention (see `_expired_exports`) and their files;
+    returns how many jobs were deleted. Daily by beat (`reports.tasks.purge_expired_exports`).
+
+    Works through the expired jobs by primary key, `PURGE_BATCH_SIZE` at a time, each batch in
+    its own transaction: the rows are locked and read (pk and file name only), deleted in one
+    statement, and their files deleted once that transaction has committed. A row locked
+    elsewhere (a worker taking the job) is left for the next sweep."""
+    now = now or timezone.now()
+    storage = ExportJob._meta.get_field("file").storage
+    purged = 0
+    after = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                _expired_exports(now)
+                .filter(pk__gt=after)
+                .order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", "file")[:PURGE_BATCH_SIZE]
+            )
+            if batch:
+                after = batch[-1][0]
+                _total, deleted = ExportJob.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+                purged += deleted.get(ExportJob._meta.label, 0)
+                # The files go only after the rows are committed: a rolled-back delete never
+                # leaves a job whose download fails on a missing file. The other way round a
+                # file may outlive its row when deleting it fails; that is logged with its name.
+                names = [name for _pk, name in batch if name]
+                if names:
+                    transaction.on_commit(functools.partial(_delete_export_files, storage, names))
+        if len(batch) < PURGE_BATCH_SIZE:  # a short batch is the last one
+            break
+    if purged:
+        logger.info(
+            "Purged %s export jobs older than %s days", purged, settings.EXPORT_RETENTION_DAYS
+        )
+    return purged
 
 
 # --- verification of every trail -----------------------------------------------------------------

@@ -15,3 +15,9 @@ def verify_all_trails():
     """Nightly (beat): verify every case's hash chain and keep the result for the auditors."""
     result = services.verify_all_trails(source="beat")
     return {"cases": result.cases, "events": result.events, "broken": len(result.broken)}
+
+
+@shared_task
+def purge_expired_exports():
+    """Daily (beat): delete the export jobs and files past EXPORT_RETENTION_DAYS; the count."""
+    return services.purge_expired_exports()
