@@ -110,7 +110,7 @@ def append(
     assert connection.in_atomic_block, "trail events belong to a transaction"
     ctx = current_context()
     case_id = case.pk if isinstance(case, Case) else case
-    last = _lock_and_read_head(connection, case_id)
+    last = _known_head(connection, case_id) or _lock_and_read_head(connection, case_id)
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     if actor is None:
         actor = ctx.actor
@@ -131,7 +131,40 @@ def append(
     )
     event.hash = compute_hash(prev_hash, event)
     _insert(connection, event)
+    _remember_head(connection, case_id, seq, event.hash)
     return event
+
+
+# The head of a chain this transaction appended to, so that its next event on the same case
+# skips the lock and the read: the case row stays locked until the transaction ends, so nobody
+# else can append meanwhile. Each remembered head carries a no-op on-commit callback registered
+# when the event was written; Django drops that callback when the transaction commits or rolls
+# back, or when a savepoint around the event rolls back — exactly when the head is no longer
+# ours to trust — so a head whose marker is gone is read again.
+_HEADS_KEPT = 64
+
+
+def _known_head(connection, case_id):
+    heads = getattr(connection, "_trail_heads", None)
+    if not heads or case_id not in heads:
+        return None
+    marker, seq, hash_ = heads[case_id]
+    if any(func is marker for _sids, func, _robust in connection.run_on_commit):
+        return seq, hash_
+    del heads[case_id]
+    return None
+
+
+def _remember_head(connection, case_id, seq, hash_):
+    heads = getattr(connection, "_trail_heads", None)
+    if heads is None or len(heads) >= _HEADS_KEPT:
+        heads = connection._trail_heads = {}
+
+    def marker():
+        pass
+
+    connection.on_commit(marker)
+    heads[case_id] = (marker, seq, hash_)
 
 
 # Lock the case row, then read its chain's last event. Two statements sent together (one round

@@ -42,11 +42,15 @@ ADD_POSITIONS = ("before", "after", "parallel")
 
 def may_claim(user, task):
     """Whether `user` may take `task` by role (in person or as a delegate); see
-    selectors.eligible_q for the rules."""
+    selectors.eligible_q for the rules. Asked once per operation (under the process lock,
+    `_locked_task` may already have asked it)."""
     return (
         user.is_active
-        and selectors.queue(user).filter(pk=task.pk).exists()
         and task.kind != TaskKind.CONSULT
+        and memo.remembered(
+            ("may_claim", user.pk, task.pk),
+            lambda: selectors.queue(user).filter(pk=task.pk).exists(),
+        )
     )
 
 
@@ -67,22 +71,40 @@ def _principal(user, task):
     return None
 
 
+def _in_reach(user, task):
+    """selectors.tasks_in_reach for one task, without its query where an arm of it is plain on
+    the row: the user holds or decided the task, or (asked under the lock) may claim it."""
+    if user.pk in (task.owner_id, task.completed_by_id):
+        return True
+    if task.status == STATUS.NEW and may_claim(user, task):
+        return True
+    return selectors.tasks_in_reach(user).filter(pk=task.pk).exists()
+
+
 @contextmanager
 def _locked_task(task_id, user):
-    """Find the task within the user's reach (404 otherwise), lock its process and re-read it,
-    so that every check sees the state the change will be applied to."""
+    """Find the task, lock its process and re-read it, so that every check sees the state the
+    change will be applied to; a task outside the user's reach is not found (404). The reach
+    is decided on the re-read row: whether someone may claim a task depends on the rest of
+    its round, which the lock holds still."""
     with memo.operation():
-        task = selectors.tasks_in_reach(user).filter(pk=task_id).first()
-        if task is None:
+        found = (
+            CaseTask.objects.filter(pk=task_id, flow_task_type=selectors.HUMAN)
+            .only("process_id", "flow_task")
+            .first()
+        )
+        if found is None:
             raise NotFound(_("Task not found."))
         with (
             trail.acting(actor=user),
             transaction.atomic(),
-            task.flow_task.flow_class.lock(task.process_id),
+            found.flow_task.flow_class.lock(found.process_id),
         ):
             task = CaseTask.objects.select_related(
                 "case__organization", "case__applicant", "owner", "process"
             ).get(pk=task_id)
+            if not _in_reach(user, task):
+                raise NotFound(_("Task not found."))
             task._trail_handled = True
             try:
                 yield task
@@ -117,6 +139,7 @@ def _claim(task, user):
         raise Forbidden(_("You may not take this task."))
     task.on_behalf_of = _principal(user, task)
     task.flow_task.activation_class(task).assign(user)
+    memo.forget(("may_claim", user.pk, task.pk))  # claimed: no longer on offer
     trail.append(
         task.case,
         "task.claimed",
