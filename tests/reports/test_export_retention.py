@@ -240,7 +240,7 @@ def test_beat_runs_the_sweep_daily_through_the_task(demo, django_capture_on_comm
 
 
 def test_beat_reads_its_hours_in_the_local_time_of_the_people_served():
-    """"Nightly at 02:30" is 02:30 in Beijing, not 10:30."""
+    """ "Nightly at 02:30" is 02:30 in Beijing, not 10:30."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
