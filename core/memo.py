@@ -39,6 +39,18 @@ def remembered(key, compute):
         return value
 
 
+def active():
+    """Whether an operation is remembering reads."""
+    return _scope.get() is not None
+
+
+def keep(key, value):
+    """Remember `value` under `key` for the operation (read along with something else)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.setdefault(key, value)
+
+
 def forget(key):
     """Drop one remembered value (after the operation changed what it was read from)."""
     scope = _scope.get()

@@ -54,15 +54,32 @@ def delegate_of(user):
 
 
 def _current_delegate(user):
-    delegation = selectors.active_delegations(delegator=user).select_related("delegate").first()
+    delegation = (
+        selectors.active_delegations(delegator=user).select_related("delegate").order_by("pk").first()
+    )
     return delegation.delegate if delegation is not None else None
 
 
 def holders(role, organization):
-    """Active holders of `role` at exactly `organization` (read once per operation)."""
-    return memo.remembered(
-        ("holders", role, organization.pk), lambda: list(users_with_role(role, organization))
-    )
+    """Active holders of `role` at exactly `organization` (read once per operation, with the
+    delegate each of them has now: `delegate_of` then needs no read of its own)."""
+
+    def read():
+        people = list(users_with_role(role, organization))
+        if memo.active():
+            delegates = {}
+            for delegation in (
+                selectors.active_delegations()
+                .filter(delegator__in=people)
+                .select_related("delegate")
+                .order_by("pk")
+            ):
+                delegates.setdefault(delegation.delegator_id, delegation.delegate)
+            for person in people:
+                memo.keep(("delegate_of", person.pk), delegates.get(person.pk))
+        return people
+
+    return memo.remembered(("holders", role, organization.pk), read)
 
 
 def _escalation_levels(case, node, role, organization):

@@ -106,6 +106,8 @@ def _locked_task(task_id, user):
             if not _in_reach(user, task):
                 raise NotFound(_("Task not found."))
             task._trail_handled = True
+            # The flow's nodes find the case through the process (nodes.case_of): this one.
+            task.process._unionflow_case = task.case
             try:
                 yield task
             except TransitionNotAllowed as exc:

@@ -86,3 +86,37 @@ def test_a_decision_reads_configuration_once(demo):
     assert _tables_read(ctx, "core_parameter") == 1
     assert _tables_read(ctx, "approvals_workingdayoverride") == 1
     assert _tables_read(ctx, "notifications_webhookendpoint") == 1
+
+
+def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
+    """The two home visits go to the town's aid officers; one of them is away, so her visit
+    goes to the county officer covering for her — found in the same read as everyone else's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from approvals.models import CaseTask
+    from notifications.models import Notification
+
+    now = timezone.now()
+    services.create_delegation(
+        user=demo.town_aid2,
+        delegate="county_aid",
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=3),
+    )
+    driver = Driver()
+    case = submit_festival_aid(demo.worker1, ric_number(1))
+    task = driver.open_task(case, "grassroots_review")
+    services.claim(task_id=task.pk, user=demo.chair1)
+    with CaptureQueriesContext(connection) as ctx:
+        services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
+    visits = CaseTask.objects.filter(case=case, flow_task__endswith=".investigation")
+    told = set(
+        Notification.objects.filter(case=case, verb="task_created")
+        .exclude(event__startswith=f"task:{task.pk}:")
+        .values_list("recipient__username", flat=True)
+    )
+    assert visits.count() == 2
+    assert "county_aid" in told and "town_aid2" not in told
+    assert _tables_read(ctx, "approvals_delegation") == 1
