@@ -55,7 +55,10 @@ def delegate_of(user):
 
 def _current_delegate(user):
     delegation = (
-        selectors.active_delegations(delegator=user).select_related("delegate").order_by("pk").first()
+        selectors.active_delegations(delegator=user)
+        .select_related("delegate")
+        .order_by("pk")
+        .first()
     )
     return delegation.delegate if delegation is not None else None
 
