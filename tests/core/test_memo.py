@@ -4,18 +4,20 @@ A decision opens tasks, computes their deadlines and reminders from parameters a
 official calendar, and notifies people through webhook endpoints. Those rows are read once per
 operation (core.memo), never remembered across operations."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from approvals import calendar, services
-from approvals.models import WorkingDayOverride
+from approvals.models import CaseTask, WorkingDayOverride
 from bench.engine import Driver, ric_number, submit_festival_aid
 from core import memo
 from core.config import parameter
 from core.models import Parameter
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -72,16 +74,22 @@ def test_calendar_overrides_within_an_operation_still_answer_each_range(demo):
         assert calendar.previous_working_day(date(2026, 3, 10)) == date(2026, 3, 8)
 
 
-def test_a_decision_reads_configuration_once(demo):
-    """Completing the grassroots review opens the two home-visit tasks, each with a deadline
-    and a reminder, and notifies their assignees: parameters, calendar overrides and webhook
-    endpoints are read once for all of it."""
+def _grassroots_review_approved(demo):
+    """A festival aid application past the chair's review; the queries of that decision."""
     driver = Driver()
     case = submit_festival_aid(demo.worker1, ric_number(1))
     task = driver.open_task(case, "grassroots_review")
     services.claim(task_id=task.pk, user=demo.chair1)
     with CaptureQueriesContext(connection) as ctx:
         services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
+    return driver, case, task, ctx
+
+
+def test_a_decision_reads_configuration_once(demo):
+    """Completing the grassroots review opens the two home-visit tasks, each with a deadline
+    and a reminder, and notifies their assignees: parameters, calendar overrides and webhook
+    endpoints are read once for all of it."""
+    driver, case, task, ctx = _grassroots_review_approved(demo)
     assert driver.open_task(case, "investigation") is not None
     assert _tables_read(ctx, "core_parameter") == 1
     assert _tables_read(ctx, "approvals_workingdayoverride") == 1
@@ -91,13 +99,6 @@ def test_a_decision_reads_configuration_once(demo):
 def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
     """The two home visits go to the town's aid officers; one of them is away, so her visit
     goes to the county officer covering for her — found in the same read as everyone else's."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from approvals.models import CaseTask
-    from notifications.models import Notification
-
     now = timezone.now()
     services.create_delegation(
         user=demo.town_aid2,
@@ -105,12 +106,7 @@ def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
         starts_at=now - timedelta(minutes=1),
         ends_at=now + timedelta(days=3),
     )
-    driver = Driver()
-    case = submit_festival_aid(demo.worker1, ric_number(1))
-    task = driver.open_task(case, "grassroots_review")
-    services.claim(task_id=task.pk, user=demo.chair1)
-    with CaptureQueriesContext(connection) as ctx:
-        services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
+    driver, case, task, ctx = _grassroots_review_approved(demo)
     visits = CaseTask.objects.filter(case=case, flow_task__endswith=".investigation")
     told = set(
         Notification.objects.filter(case=case, verb="task_created")
