@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
@@ -87,11 +88,12 @@ class TaskSerializer(serializers.Serializer):
         made serializing a page of the inbox dearer than reading it
         (tests/approvals/test_task_representation.py holds the two equal)."""
         case = task.case
+        title, decisions, fields = self._step_texts(task)
         return {
             "id": task.pk,
             "case": {"id": case.pk, "number": str(case.number), "process": str(case.process)},
             "step": task.flow_task.name,
-            "title": self.get_title(task),
+            "title": title,
             "status": self.get_status(task),
             "assignee": _user_ref(task.owner),
             "candidates": {
@@ -111,9 +113,18 @@ class TaskSerializer(serializers.Serializer):
             "on_behalf_of": _user_ref(task.on_behalf_of),
             "kind": str(task.kind),
             "on_hold": bool(task.on_hold),
-            "decisions": self.get_decisions(task),
-            "fields": self.fields_spec(task),
+            "decisions": decisions,
+            "fields": fields,
         }
+
+    def _step_texts(self, task):
+        """Title, decisions and fields of the task's step: the same for every open (or every
+        closed) task of a step and kind, so a page translates them once per step, not per row."""
+        key = (task.flow_task, task.kind, task.is_open)
+        texts = self.__dict__.setdefault("_step_texts_cache", {})
+        if key not in texts:
+            texts[key] = (self.get_title(task), self.get_decisions(task), self.fields_spec(task))
+        return texts[key]
 
 
 _DATETIME = serializers.DateTimeField()
@@ -215,6 +226,23 @@ class DelegationInSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
+_PERSON = ("id", "username", "full_name")
+# What a row of the list shows (TaskSerializer), and no more: the people's and the case's other
+# columns (password hashes, dates) cost a page more to read and convert than it shows.
+LIST_COLUMNS = (
+    *("flow_task", "flow_task_type", "status", "created", "finished", "data", "owner"),
+    *("case", "candidate_organization", "candidate_role", "due_at", "decision", "comment"),
+    *("completed_by", "on_behalf_of", "kind", "on_hold"),
+    *("case__id", "case__number", "case__process"),
+    *("candidate_organization__id", "candidate_organization__name"),
+    "candidate_organization__kind",
+    *(
+        f"{person}__{column}"
+        for person in ("owner", "completed_by", "on_behalf_of")
+        for column in _PERSON
+    ),
+)
+
 VIEWS = {"inbox": selectors.inbox, "queue": selectors.queue, "archive": selectors.archive}
 
 
@@ -230,7 +258,9 @@ class TaskList(generics.ListAPIView):
         params = self.request.query_params
         view = params.get("view") or "inbox"  # empty, like every optional filter: not given
         if view not in VIEWS:
-            raise ValidationError({"view": [f"Choose one of: {', '.join(VIEWS)}."]})
+            raise ValidationError(
+                {"view": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(VIEWS)}]}
+            )
         qs = VIEWS[view](self.request.user)
         if params.get("process"):
             qs = qs.filter(case__process=params["process"])
@@ -245,7 +275,7 @@ class TaskList(generics.ListAPIView):
         elif overdue is False:
             qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=timezone.now()))
         order = "-finished" if view == "archive" else "created"
-        return qs.order_by(order, "pk")
+        return qs.order_by(order, "pk").only(*LIST_COLUMNS)
 
     @extend_schema(
         tags=["tasks"],

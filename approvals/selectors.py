@@ -8,6 +8,7 @@ from viewflow.workflow.status import STATUS
 from cases.selectors import cases_in_reach_q
 from core import memo
 from organizations.models import Membership
+from organizations.selectors import memberships_of
 
 from .models import OPEN_STATUSES, CaseTask, Delegation, TaskKind
 from .spec import APPROVE, REJECT
@@ -67,12 +68,19 @@ def eligible_q(user):
     from cases.models import Case
 
     ids = acting_for(user)
-    pairs = memo.remembered(
-        ("roles_held", tuple(ids)),
-        lambda: list(
-            Membership.objects.filter(user_id__in=ids).values_list("organization_id", "role")
-        ),
-    )
+    principals = ids[1:]
+    # Their own roles come with their memberships (read once per request); those of the
+    # colleagues they cover, only when they cover someone.
+    pairs = [(m.organization_id, m.role) for m in memberships_of(user)]
+    if principals:
+        pairs += memo.remembered(
+            ("roles_held", tuple(principals)),
+            lambda: list(
+                Membership.objects.filter(user_id__in=principals).values_list(
+                    "organization_id", "role"
+                )
+            ),
+        )
     q = Q(pk__in=[])
     for org_id, role in pairs:
         q |= Q(candidate_organization_id=org_id, candidate_role=role)
@@ -136,12 +144,17 @@ def open_tasks_of(case_ids):
 
 
 def round_of(task):
-    """The tasks of the task's round that count toward the step's outcome, in order."""
+    """The task's round as it stands: every task not cancelled, consultations included, in
+    order. Those of kind `COUNTING_KINDS` decide the step's outcome."""
     return (
-        CaseTask.objects.filter(batch=task.batch, kind__in=(TaskKind.APPROVAL, TaskKind.ADDED))
+        CaseTask.objects.filter(batch=task.batch)
         .exclude(status=STATUS.CANCELED)
+        .select_related("case", "owner")
         .order_by("kind", "position", "pk")
     )
+
+
+COUNTING_KINDS = (TaskKind.APPROVAL, TaskKind.ADDED)
 
 
 def overdue_q(now=None):

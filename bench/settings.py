@@ -9,7 +9,7 @@ import os
 import dj_database_url
 
 from project.settings import *  # noqa: F403
-from project.settings import INSTALLED_APPS
+from project.settings import INSTALLED_APPS, POSTGRES_OPTIONS
 
 BENCH_DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unionflow_bench"
@@ -23,6 +23,7 @@ DATABASES = {
         BENCH_DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60"))
     )
 }
+DATABASES["default"]["OPTIONS"] = dict(POSTGRES_OPTIONS)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -167,12 +167,12 @@ def _remember_head(connection, case_id, seq, hash_):
     heads[case_id] = (marker, seq, hash_)
 
 
-# Lock the case row, then read its chain's last event. Two statements sent together (one round
-# trip): in READ COMMITTED each takes its own snapshot, so the read, which runs after the lock
-# is granted, sees an event a concurrent append committed while we waited. (One statement
-# joining the two would read the chain as of before the wait.)
+# Lock the case row, then read its chain's last event. Two statements (each may be prepared):
+# in READ COMMITTED each takes its own snapshot, so the read, which runs after the lock is
+# granted, sees an event a concurrent append committed while we waited. (One statement joining
+# the two would read the chain as of before the wait.)
+_LOCK_CASE_SQL = f"SELECT 1 FROM {Case._meta.db_table} WHERE id = %s FOR UPDATE"
 _HEAD_SQL = (
-    f"SELECT 1 FROM {Case._meta.db_table} WHERE id = %s FOR UPDATE; "
     f"SELECT seq, hash FROM {TrailEvent._meta.db_table} WHERE case_id = %s "
     "ORDER BY seq DESC LIMIT 1"
 )
@@ -190,10 +190,10 @@ def _lock_and_read_head(connection, case_id):
             .first()
         )
     with connection.cursor() as cursor:
-        cursor.execute(_HEAD_SQL, [case_id, case_id])
+        cursor.execute(_LOCK_CASE_SQL, [case_id])
         if cursor.fetchone() is None:
             raise Case.DoesNotExist(f"case {case_id}")
-        cursor.nextset()
+        cursor.execute(_HEAD_SQL, [case_id])
         return cursor.fetchone()
 
 

@@ -114,6 +114,26 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing at once (web, worker and beat share the file).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+
+def _postgres_options(threshold):
+    """Prepared statements: parameters bound by the server, and a statement run `threshold`
+    times on a connection is prepared, so PostgreSQL plans it once, not on every run (planning
+    the inbox's joins took longer than running them). "off" keeps Django's default of
+    parameters bound in the client, for a pooler in transaction mode."""
+    threshold = threshold.strip().lower() or "5"
+    if threshold == "off":
+        return {}
+    if not (threshold.isascii() and threshold.isdigit()):
+        raise ImproperlyConfigured(
+            f"DB_PREPARE_THRESHOLD must be a whole number from 0 or 'off', not {threshold!r}"
+        )
+    return {"server_side_binding": True, "prepare_threshold": int(threshold)}
+
+
+POSTGRES_OPTIONS = _postgres_options(os.environ.get("DB_PREPARE_THRESHOLD", ""))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -304,14 +304,15 @@ def _cancel(task, *, reason):
     trail.append(task.case, "task.canceled", task=task, data={"reason": reason})
 
 
-def close_round(task, *, reason="round_decided"):
+def close_round(task, *, reason="round_decided", round_tasks=None):
     """Cancel what is still open in the task's round (or-sign siblings, held approvers,
-    consultations) and tell their assignees."""
-    open_tasks = (
-        CaseTask.objects.filter(batch=task.batch, status__in=(STATUS.NEW, STATUS.ASSIGNED))
-        .exclude(pk=task.pk)
-        .select_related("case", "owner")
-    )
+    consultations) and tell their assignees. `round_tasks`: the round as just read
+    (selectors.round_of), to spare reading it again."""
+    if round_tasks is None:
+        round_tasks = selectors.round_of(task)
+    open_tasks = [
+        t for t in round_tasks if t.pk != task.pk and t.status in (STATUS.NEW, STATUS.ASSIGNED)
+    ]
     for other in open_tasks:
         _cancel(other, reason=reason)
         if other.owner_id:
@@ -373,7 +374,8 @@ def round_outcome_after(task):
     if task.kind == TaskKind.CONSULT:
         return None
     node = task.flow_task
-    tasks = list(selectors.round_of(task).select_related("case"))
+    round_tasks = list(selectors.round_of(task))
+    tasks = [t for t in round_tasks if t.kind in selectors.COUNTING_KINDS]
     own = [t for t in tasks if t.kind == TaskKind.APPROVAL]
     added = [t for t in tasks if t.kind == TaskKind.ADDED]
 
@@ -388,5 +390,5 @@ def round_outcome_after(task):
     if outcome is None and own_result == APPROVE and not open_added and _release_next_held(task):
         return None
     if outcome is not None:
-        close_round(task)
+        close_round(task, round_tasks=round_tasks)
     return outcome

@@ -58,3 +58,11 @@ def test_every_task_reads_the_same_as_its_declared_fields(demo):
             ), (task.pk, task.flow_task.name, task.status)
     assert {"NEW", "ASSIGNED", "DONE"} <= statuses
     assert len(tasks) >= 15
+    # A page shares each step's texts among its rows: open and closed tasks of one step, and
+    # of different kinds, still read as they do alone.
+    steps = [(t.flow_task, t.is_open) for t in tasks]
+    assert len(set(steps)) < len(steps)
+    assert {t.flow_task for t in tasks if t.is_open} & {t.flow_task for t in tasks if not t.is_open}
+    assert as_json(TaskSerializer(tasks, many=True).data) == [
+        as_json(TaskSerializer(task).data) for task in tasks
+    ]

@@ -217,6 +217,8 @@ def test_task_list_filters(demo, api):
     assert chair.get("/api/v1/tasks/?view=queue&overdue=true").json()["count"] == 0
     bad = chair.get("/api/v1/tasks/?view=everything")
     assert bad.status_code == 400 and "view" in bad.json()["fields"]
+    in_chinese = chair.get("/api/v1/tasks/?view=everything", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert in_chinese.json()["fields"]["view"] == ["请从以下选项中选择：inbox, queue, archive。"]
 
 
 @pytest.mark.postgres

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _head_reads(queries):
-    return sum("FOR UPDATE" in q["sql"] and "cases_trailevent" in q["sql"] for q in queries)
+    """Times the case was locked for its chain's head (the lock, then the read of the head)."""
+    return sum("FOR UPDATE" in q["sql"] and "cases_case" in q["sql"] for q in queries)
 
 
 def _chain(case):
@@ -29,7 +30,7 @@ def test_several_events_of_one_transaction_lock_and_read_the_head_once(demo):
         for n in range(4):
             trail.append(case, "case.noted", actor=chair, data={"n": n})
     assert _head_reads(queries.captured_queries) == 1
-    assert len(queries.captured_queries) == 1 + 4  # the head, then one insert per event
+    assert len(queries.captured_queries) == 2 + 4  # lock, head, then one insert per event
     assert [seq for seq, _ in _chain(case)] == list(range(1, before + 5))
     assert trail.verify(case).valid
 

@@ -11,13 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from approvals import calendar, services
+from approvals import calendar, selectors, services
 from approvals.models import CaseTask, WorkingDayOverride
 from bench.engine import Driver, ric_number, submit_festival_aid
 from core import memo
 from core.config import parameter
 from core.models import Parameter
 from notifications.models import Notification
+from organizations.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,40 @@ def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
     assert visits.count() == 2
     assert "county_aid" in told and "town_aid2" not in told
     assert _tables_read(ctx, "approvals_delegation") == 1
+
+
+def test_a_claim_reads_the_roles_of_the_claimer_once(demo):
+    """Who may take a task by role comes from the claimer's memberships, read once per claim
+    (the same read tells whom they act for)."""
+    task = Driver().open_task(submit_festival_aid(demo.worker1, ric_number(1)), "grassroots_review")
+    with CaptureQueriesContext(connection) as ctx:
+        claimed = services.claim(task_id=task.pk, user=User.objects.get(username="chair1"))
+    assert claimed.owner.username == "chair1" and claimed.on_behalf_of is None
+    assert _tables_read(ctx, "organizations_membership") == 1
+
+
+def test_a_delegate_may_take_a_task_offered_to_the_role_of_the_colleague_they_cover(demo):
+    """county_aid holds no role at the town; covering town_aid2, they see and take the town
+    review offered to the town's aid officers, on town_aid2's behalf."""
+    driver = Driver()
+    case = submit_festival_aid(demo.worker1, ric_number(1))
+    today = date.today().isoformat()
+    driver.decide(case, "grassroots_review", "chair1")
+    for officer in ("town_aid1", "town_aid2"):
+        visit = {"visit_date": today, "verified_income": "24000.00", "findings": "Visited."}
+        driver.decide(case, "investigation", officer, data=visit)
+    review = driver.open_task(case, "town_review")
+    county_aid = User.objects.get(username="county_aid")
+    assert not selectors.queue(county_aid).filter(pk=review.pk).exists()
+
+    now = timezone.now()
+    services.create_delegation(
+        user=demo.town_aid2,
+        delegate="county_aid",
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=3),
+    )
+    county_aid = User.objects.get(username="county_aid")
+    assert selectors.queue(county_aid).filter(pk=review.pk).exists()
+    claimed = services.claim(task_id=review.pk, user=county_aid)
+    assert claimed.owner == county_aid and claimed.on_behalf_of == demo.town_aid2
