@@ -118,9 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 def _postgres_options(threshold):
     """Prepared statements: parameters bound by the server, and a statement run `threshold`
-    times on a connection is prepared, so PostgreSQL plans it once, not on every run (planning
-    the inbox's joins took longer than running them). "off" keeps Django's default of
-    parameters bound in the client, for a pooler in transaction mode."""
+    times on a connection is prepared, so PostgreSQL parses it once and, where a transaction
+    allows it (core.plans), plans it once (planning the inbox's joins took longer than running
+    them). "off" keeps Django's default of parameters bound in the client, for a pooler in
+    transaction mode."""
     threshold = threshold.strip().lower() or "5"
     if threshold == "off":
         return {}
@@ -128,7 +129,13 @@ def _postgres_options(threshold):
         raise ImproperlyConfigured(
             f"DB_PREPARE_THRESHOLD must be a whole number from 0 or 'off', not {threshold!r}"
         )
-    return {"server_side_binding": True, "prepare_threshold": int(threshold)}
+    return {
+        "server_side_binding": True,
+        "prepare_threshold": int(threshold),
+        # Plans made for the statement's values, unless a transaction asks for reuse
+        # (core.plans.generic_plans): see there why.
+        "options": "-c plan_cache_mode=force_custom_plan",
+    }
 
 
 POSTGRES_OPTIONS = _postgres_options(os.environ.get("DB_PREPARE_THRESHOLD", ""))

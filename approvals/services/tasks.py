@@ -15,7 +15,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from cases import trail
 from cases.models import Case, CaseCC, CaseStatus
-from core import memo
+from core import memo, plans
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from notifications.services import notify
@@ -100,6 +100,7 @@ def _locked_task(task_id, user):
             transaction.atomic(),
             found.flow_task.flow_class.lock(found.process_id),
         ):
+            plans.generic_plans()
             task = CaseTask.objects.select_related(
                 "case__organization", "case__applicant", "owner", "process"
             ).get(pk=task_id)

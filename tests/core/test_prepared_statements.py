@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from tests.helpers import submit_sample
+from approvals import services
+from core import plans
+from tests.helpers import open_task, submit_sample
 
 SETTINGS_FILE = Path(settings.BASE_DIR) / "project" / "settings.py"
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/unionflow"
@@ -28,16 +31,24 @@ def database_options(monkeypatch, tmp_path, value):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (None, {"server_side_binding": True, "prepare_threshold": 5}),
-        ("", {"server_side_binding": True, "prepare_threshold": 5}),
-        (" 2 ", {"server_side_binding": True, "prepare_threshold": 2}),
-        ("0", {"server_side_binding": True, "prepare_threshold": 0}),
-        ("off", {}),
-        ("OFF", {}),
+        (None, 5),
+        ("", 5),
+        (" 2 ", 2),
+        ("0", 0),
+        ("off", None),
+        ("OFF", None),
     ],
 )
 def test_the_threshold_comes_from_the_environment(monkeypatch, tmp_path, value, expected):
-    assert database_options(monkeypatch, tmp_path, value) == expected
+    options = database_options(monkeypatch, tmp_path, value)
+    if expected is None:
+        assert options == {}
+    else:
+        assert options == {
+            "server_side_binding": True,
+            "prepare_threshold": expected,
+            "options": "-c plan_cache_mode=force_custom_plan",
+        }
 
 
 @pytest.mark.parametrize("value", ["-1", "five", "2.5", "on"])
@@ -69,3 +80,32 @@ def test_a_task_list_read_again_and_again_is_planned_once(demo, api):
         )
         prepared = cursor.fetchone()[0]
     assert (prepared == 0) if threshold is None else (prepared >= 1)
+
+
+def _plan_cache_mode():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_plans_fit_the_values_except_where_a_task_operation_reuses_them(demo):
+    """A report's plan must fit its period (a generic plan made a year's summary 9 times
+    slower); an operation on a task, which finds its rows by key, may reuse one plan, for
+    its own transaction only."""
+    if not plans.enabled():
+        pytest.skip("prepared statements are off (DB_PREPARE_THRESHOLD=off)")
+    assert _plan_cache_mode() == "force_custom_plan"
+    with transaction.atomic():
+        plans.generic_plans()
+        assert _plan_cache_mode() == "auto"
+    assert _plan_cache_mode() == "force_custom_plan"
+
+    task = open_task(submit_sample(demo.worker1))
+    with CaptureQueriesContext(connection) as ctx:
+        services.claim(task_id=task.pk, user=demo.chair1)
+    statements = [q["sql"] for q in ctx.captured_queries]
+    reuse = statements.index("SET LOCAL plan_cache_mode = auto")
+    assert any("FOR UPDATE" in sql for sql in statements[:reuse])  # under the process lock
+    assert _plan_cache_mode() == "force_custom_plan"

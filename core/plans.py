@@ -1,0 +1,23 @@
+"""Which plans PostgreSQL may reuse for prepared statements.
+
+With prepared statements on (DB_PREPARE_THRESHOLD), a connection plans every statement for its
+parameters (`plan_cache_mode = force_custom_plan`, set in project.settings): a plan made for no
+particular values can be far off for reads whose cost depends on them — a year's summary went
+from 1.5 to 13 s once PostgreSQL switched it to a generic plan. `generic_plans()` lets the
+current transaction reuse one plan per statement: for the operations on tasks and the inbox,
+whose statements find rows by key, where planning each time cost more than running."""
+
+from django.db import connection
+
+
+def enabled():
+    return connection.vendor == "postgresql" and bool(
+        connection.settings_dict["OPTIONS"].get("server_side_binding")
+    )
+
+
+def generic_plans():
+    """For the rest of the current transaction (call it inside an atomic block)."""
+    if enabled():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = auto")
