@@ -254,11 +254,15 @@ class TaskList(generics.ListAPIView):
 
     serializer_class = TaskSerializer
 
+    def _view(self):
+        # Empty, like every optional filter, means not given.
+        return self.request.query_params.get("view") or "inbox"
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return CaseTask.objects.none()
         params = self.request.query_params
-        view = params.get("view") or "inbox"  # empty, like every optional filter: not given
+        view = self._view()
         if view not in VIEWS:
             raise ValidationError(
                 {"view": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(VIEWS)}]}
@@ -289,7 +293,7 @@ class TaskList(generics.ListAPIView):
         ],
     )
     def get(self, request, *args, **kwargs):
-        if (request.query_params.get("view") or "inbox") != "inbox":
+        if self._view() != "inbox":
             return super().get(request, *args, **kwargs)
         # The inbox finds a person's open tasks by key: one plan serves everyone (core.plans).
         with transaction.atomic():

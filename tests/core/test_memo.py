@@ -97,9 +97,7 @@ def test_a_decision_reads_configuration_once(demo):
     assert _tables_read(ctx, "notifications_webhookendpoint") == 1
 
 
-def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
-    """The two home visits go to the town's aid officers; one of them is away, so her visit
-    goes to the county officer covering for her — found in the same read as everyone else's."""
+def _town_aid2_away_covered_by_county_aid(demo):
     now = timezone.now()
     services.create_delegation(
         user=demo.town_aid2,
@@ -107,6 +105,12 @@ def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
         starts_at=now - timedelta(minutes=1),
         ends_at=now + timedelta(days=3),
     )
+
+
+def test_the_holders_of_a_role_come_with_their_delegates_in_one_read(demo):
+    """The two home visits go to the town's aid officers; one of them is away, so her visit
+    goes to the county officer covering for her — found in the same read as everyone else's."""
+    _town_aid2_away_covered_by_county_aid(demo)
     driver, case, task, ctx = _grassroots_review_approved(demo)
     visits = CaseTask.objects.filter(case=case, flow_task__endswith=".investigation")
     told = set(
@@ -143,13 +147,7 @@ def test_a_delegate_may_take_a_task_offered_to_the_role_of_the_colleague_they_co
     county_aid = User.objects.get(username="county_aid")
     assert not selectors.queue(county_aid).filter(pk=review.pk).exists()
 
-    now = timezone.now()
-    services.create_delegation(
-        user=demo.town_aid2,
-        delegate="county_aid",
-        starts_at=now - timedelta(minutes=1),
-        ends_at=now + timedelta(days=3),
-    )
+    _town_aid2_away_covered_by_county_aid(demo)
     county_aid = User.objects.get(username="county_aid")
     assert selectors.queue(county_aid).filter(pk=review.pk).exists()
     claimed = services.claim(task_id=review.pk, user=county_aid)
