@@ -92,6 +92,10 @@ class CaseTask(Task):
         return self.status in OPEN_STATUSES
 
     def save(self, *args, **kwargs):
+        # Claimed only to be decided in the same operation (services.complete): the decision's
+        # save writes the claim too, so this one would be overwritten before anyone sees it.
+        if self.__dict__.pop("_claim_saved_with_decision", False):
+            return
         # Nodes viewflow creates itself (timers, gateways) learn their case from the process.
         if self.case_id is None and self.process_id is not None:
             from cases.models import Case

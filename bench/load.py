@@ -31,10 +31,15 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 CLIENTS = (8, 32)
 COMPLETE_SHARE = 0.2  # 80 % inbox reads, 20 % completions
 CORES = os.cpu_count() or 2
-# One request at a time per process: the work is CPU-bound Python, so threads of one process
-# only queue for its GIL (4 workers x 4 threads gave a higher p95 than 8 x 1 on 2 cores).
-WORKERS = 4 * CORES
-THREADS = 1
+# gunicorn's sync workers, one more than the cores (BENCH_WORKER_CLASS and BENCH_WORKERS
+# override). A sync worker accepts a connection only when idle, so requests wait their turn in
+# the listen queue and then run at full speed. gthread workers keep each client's keep-alive
+# connection: some held two or three clients and queued them while others idled, and eight of
+# them time-sliced two cores four ways. On the same code on 2 cores, 3 sync workers gave
+# 88 req/s and a p95 of 195-203 ms at 8 clients; 8 gthread workers x 1 thread, 64 req/s and
+# 393 ms.
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS") or "sync"
+WORKERS = int(os.environ.get("BENCH_WORKERS") or CORES + 1)
 CONN_MAX_AGE = 600
 TARGET_P95_MS = 100
 OFFICERS = ("chair1", "chair2", "chair3", "med_head", "xs_med_head")
@@ -63,7 +68,7 @@ def _server_env(env):
 
 
 class Server:
-    """gunicorn serving project.wsgi (gthread workers), started and stopped by us."""
+    """gunicorn serving project.wsgi, started and stopped by us."""
 
     def __init__(self, env, log):
         self.port = _free_port()
@@ -75,9 +80,7 @@ class Server:
             "--workers",
             str(WORKERS),
             "--worker-class",
-            "gthread",
-            "--threads",
-            str(THREADS),
+            WORKER_CLASS,
             "--preload",
             "--backlog",
             "2048",
@@ -93,8 +96,7 @@ class Server:
         return {
             "command": " ".join(["gunicorn", *self.argv[1:]]),
             "workers": WORKERS,
-            "worker_class": "gthread",
-            "threads": THREADS,
+            "worker_class": WORKER_CLASS,
             "DB_CONN_MAX_AGE": CONN_MAX_AGE,
             "DEBUG": False,
             "settings": self.env["DJANGO_SETTINGS_MODULE"],

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import memo
+from notifications.services import batched as notifications_batched
 from notifications.services import notify
 
 from . import trail
@@ -46,7 +47,12 @@ def submit_case(
     from workflows.base import flow_for
 
     flow_class = flow_for(process)
-    with memo.operation(), trail.acting(actor=submitted_by), transaction.atomic():
+    with (
+        memo.operation(),
+        trail.acting(actor=submitted_by),
+        transaction.atomic(),
+        notifications_batched(),
+    ):
         case = Case.objects.create(
             number=allocate_number(flow_class.number_prefix),
             process=process,

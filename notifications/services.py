@@ -8,8 +8,10 @@ row is sent, so concurrent or repeated runs send it once. The one window left is
 between a successful send and the commit that marks it sent; receivers can drop such a repeat
 by the Message-ID / Idempotency-Key, which is the same on every attempt."""
 
+import contextvars
 import functools
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -49,7 +51,8 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     `event` is a stable ASCII key of the domain event (e.g. "case:12:approved"); calling again
     with the same key adds nothing for users and endpoints already notified. Must be called
     inside the business transaction: the rows commit or roll back with it, and sending starts
-    after commit. Returns the Delivery ids created."""
+    after commit. Returns the Delivery ids created; inside `batched()` the rows are written when
+    the batch ends, and None is returned."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify() must run inside the business transaction (atomic block).")
     if not event or not event.isascii() or len(event) > EVENT_MAX_LENGTH:
@@ -60,23 +63,19 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
     now = timezone.now()
 
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient=u,
-                case=case,
-                event=event,
-                verb=verb,
-                title=title,
-                body=body,
-                data=data,
-                created_at=now,
-            )
-            for u in users
-        ],
-        ignore_conflicts=True,  # the repeat of an event is a no-op, also under a race
-    )
-
+    notifications = [
+        Notification(
+            recipient=u,
+            case=case,
+            event=event,
+            verb=verb,
+            title=title,
+            body=body,
+            data=data,
+            created_at=now,
+        )
+        for u in users
+    ]
     deliveries = [
         Delivery(
             event=event,
@@ -104,9 +103,22 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
             )
             for endpoint in endpoints_covering(case.organization)
         ]
+    batch = _batch.get()
+    if batch is not None:
+        batch.add(notifications, deliveries)
+        return None
+    return _write(notifications, deliveries)
+
+
+def _write(notifications, deliveries):
+    """Insert the inbox rows and the deliveries (what is there already is skipped), and hand the
+    new deliveries to Celery after commit; returns their ids."""
+    Notification.objects.bulk_create(
+        notifications,
+        ignore_conflicts=True,  # the repeat of an event is a no-op, also under a race
+    )
     if not deliveries:
         return []
-
     ids = _insert_new(deliveries)
     if not ids:
         return []
@@ -114,6 +126,56 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     # rows stay pending and the sweep sends them.
     transaction.on_commit(functools.partial(enqueue, ids), robust=True)
     return ids
+
+
+class _Batch:
+    """The notifications of one operation, written together when it ends. Each carries a no-op
+    on-commit marker registered when it was made: Django drops the marker when a savepoint
+    around the notify() rolls back, and the flush leaves out what such a rollback undid (as
+    cases.trail does for the heads it remembers)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.entries = []
+
+    def add(self, notifications, deliveries):
+        def marker():
+            pass
+
+        self.connection.on_commit(marker)
+        self.entries.append((marker, notifications, deliveries))
+
+    def flush(self):
+        markers = {id(func) for _sids, func, _robust in self.connection.run_on_commit}
+        kept = [(n, d) for marker, n, d in self.entries if id(marker) in markers]
+        self.entries = []
+        notifications = [row for n, _d in kept for row in n]
+        deliveries = [row for _n, d in kept for row in d]
+        if notifications or deliveries:
+            _write(notifications, deliveries)
+
+
+_batch = contextvars.ContextVar("notify_batch", default=None)
+
+
+@contextmanager
+def batched():
+    """Within a transaction: collect what notify() writes until the block ends, then write it in
+    two statements (the inbox rows, the deliveries) instead of two per notify(). Nothing is
+    written if the block raises. A nested batched() joins the outer one."""
+    if _batch.get() is not None:
+        yield
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("batched() must run inside the business transaction (atomic block).")
+    batch = _Batch(connection)
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    batch.flush()
 
 
 def _insert_new(deliveries):

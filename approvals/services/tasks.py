@@ -18,6 +18,7 @@ from cases.models import Case, CaseCC, CaseStatus
 from core import memo, plans
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from notifications.services import batched as notifications_batched
 from notifications.services import notify
 from organizations.models import ACTING_ROLES, Membership, User
 from organizations.selectors import memberships_of, officer_paths
@@ -99,10 +100,19 @@ def _locked_task(task_id, user):
             trail.acting(actor=user),
             transaction.atomic(),
             found.flow_task.flow_class.lock(found.process_id),
+            notifications_batched(),
         ):
             plans.generic_plans()
+            # With every person and organization the task's JSON shows (api.TaskSerializer):
+            # the API answers a decision with the task as saved here, without reading it again.
             task = CaseTask.objects.select_related(
-                "case__organization", "case__applicant", "owner", "process"
+                "case__organization",
+                "case__applicant",
+                "owner",
+                "process",
+                "candidate_organization",
+                "completed_by",
+                "on_behalf_of",
             ).get(pk=task_id)
             if not _in_reach(user, task):
                 raise NotFound(_("Task not found."))
@@ -131,7 +141,9 @@ def _role(task):
     return task.candidate_role or task.flow_task.role
 
 
-def _claim(task, user):
+def _claim(task, user, *, deciding=False):
+    """Take the task for `user`. `deciding`: the caller decides it next, in the same
+    operation, and that save writes the claim (one write of the row instead of two)."""
     if task.status != STATUS.NEW:
         if task.owner_id == user.pk:
             return
@@ -141,6 +153,7 @@ def _claim(task, user):
     if not may_claim(user, task):
         raise Forbidden(_("You may not take this task."))
     task.on_behalf_of = _principal(user, task)
+    task._claim_saved_with_decision = deciding
     task.flow_task.activation_class(task).assign(user)
     memo.forget(("may_claim", user.pk, task.pk))  # claimed: no longer on offer
     trail.append(
@@ -185,7 +198,7 @@ def complete(*, task_id, user, decision, comment="", data=None):
     with _locked_task(task_id, user) as task:
         _require_open(task)
         if task.status == STATUS.NEW:
-            _claim(task, user)
+            _claim(task, user, deciding=True)
         elif task.owner_id != user.pk:
             raise Conflict(
                 _("This task has already been claimed by someone else."), code="task_claimed"

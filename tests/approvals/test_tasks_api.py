@@ -6,6 +6,7 @@ import pytest
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
+from approvals.api import TaskSerializer
 from approvals.models import CaseTask
 from cases import trail
 from notifications.models import Notification
@@ -74,6 +75,45 @@ def test_sample_flow_end_to_end_through_the_api(demo, api):
     assert events[-1]["action"] == "case.approved"
     assert [e["comment"] for e in events if e["action"] == "task.completed"] == ["", "checked"]
     assert worker.get(f"/api/v1/cases/{case['id']}/trail/verify/").json()["valid"] is True
+
+
+def test_completing_an_unclaimed_task_writes_it_once_and_answers_it_as_stored(demo, api):
+    """Claim and decision in one call: the task row is written once, the trail still says it was
+    claimed, and the answer (built from the task as saved, not read again) is what a fresh read
+    of the task shows."""
+    case = submit_sample(demo.worker1)
+    task = open_task(case)
+    with CaptureQueriesContext(connection) as ctx:
+        done = _post(
+            api(demo.chair1),
+            f"/api/v1/tasks/{task.pk}/complete/",
+            {"decision": "approve", "comment": "核实无误", "data": {"note": "ok"}},
+        )
+    assert done.status_code == 200, done.json()
+    writes = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith(('UPDATE "viewflow_task"', 'UPDATE "approvals_casetask"'))
+        and f"= {task.pk}" in q["sql"].rsplit("WHERE", 1)[-1]
+    ]
+    assert len(writes) == 2  # one row of viewflow's table and one of ours, once each
+
+    stored = CaseTask.objects.get(pk=task.pk)
+    assert (stored.status, stored.owner, stored.completed_by, stored.decision) == (
+        "DONE",
+        demo.chair1,
+        demo.chair1,
+        "approve",
+    )
+    assert done.json() == TaskSerializer(stored).data
+    assert done.json()["assignee"]["username"] == "chair1"
+    assert done.json()["data"] == {"note": "ok"}
+    actions = [(e.action, e.actor_id) for e in case.trail.order_by("seq")]
+    assert ("task.claimed", demo.chair1.pk) in actions
+    assert actions.index(("task.claimed", demo.chair1.pk)) < actions.index(
+        ("task.completed", demo.chair1.pk)
+    )
+    assert trail.verify(case).valid
 
 
 def test_reject_and_return_need_a_comment_and_route(demo, api):

@@ -5,10 +5,12 @@ import hmac
 import json
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
-from notifications.services import notify
+from notifications.services import batched, notify
+from notifications.services import enqueue as enqueue_deliveries
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +205,91 @@ def test_email_and_webhook_are_rendered_from_the_notification(
     assert request.headers["Idempotency-Key"] == delivery.dedupe_key
     expected = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
     assert request.headers["X-Unionflow-Signature"] == f"sha256={expected}"
+
+
+# --- batched(): one operation's notifications written together ----------------------------------
+
+
+def _inserts(ctx, table):
+    return [q for q in ctx.captured_queries if q["sql"].startswith(f'INSERT INTO "{table}"')]
+
+
+def test_a_batch_writes_all_its_notifications_in_two_statements(
+    make_case, make_user, make_endpoint, django_capture_on_commit_callbacks
+):
+    case = make_case()
+    officers, applicant = [make_user(), make_user()], make_user()
+    make_endpoint(case.organization, "http://127.0.0.1:9/hook")
+
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        CaptureQueriesContext(connection) as ctx,
+        transaction.atomic(),
+        batched(),
+    ):
+        for n in (1, 2):
+            assert (
+                notify(
+                    event=f"task:{n}:opened", recipients=officers, verb="v", title="t", case=case
+                )
+                is None
+            )
+        notify(event="task:1:decided", recipients=[applicant], verb="v", title="t", case=case)
+        assert not Notification.objects.exists()  # nothing yet: written when the batch ends
+
+    assert len(_inserts(ctx, "notifications_notification")) == 1
+    assert len(_inserts(ctx, "notifications_delivery")) == 1
+    assert sorted(Notification.objects.values_list("event", "recipient")) == sorted(
+        [(f"task:{n}:opened", u.pk) for n in (1, 2) for u in officers]
+        + [("task:1:decided", applicant.pk)]
+    )
+    # An email to each of the five, and one webhook post per event.
+    assert Delivery.objects.filter(channel=Channel.EMAIL).count() == 5
+    assert Delivery.objects.filter(channel=Channel.WEBHOOK).count() == 3
+    # Sending starts once, after commit, with every new delivery.
+    [enqueue] = [c for c in callbacks if getattr(c, "func", None) is enqueue_deliveries]
+    assert sorted(enqueue.args[0]) == sorted(Delivery.objects.values_list("pk", flat=True))
+
+
+def test_a_batch_leaves_out_what_a_rolled_back_savepoint_notified(make_case, make_user):
+    case = make_case()
+    kept, undone, later = make_user(), make_user(), make_user()
+
+    with transaction.atomic(), batched():
+        notify(event="case:1:a", recipients=[kept], verb="v", title="t", case=case)
+        with pytest.raises(ValueError), transaction.atomic():
+            notify(event="case:1:b", recipients=[undone], verb="v", title="t", case=case)
+            raise ValueError("this part is undone")
+        notify(event="case:1:c", recipients=[later], verb="v", title="t", case=case)
+
+    assert sorted(Notification.objects.values_list("event", flat=True)) == ["case:1:a", "case:1:c"]
+    assert not Delivery.objects.filter(recipient=undone).exists()
+
+
+def test_a_batch_that_fails_writes_nothing(make_case, make_user):
+    case = make_case()
+    with transaction.atomic():
+        with pytest.raises(ValueError), batched():
+            notify(event="case:1:a", recipients=[make_user()], verb="v", title="t", case=case)
+            raise ValueError("the operation failed")
+        # The transaction goes on (a caller handled the error): still nothing was written.
+        assert not Notification.objects.exists()
+        assert not Delivery.objects.exists()
+
+
+def test_an_event_repeated_within_a_batch_is_written_once(make_case, make_user):
+    case = make_case()
+    member = make_user()
+    with transaction.atomic(), batched():
+        for _ in range(2):
+            notify(event="case:1:a", recipients=[member], verb="v", title="t", case=case)
+        with batched():  # a nested batch joins the outer one
+            notify(event="case:1:a", recipients=[member], verb="v", title="t", case=case)
+    assert Notification.objects.count() == 1
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batched_refuses_to_run_outside_a_transaction():
+    with pytest.raises(RuntimeError, match="transaction"), batched():
+        pass
