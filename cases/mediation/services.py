@@ -29,6 +29,7 @@ from cases.services import submit_case
 from core import memo
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index
+from notifications.services import batched as notifications_batched
 from notifications.services import notify
 from organizations.models import Role, User
 from organizations.selectors import has_role, memberships_of, users_with_role
@@ -128,6 +129,7 @@ def _locked(case_id, user):
         trail.acting(actor=user),
         transaction.atomic(),
         _flow().lock(case.flow_process_id),
+        notifications_batched(),
     ):
         case = Case.objects.select_related("organization", "applicant", "submitted_by").get(
             pk=case.pk
