@@ -7,6 +7,8 @@ Environment:
   BENCH_REDIS_URL     Redis database for the cache (default redis://127.0.0.1:6379/15; flushed)
   BENCH_SECTIONS      comma-separated subset of: engine, queries, load, scale
   BENCH_QUICK=1       a short smoke run (small counts, short loads)
+  BENCH_WORKERS       gunicorn workers in the load section (default: cores + 1)
+  BENCH_WORKER_CLASS  their class (default: sync)
 
 Each section is a module `bench.<name>` with `run(env) -> dict` returning
 {"section", "columns", "rows", "notes", "data"}; a module that is missing is reported as
