@@ -194,6 +194,7 @@ def _prepare(total, log):
         with transaction.atomic():
             cloner.clone(plan[start : start + 5000], seed=start)
     log(f"cloned {len(plan)} cases for the load")
+    seed.vacuum_analyze(log)
 
     users = {u.username: u for u in User.objects.filter(username__in=OFFICERS)}
     tokens = {name: Token.objects.get_or_create(user=user)[0].key for name, user in users.items()}
