@@ -60,17 +60,10 @@ def decided_other_step(user_ids):
     )
 
 
-def eligible_q(user):
-    """Tasks the user may take by role (in person or for someone they cover): they hold the
-    role at the organization, it is not their (or their principal's) own case, separation of
-    duties allows it, and they hold no other task of the same round (countersign needs
-    distinct people)."""
-    from cases.models import Case
-
-    ids = acting_for(user)
-    principals = ids[1:]
-    # Their own roles come with their memberships (read once per request); those of the
-    # colleagues they cover, only when they cover someone.
+def _roles(user, principals):
+    """(organization, role) pairs the user may take tasks for: their own, with their
+    memberships (read once per request), and those of the colleagues they cover, read only
+    when they cover someone."""
     pairs = [(m.organization_id, m.role) for m in memberships_of(user)]
     if principals:
         pairs += memo.remembered(
@@ -81,8 +74,19 @@ def eligible_q(user):
                 )
             ),
         )
+    return pairs
+
+
+def eligible_q(user):
+    """Tasks the user may take by role (in person or for someone they cover): they hold the
+    role at the organization, it is not their (or their principal's) own case, separation of
+    duties allows it, and they hold no other task of the same round (countersign needs
+    distinct people). `may_take` decides the same for one task already read."""
+    from cases.models import Case
+
+    ids = acting_for(user)
     q = Q(pk__in=[])
-    for org_id, role in pairs:
+    for org_id, role in _roles(user, ids[1:]):
         q |= Q(candidate_organization_id=org_id, candidate_role=role)
     same_round = (
         CaseTask.objects.filter(batch=OuterRef("batch"))
@@ -98,6 +102,71 @@ def eligible_q(user):
         & ~(Q(separation_of_duties=True) & Q(Exists(decided_other_step(ids))))
         & ~Q(Exists(same_round))
     )
+
+
+def _step_ref(node):
+    """The step as stored in `flow_task` (what the queue's SQL compares)."""
+    return CaseTask._meta.get_field("flow_task").get_prep_value(node)
+
+
+def may_take(user, task):
+    """Whether `task` (read with its case) is in `queue(user)`: the rules of `eligible_q`
+    decided on the row, plus one read of the other tasks of its round and, with separation of
+    duties, of its case. A claim or a decision asks this under the process lock; the queue's
+    query to ask it cost a fifth of a decision, most of it in building the SQL.
+    tests/conftest.py checks every answer the test suite gets against the queue."""
+    if (
+        task.flow_task_type != HUMAN
+        or task.flow_status != STATUS.NEW
+        or task.decision != ""
+        or task.candidate_organization_id is None
+    ):
+        return False
+    ids = acting_for(user)
+    if (task.candidate_organization_id, task.candidate_role) not in _roles(user, ids[1:]):
+        return False
+    if not task.applicant_may_act and task.case_id is not None and task.case.applicant_id in ids:
+        return False
+    separation = task.separation_of_duties and task.case_id is not None
+    if task.batch is None and not separation:
+        return True
+    others = Q(batch=task.batch) if task.batch is not None else Q(pk__in=[])
+    if separation:
+        others |= Q(case_id=task.case_id)
+    step = _step_ref(task.flow_task)
+    for row in (
+        CaseTask.objects.filter(others)
+        .exclude(pk=task.pk)
+        .values(
+            "batch",
+            "status",
+            "owner_id",
+            "completed_by_id",
+            "on_behalf_of_id",
+            "decision",
+            "kind",
+            "flow_task",
+            "case_id",
+        )
+    ):
+        if (
+            task.batch is not None
+            and row["batch"] == task.batch
+            and row["status"] != STATUS.CANCELED
+            and (row["owner_id"] in ids or row["completed_by_id"] in ids)
+        ):
+            return False  # already holds or decided a task of this round
+        if (
+            separation
+            and row["case_id"] == task.case_id
+            and row["status"] == STATUS.DONE
+            and row["decision"] in DECIDING
+            and row["kind"] in (TaskKind.APPROVAL, TaskKind.ADDED)
+            and (row["completed_by_id"] in ids or row["on_behalf_of_id"] in ids)
+            and _step_ref(row["flow_task"]) != step
+        ):
+            return False  # decided another step of this case
+    return True
 
 
 def inbox(user):

@@ -110,3 +110,30 @@ def _trails_stay_valid(request):
     broken = {c.number: trail.verify(c).broken_at for c in Case.objects.all()}
     broken = {number: seq for number, seq in broken.items() if seq is not None}
     assert not broken, f"trail chains broken (case: first bad event): {broken}"
+
+
+@pytest.fixture(autouse=True)
+def _may_take_agrees_with_the_queue(monkeypatch):
+    """`approvals.selectors.may_take` decides on one task what `queue(user)` decides in SQL.
+    Every time a test claims, decides or shows a task, the queue is asked as well, and the two
+    must agree: the suite's situations (delegations, own cases, separation of duties,
+    countersign rounds) are the check. The queue's query is kept out of query counts."""
+    from django.db import connection
+
+    from approvals import selectors
+
+    decide = selectors.may_take
+
+    def checked(user, task):
+        answer = decide(user, task)
+        counting, connection.force_debug_cursor = connection.force_debug_cursor, False
+        try:
+            expected = selectors.queue(user).filter(pk=task.pk).exists()
+        finally:
+            connection.force_debug_cursor = counting
+        assert answer == expected, (
+            f"may_take({user.username}, task {task.pk}) is {answer}; the queue says {expected}"
+        )
+        return answer
+
+    monkeypatch.setattr(selectors, "may_take", checked)

@@ -42,16 +42,13 @@ ADD_POSITIONS = ("before", "after", "parallel")
 
 
 def may_claim(user, task):
-    """Whether `user` may take `task` by role (in person or as a delegate); see
-    selectors.eligible_q for the rules. Asked once per operation (under the process lock,
-    `_locked_task` may already have asked it)."""
+    """Whether `user` may take `task` (read with its case) by role, in person or as a
+    delegate; see selectors.eligible_q for the rules. Asked once per operation (under the
+    process lock, `_locked_task` may already have asked it)."""
     return (
         user.is_active
         and task.kind != TaskKind.CONSULT
-        and memo.remembered(
-            ("may_claim", user.pk, task.pk),
-            lambda: selectors.queue(user).filter(pk=task.pk).exists(),
-        )
+        and memo.remembered(("may_claim", user.pk, task.pk), lambda: selectors.may_take(user, task))
     )
 
 
