@@ -295,7 +295,8 @@ class TaskList(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         if self._view() != "inbox":
             return super().get(request, *args, **kwargs)
-        # The inbox finds a person's open tasks by key: one plan serves everyone (core.plans).
+        # The inbox finds a person's open tasks by key: plans are reused, tables joined in the
+        # order written (core.plans).
         with transaction.atomic():
             plans.generic_plans()
             return super().get(request, *args, **kwargs)

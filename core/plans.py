@@ -5,7 +5,14 @@ parameters (`plan_cache_mode = force_custom_plan`, set in project.settings): a p
 particular values can be far off for reads whose cost depends on them — a year's summary went
 from 1.5 to 13 s once PostgreSQL switched it to a generic plan. `generic_plans()` lets the
 current transaction reuse one plan per statement: for the operations on tasks and the inbox,
-whose statements find rows by key, where planning each time cost more than running."""
+whose statements find rows by key, where planning each time cost more than running.
+
+PostgreSQL still plans afresh whenever it estimates a generic plan dearer, as it does for the
+inbox's page (a task, its case, organization and three people: seven tables). Searching the
+orders of seven tables took 3.6 ms, running the plan 0.4 ms. Such statements are written by
+the ORM from the rows looked up by key outwards to what they point at, the order to run them
+in, so the same transactions also join in the order written (`join_collapse_limit = 1`):
+planning the page takes 0.5 ms."""
 
 from django.db import connection
 
@@ -17,7 +24,11 @@ def enabled():
 
 
 def generic_plans():
-    """For the rest of the current transaction (call it inside an atomic block)."""
+    """For the rest of the current transaction (call it inside an atomic block): reuse plans,
+    join in the order written."""
     if enabled():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL plan_cache_mode = auto")
+            cursor.execute(
+                "SELECT set_config('plan_cache_mode', 'auto', true),"
+                " set_config('join_collapse_limit', '1', true)"
+            )

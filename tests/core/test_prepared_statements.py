@@ -88,6 +88,12 @@ def _plan_cache_mode():
         return cursor.fetchone()[0]
 
 
+def _join_collapse_limit():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW join_collapse_limit")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_plans_fit_the_values_except_where_a_task_operation_reuses_them(demo):
@@ -97,15 +103,18 @@ def test_plans_fit_the_values_except_where_a_task_operation_reuses_them(demo):
     if not plans.enabled():
         pytest.skip("prepared statements are off (DB_PREPARE_THRESHOLD=off)")
     assert _plan_cache_mode() == "force_custom_plan"
+    assert _join_collapse_limit() == "8"  # PostgreSQL's default: it searches the join orders
     with transaction.atomic():
         plans.generic_plans()
         assert _plan_cache_mode() == "auto"
+        assert _join_collapse_limit() == "1"
     assert _plan_cache_mode() == "force_custom_plan"
+    assert _join_collapse_limit() == "8"
 
     task = open_task(submit_sample(demo.worker1))
     with CaptureQueriesContext(connection) as ctx:
         services.claim(task_id=task.pk, user=demo.chair1)
     statements = [q["sql"] for q in ctx.captured_queries]
-    reuse = statements.index("SET LOCAL plan_cache_mode = auto")
+    reuse = next(i for i, sql in enumerate(statements) if "set_config('plan_cache_mode'" in sql)
     assert any("FOR UPDATE" in sql for sql in statements[:reuse])  # under the process lock
     assert _plan_cache_mode() == "force_custom_plan"
