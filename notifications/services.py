@@ -240,16 +240,19 @@ def enqueue(delivery_ids):
     further try would only wait for its own timeout, and the sweep will send them all."""
     from .tasks import deliver  # the tasks module imports this one
 
-    for position, pk in enumerate(delivery_ids):
-        try:
-            deliver.delay(pk)
-        except Exception:
-            logger.warning(
-                "Could not publish %d outbox deliveries; the sweep will send them.",
-                len(delivery_ids) - position,
-                exc_info=True,
-            )
-            return
+    published = 0
+    try:
+        # One producer (one broker connection from the pool) for all of them.
+        with deliver.app.producer_or_acquire() as producer:
+            for pk in delivery_ids:
+                deliver.apply_async((pk,), producer=producer)
+                published += 1
+    except Exception:
+        logger.warning(
+            "Could not publish %d outbox deliveries; the sweep will send them.",
+            len(delivery_ids) - published,
+            exc_info=True,
+        )
 
 
 # --- inbox ------------------------------------------------------------------------------------
