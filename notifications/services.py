@@ -236,9 +236,31 @@ def _webhook_payload(event, verb, title, body, case, data):
 
 
 def enqueue(delivery_ids):
-    """Hand deliveries to Celery. Stops at the first publish error: with the broker down every
-    further try would only wait for its own timeout, and the sweep will send them all."""
-    from .tasks import deliver  # the tasks module imports this one
+    """Hand an operation's deliveries to Celery, after its commit. One delivery is one
+    `deliver` message; several are one `deliver_each` message that a worker fans out, so the
+    officer's request publishes once (each publish to Redis costs about a millisecond) and
+    every delivery is still its own task, retried on its own."""
+    from .tasks import deliver, deliver_each  # the tasks module imports this one
+
+    ids = list(delivery_ids)
+    try:
+        if len(ids) == 1:
+            deliver.delay(ids[0])
+        elif ids:
+            deliver_each.delay(ids)
+    except Exception:
+        logger.warning(
+            "Could not publish %d outbox deliveries; the sweep will send them.",
+            len(ids),
+            exc_info=True,
+        )
+
+
+def publish_each(delivery_ids):
+    """A `deliver` message per delivery, from a worker (`deliver_each`). Stops at the first
+    publish error: with the broker down every further try would only wait for its own timeout,
+    and the sweep will send them all."""
+    from .tasks import deliver
 
     published = 0
     try:

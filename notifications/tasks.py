@@ -26,6 +26,13 @@ def deliver(delivery_id):
     return outcome
 
 
+# acks_late: a worker that dies mid-fan-out gets the message again; deliveries published twice
+# are sent once (see `deliver`).
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_each(delivery_ids):
+    services.publish_each(delivery_ids)
+
+
 @shared_task(ignore_result=True)
 def sweep_outbox():
     return services.sweep_outbox()

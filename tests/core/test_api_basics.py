@@ -37,6 +37,58 @@ def test_unauthenticated_is_401_json(db, client):
     assert set(response.json()) == {"detail", "code"}
 
 
+def test_a_token_authenticates_its_user_in_one_query(demo, api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(demo.chair1)
+    client.get("/api/v1/me/")  # warm
+    with CaptureQueriesContext(connection) as queries:
+        me = client.get("/api/v1/me/")
+    assert me.status_code == 200 and me.json()["username"] == "chair1"
+    token_reads = [q["sql"] for q in queries.captured_queries if "authtoken_token" in q["sql"]]
+    assert len(token_reads) == 1
+
+
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("Token not-a-key", "认证令牌无效。"),
+        ("Token", "没有提供认证信息（认证令牌HTTP头无效）。"),
+    ],
+)
+def test_a_bad_token_is_a_401_in_chinese(demo, client, header, message):
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["detail"] == message
+
+
+def test_a_deactivated_users_token_is_a_401(demo, api):
+    client = api(demo.chair1)
+    assert client.get("/api/v1/me/").status_code == 200
+    demo.chair1.__class__.objects.filter(username="chair1").update(is_active=False)
+    response = client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "User inactive or deleted."
+
+
+def test_the_token_user_is_the_whole_user(demo, api):
+    """The user read with the token carries every field (the roles and reach come from them)."""
+    from django.test import RequestFactory
+    from rest_framework.authtoken.models import Token
+
+    from core.authentication import TokenAuthentication
+
+    key = Token.objects.create(user=demo.town_aid1).key
+    request = RequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    user, token = TokenAuthentication().authenticate(request)
+    fresh = type(user).objects.get(pk=demo.town_aid1.pk)
+    fields = [f.attname for f in type(user)._meta.concrete_fields]
+    assert [getattr(user, f) for f in fields] == [getattr(fresh, f) for f in fields]
+    assert token.key == key and token.user is user and token.created is not None
+    assert user._state.adding is False and user._state.db == "default"
+
+
 def test_me_lists_memberships(demo, api):
     me = api(demo.chair1).get("/api/v1/me/").json()
     assert sorted((m["organization"]["name"], m["role"]) for m in me["memberships"]) == [

@@ -17,7 +17,7 @@ from redis import Redis
 
 from notifications.models import Channel, Delivery, DeliveryStatus
 from notifications.services import notify
-from notifications.tasks import deliver, sweep_outbox
+from notifications.tasks import deliver, deliver_each, sweep_outbox
 from tests.conftest import celery_broker
 
 pytestmark = pytest.mark.django_db
@@ -196,6 +196,59 @@ def test_after_commit_the_delivery_is_sent_without_calling_deliver(
 
     assert len(mailoutbox) == 1
     assert Delivery.objects.get(pk=pk).status == DeliveryStatus.SENT
+
+
+def _published(app):
+    """(task name, args) of every message waiting in the in-memory broker's queue."""
+    messages = []
+    with app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(app.conf.task_default_queue)
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            messages.append((message.headers["task"], message.decode()[0]))
+            message.ack()
+        queue.close()
+    return messages
+
+
+def test_an_operations_deliveries_leave_as_one_message_a_worker_fans_out(
+    make_case, make_user, make_endpoint, celery_test_app, django_capture_on_commit_callbacks
+):
+    _published(celery_test_app)  # the in-memory broker keeps what earlier tests published
+    case = make_case()
+    make_endpoint(case.organization, "http://127.0.0.1:9/hook")
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = _notify(case, [make_user(), make_user()])
+    assert len(ids) == 3  # an email to each, one webhook for the event
+    assert _published(celery_test_app) == [("notifications.tasks.deliver_each", [ids])]
+
+    # The worker's side: one `deliver` message per delivery.
+    deliver_each(ids)
+    assert sorted(_published(celery_test_app)) == sorted(
+        ("notifications.tasks.deliver", [pk]) for pk in ids
+    )
+
+    # A single delivery goes straight to `deliver`.
+    with django_capture_on_commit_callbacks(execute=True):
+        [pk] = _notify(case, [make_user(email="")], event="case:1:other")
+    assert ("notifications.tasks.deliver", [pk]) in _published(celery_test_app)
+
+
+def test_a_fan_out_with_the_broker_down_leaves_the_deliveries_to_the_sweep(
+    make_case, make_user, mailoutbox, caplog, time_machine
+):
+    ids = _notify(make_case(), [make_user(), make_user()])
+    with celery_broker("redis://127.0.0.1:1/0"):
+        deliver_each(ids)
+    assert "Could not publish 2 outbox deliveries; the sweep will send them." in caplog.text
+    assert Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).count() == 2
+
+    _past_grace(time_machine)
+    assert sweep_outbox() == 2
+    assert len(mailoutbox) == 2
 
 
 def test_admin_retry_now_gives_a_failed_delivery_another_round(
