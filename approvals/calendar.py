@@ -26,13 +26,12 @@ def _overrides(start, end):
     """{date: is working day} of the admin's overrides between `start` and `end`. Within an
     operation one read covers a margin around the first range asked for, so the deadline and
     reminder of each task opened reuse it."""
-    lo, hi, days = memo.remembered("working_day_overrides", lambda: [None, None, {}])
+    lo, hi, days = memo.configuration("working_day_overrides", lambda: (None, None, {}))
     if lo is None or start < lo or end > hi:
         lo = min(start, lo or start) - OVERRIDES_MARGIN
         hi = max(end, hi or end) + OVERRIDES_MARGIN
         days = _read_overrides(lo, hi)
-        memo.forget("working_day_overrides")
-        memo.remembered("working_day_overrides", lambda: [lo, hi, days])
+        memo.reconfigure("working_day_overrides", (lo, hi, days))
     return {day: working for day, working in days.items() if start <= day <= end}
 
 

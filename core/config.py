@@ -40,7 +40,7 @@ def parameter_for_each(key, organizations, *, on=None):
 
 def _latest_by_path(key, on):
     """{organization path (None: everywhere): the value of `key` in force on `on`}."""
-    return memo.remembered(("parameters", on), lambda: _all_in_force(on)).get(key, {})
+    return memo.configuration(("parameters", on), lambda: _all_in_force(on)).get(key, {})
 
 
 def _all_in_force(on):

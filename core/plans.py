@@ -16,6 +16,8 @@ planning the page takes 0.5 ms."""
 
 from django.db import connection
 
+from . import generation, memo
+
 
 def enabled():
     return connection.vendor == "postgresql" and bool(
@@ -25,10 +27,13 @@ def enabled():
 
 def generic_plans():
     """For the rest of the current transaction (call it inside an atomic block): reuse plans,
-    join in the order written."""
+    join in the order written. The same statement brings the configuration's generation to
+    the current operation (core.generation), which saves the operation reading parameters,
+    calendar and webhook endpoints again when they have not changed."""
     if enabled():
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('plan_cache_mode', 'auto', true),"
-                " set_config('join_collapse_limit', '1', true)"
+                f" set_config('join_collapse_limit', '1', true), {generation.READ}"
             )
+            memo.learn_generation(cursor.fetchone()[2])

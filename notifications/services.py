@@ -197,7 +197,7 @@ def _insert_new(deliveries):
 def endpoints_covering(organization):
     """Active endpoints of the organization itself, and of its ancestors that asked for the
     events of their subtree (read once per operation)."""
-    return memo.remembered(
+    return memo.configuration(
         ("webhook_endpoints", organization.pk), lambda: _endpoints_covering(organization)
     )
 

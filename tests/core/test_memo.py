@@ -2,12 +2,14 @@
 
 A decision opens tasks, computes their deadlines and reminders from parameters and the
 official calendar, and notifies people through webhook endpoints. Those rows are read once per
-operation (core.memo), never remembered across operations."""
+operation (core.memo); on PostgreSQL, an operation on a task reuses what an earlier one read
+as long as the configuration's generation (core.generation) has not changed."""
 
+import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,7 +19,7 @@ from bench.engine import Driver, ric_number, submit_festival_aid
 from core import memo
 from core.config import parameter
 from core.models import Parameter
-from notifications.models import Notification
+from notifications.models import Delivery, Notification, WebhookEndpoint
 from organizations.models import User
 
 pytestmark = pytest.mark.django_db
@@ -75,10 +77,10 @@ def test_calendar_overrides_within_an_operation_still_answer_each_range(demo):
         assert calendar.previous_working_day(date(2026, 3, 10)) == date(2026, 3, 8)
 
 
-def _grassroots_review_approved(demo):
+def _grassroots_review_approved(demo, worker="worker1"):
     """A festival aid application past the chair's review; the queries of that decision."""
     driver = Driver()
-    case = submit_festival_aid(demo.worker1, ric_number(1))
+    case = submit_festival_aid(demo.user(worker), ric_number(int(worker[-1])))
     task = driver.open_task(case, "grassroots_review")
     services.claim(task_id=task.pk, user=demo.chair1)
     with CaptureQueriesContext(connection) as ctx:
@@ -152,3 +154,101 @@ def test_a_delegate_may_take_a_task_offered_to_the_role_of_the_colleague_they_co
     assert selectors.queue(county_aid).filter(pk=review.pk).exists()
     claimed = services.claim(task_id=review.pk, user=county_aid)
     assert claimed.owner == county_aid and claimed.on_behalf_of == demo.town_aid2
+
+
+# --- kept across operations under the configuration's generation (PostgreSQL) ----------------
+
+
+def _visits_due(case):
+    """When the two home visits the grassroots review opened are due."""
+    return max(
+        CaseTask.objects.filter(case=case, flow_task__endswith=".investigation").values_list(
+            "due_at", flat=True
+        )
+    )
+
+
+def _configuration_reads(ctx):
+    return {
+        table: _tables_read(ctx, table)
+        for table in (
+            "core_parameter",
+            "approvals_workingdayoverride",
+            "notifications_webhookendpoint",
+        )
+    }
+
+
+NONE_READ = {
+    "core_parameter": 0,
+    "approvals_workingdayoverride": 0,
+    "notifications_webhookendpoint": 0,
+}
+EACH_READ_ONCE = dict.fromkeys(NONE_READ, 1)
+LONGER_VISITS = {"key": "hardship.investigation_working_days", "effective_from": date(2000, 1, 1)}
+
+
+@pytest.mark.postgres
+def test_a_second_decision_reuses_the_configuration_the_first_read(demo):
+    _grassroots_review_approved(demo, "worker1")
+    _driver, _case, _task, ctx = _grassroots_review_approved(demo, "worker2")
+    assert _configuration_reads(ctx) == NONE_READ
+
+
+@pytest.mark.postgres
+def test_a_changed_configuration_applies_to_the_next_decision(demo):
+    _driver, first, _task, _ctx = _grassroots_review_approved(demo, "worker1")
+    Parameter.objects.create(value=15, **LONGER_VISITS)  # 5 working days by default
+    endpoint = WebhookEndpoint.objects.create(
+        organization=first.organization, name="robot", url="http://127.0.0.1:9/hook"
+    )
+
+    _driver, second, _task, ctx = _grassroots_review_approved(demo, "worker2")
+
+    assert _configuration_reads(ctx) == EACH_READ_ONCE
+    assert _visits_due(second) - _visits_due(first) >= timedelta(days=12)  # 10 working days
+    assert Delivery.objects.filter(endpoint=endpoint, event__contains=":").exists()
+
+
+@pytest.mark.postgres
+def test_a_change_rolled_back_leaves_nothing_behind(demo):
+    _driver, first, _task, _ctx = _grassroots_review_approved(demo, "worker1")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Parameter.objects.create(value=15, **LONGER_VISITS)
+        _driver, undone, _task, _ctx = _grassroots_review_approved(demo, "worker2")
+        assert _visits_due(undone) - _visits_due(first) >= timedelta(days=12)
+        raise RuntimeError("changed our mind")
+
+    _driver, third, _task, _ctx = _grassroots_review_approved(demo, "worker2")
+    assert abs(_visits_due(third) - _visits_due(first)) < timedelta(days=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_is_seen_when_it_commits_not_before(demo):
+    """Another officer's session changes a parameter: decisions made while that change is
+    uncommitted keep the old value, the first one after its commit has the new one."""
+    _driver, first, _task, _ctx = _grassroots_review_approved(demo, "worker1")
+    changed, may_commit = threading.Event(), threading.Event()
+
+    def change():
+        try:
+            with transaction.atomic():
+                Parameter.objects.create(value=15, **LONGER_VISITS)
+                changed.set()
+                may_commit.wait(20)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    assert changed.wait(20)
+    _driver, before_commit, _task, _ctx = _grassroots_review_approved(demo, "worker2")
+    may_commit.set()
+    thread.join(20)
+    services.withdraw(case_id=first.pk, user=demo.worker1, reason="Applied twice.")
+    _driver, after_commit, _task, ctx = _grassroots_review_approved(demo, "worker1")
+
+    assert abs(_visits_due(before_commit) - _visits_due(first)) < timedelta(days=1)
+    assert _visits_due(after_commit) - _visits_due(first) >= timedelta(days=12)
+    assert _configuration_reads(ctx)["core_parameter"] == 1
