@@ -120,6 +120,17 @@ def case_in_reach(user, case_id):
     return cases_in_reach(user).filter(pk=case_id).first()
 
 
+def in_reach(user, case):
+    """Whether a case already read (with its organization) lies within the user's reach: the
+    query of `case_in_reach` only where the row cannot tell — the user's own cases and, for an
+    officer, the cases of their subtree are in reach on sight."""
+    if user.is_superuser or user.pk in (case.applicant_id, case.submitted_by_id):
+        return True
+    if any(case.organization.path.startswith(path) for path in officer_paths(user)):
+        return True
+    return cases_in_reach(user).filter(pk=case.pk).exists()
+
+
 def trail_of(case):
     return (
         TrailEvent.objects.filter(case=case).select_related("actor", "on_behalf_of").order_by("seq")

@@ -24,7 +24,7 @@ from approvals.models import OPEN_STATUSES, CaseTask
 from approvals.spec import APPROVE, SUBMIT
 from cases import trail
 from cases.models import Case, CaseStatus
-from cases.selectors import case_in_reach
+from cases.selectors import in_reach
 from cases.services import submit_case
 from core import memo
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -120,20 +120,27 @@ def acts_as_mediator(user, record, task=None):
 @contextmanager
 def _locked(case_id, user):
     """The case within the user's reach (404 otherwise), its process locked and its record
-    locked and re-read, so every check sees the state the change applies to."""
-    case = case_in_reach(user, case_id)
-    if case is None or case.process != PROCESS:
+    locked and re-read, so every check sees the state the change applies to. The reach is
+    decided on the case read under the lock (a mediator's own subtree needs no query)."""
+    flow_process_id = (
+        Case.objects.filter(pk=case_id, process=PROCESS)
+        .values_list("flow_process_id", flat=True)
+        .first()
+    )
+    if flow_process_id is None:
         raise NotFound(_("Case not found."))
     with (
         memo.operation(),
         trail.acting(actor=user),
         transaction.atomic(),
-        _flow().lock(case.flow_process_id),
+        _flow().lock(flow_process_id),
         notifications_batched(),
     ):
         case = Case.objects.select_related("organization", "applicant", "submitted_by").get(
-            pk=case.pk
+            pk=case_id
         )
+        if not in_reach(user, case):
+            raise NotFound(_("Case not found."))
         record = MediationCase.objects.select_for_update().get(case=case)
         yield case, record
 

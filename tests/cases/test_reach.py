@@ -14,7 +14,7 @@ from approvals.models import CaseTask
 from bench.engine import Driver, hardship_case, mediation_case, remittance_case
 from cases.api import CaseFilter
 from cases.models import Case, CaseCC
-from cases.selectors import case_in_reach, cases_in_reach
+from cases.selectors import case_in_reach, cases_in_reach, in_reach
 from organizations.models import User
 from organizations.selectors import officer_paths
 from tests.helpers import open_task, submit_sample
@@ -65,6 +65,16 @@ def test_the_list_and_its_count_match_the_rules_for_every_user(world):
         qs = cases_in_reach(user)
         assert set(qs.values_list("pk", flat=True)) == expected, user.username
         assert qs.count() == len(expected), user.username
+
+
+def test_one_case_read_is_in_reach_exactly_when_the_rules_say(world):
+    """`in_reach` decides on the row where it can (own cases, an officer's subtree) and asks the
+    query otherwise; for every user and case it answers as the rules do."""
+    cases = list(Case.objects.select_related("organization"))
+    for user in User.objects.all():
+        expected = reference(user)
+        for case in cases:
+            assert in_reach(user, case) == (case.pk in expected), (user.username, case.number)
 
 
 def test_copies_held_and_decided_tasks_bring_a_case_into_reach(world, demo):
