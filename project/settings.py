@@ -327,19 +327,25 @@ UNIONFLOW_OUTBOX = {
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
 }
 
+
 # --- Reports --------------------------------------------------------------------------------
+def _whole_number_from_env(name, default, unit=""):
+    """A whole number of 1 or more from the environment; anything else refuses to start."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number{unit}, 1 or more (got {raw!r}); "
+            "see README, Configuration."
+        )
+    return int(raw)
+
+
 # Export files hold personal data (case lists, trails): a daily sweep deletes each export job
 # and its file this many days after it finished (or, stuck waiting or running, was started).
-_retention = os.environ.get("EXPORT_RETENTION_DAYS", "").strip() or "7"
-try:
-    EXPORT_RETENTION_DAYS = int(_retention)
-except ValueError:
-    EXPORT_RETENTION_DAYS = 0  # not a whole number: refused just below
-if EXPORT_RETENTION_DAYS < 1:
-    raise ImproperlyConfigured(
-        f"EXPORT_RETENTION_DAYS must be a whole number of days, 1 or more (got {_retention!r}); "
-        "see README, Configuration."
-    )
+EXPORT_RETENTION_DAYS = _whole_number_from_env("EXPORT_RETENTION_DAYS", 7, unit=" of days")
+# A case list of up to this many cases is exported while the caller waits; a longer one only
+# as a background export job.
+REPORTS_EXPORT_SYNC_MAX_ROWS = _whole_number_from_env("EXPORT_SYNC_MAX_ROWS", 2000)
 
 # --- Sensitive data ---------------------------------------------------------------------------
 # Fernet keys (newest first) for encrypted columns, and the key of duplicate-lookup hashes.

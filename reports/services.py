@@ -6,7 +6,7 @@ Direct or background: a summary, a trail and a yearly report have a bounded size
 built while the caller waits; a case list is built while the caller waits up to
 `SYNC_MAX_ROWS` cases (2,000 by default — a couple of seconds as .xlsx) and otherwise only as
 an export job (POST /api/v1/reports/exports/, or the export button, which starts one).
-Settings may change the threshold: `REPORTS_EXPORT_SYNC_MAX_ROWS`."""
+The threshold is configuration: `EXPORT_SYNC_MAX_ROWS` (README, Configuration)."""
 
 import functools
 import logging
@@ -33,7 +33,7 @@ from .models import ExportJob, TrailVerification
 
 logger = logging.getLogger(__name__)
 
-SYNC_MAX_ROWS = getattr(settings, "REPORTS_EXPORT_SYNC_MAX_ROWS", 2000)
+SYNC_MAX_ROWS = settings.REPORTS_EXPORT_SYNC_MAX_ROWS
 # A job still waiting this long was probably never queued (broker down): queue it again.
 REQUEUE_AFTER = timedelta(minutes=2)
 

@@ -279,3 +279,23 @@ def test_a_retention_below_one_day_or_not_a_number_refuses_to_start(monkeypatch,
     monkeypatch.setenv("EXPORT_RETENTION_DAYS", value)
     with pytest.raises(ImproperlyConfigured, match="EXPORT_RETENTION_DAYS must be a whole number"):
         runpy.run_path(str(SETTINGS_FILE))
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 2000), ("", 2000), ("500", 500)])
+def test_the_direct_export_limit_comes_from_the_environment(monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
+    if value is None:
+        monkeypatch.delenv("EXPORT_SYNC_MAX_ROWS", raising=False)
+    else:
+        monkeypatch.setenv("EXPORT_SYNC_MAX_ROWS", value)
+    assert runpy.run_path(str(SETTINGS_FILE))["REPORTS_EXPORT_SYNC_MAX_ROWS"] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "1e3"])
+def test_a_direct_export_limit_below_one_or_not_a_number_refuses_to_start(
+    monkeypatch, tmp_path, value
+):
+    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("EXPORT_SYNC_MAX_ROWS", value)
+    with pytest.raises(ImproperlyConfigured, match="EXPORT_SYNC_MAX_ROWS must be a whole number"):
+        runpy.run_path(str(SETTINGS_FILE))
