@@ -8,12 +8,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+EXPORTS_DIR = "exports"  # of the media storage; nothing else is kept there
+
 
 def export_file_name(instance, filename):
     """A random stored name (the download name is kept apart), grouped by month."""
     now = timezone.now()
     extension = filename.rsplit(".", 1)[-1] if "." in filename else "bin"
-    return f"exports/{now:%Y/%m}/{uuid.uuid4().hex}.{extension}"
+    return f"{EXPORTS_DIR}/{now:%Y/%m}/{uuid.uuid4().hex}.{extension}"
 
 
 class ExportJob(models.Model):

@@ -29,7 +29,7 @@ from core.errors import Conflict, DomainError, Invalid, NotFound
 from . import params as report_params
 from . import selectors
 from .exports import csvfile, pdf, tables, xlsx
-from .models import ExportJob, TrailVerification
+from .models import EXPORTS_DIR, ExportJob, TrailVerification
 
 logger = logging.getLogger(__name__)
 
@@ -372,7 +372,8 @@ def purge_expired_exports(now=None):
                 purged += deleted.get(ExportJob._meta.label, 0)
                 # The files go only after the rows are committed: a rolled-back delete never
                 # leaves a job whose download fails on a missing file. The other way round a
-                # file may outlive its row when deleting it fails; that is logged with its name.
+                # file may outlive its row when deleting it fails; that is logged with its name
+                # and tried again by the next sweeps (`_delete_orphan_export_files`).
                 names = [name for _pk, name in batch if name]
                 if names:
                     transaction.on_commit(functools.partial(_delete_export_files, storage, names))
@@ -382,7 +383,37 @@ def purge_expired_exports(now=None):
         logger.info(
             "Purged %s export jobs older than %s days", purged, settings.EXPORT_RETENTION_DAYS
         )
+    _delete_orphan_export_files(storage, now - timedelta(days=settings.EXPORT_RETENTION_DAYS))
     return purged
+
+
+def _delete_orphan_export_files(storage, cutoff):
+    """Files of the exports directory that no job names and that are older than the retention:
+    a file whose delete failed on an earlier day, or one a worker wrote for a job purged while
+    it ran. Each sweep tries them again. A file younger than the retention is never touched, so
+    a file written just before its job's row is not mistaken for an orphan."""
+    old = [
+        name
+        for name in _files_under(storage, EXPORTS_DIR)
+        if storage.get_modified_time(name) < cutoff
+    ]
+    for start in range(0, len(old), PURGE_BATCH_SIZE):
+        names = old[start : start + PURGE_BATCH_SIZE]
+        named = set(ExportJob.objects.filter(file__in=names).values_list("file", flat=True))
+        orphans = [name for name in names if name not in named]
+        if orphans:
+            logger.info("Deleting %s export files no job names", len(orphans))
+            _delete_export_files(storage, orphans)
+
+
+def _files_under(storage, directory):
+    if not storage.exists(directory):
+        return
+    directories, files = storage.listdir(directory)
+    for name in files:
+        yield f"{directory}/{name}"
+    for sub in directories:
+        yield from _files_under(storage, f"{directory}/{sub}")
 
 
 # --- verification of every trail -----------------------------------------------------------------

@@ -3,6 +3,7 @@ personal data — once EXPORT_RETENTION_DAYS have passed since they finished (or
 or running, since they were started); a purged job is simply not found any more."""
 
 import logging
+import os
 import runpy
 from datetime import timedelta
 from pathlib import Path
@@ -167,6 +168,46 @@ def test_a_file_that_cannot_be_deleted_is_logged_and_the_sweep_goes_on(
     assert not on_disk(other)
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert stubborn.file.name in warning.getMessage()
+
+
+def _aged(path, days):
+    moment = days_ago(days).timestamp()
+    os.utime(path, (moment, moment))
+
+
+def test_a_file_that_could_not_be_deleted_goes_with_a_later_sweep(
+    demo, django_capture_on_commit_callbacks, monkeypatch
+):
+    stubborn = stored_job(demo.town_auditor, created_at=days_ago(9), finished_at=days_ago(9))
+    _aged(stubborn.file.path, 9)
+    storage = ExportJob._meta.get_field("file").storage
+    with monkeypatch.context() as refusing:
+        refusing.setattr(storage, "delete", lambda name: (_ for _ in ()).throw(PermissionError()))
+        assert sweep(django_capture_on_commit_callbacks) == 1
+    assert on_disk(stubborn) and not ExportJob.objects.exists()
+
+    assert sweep(django_capture_on_commit_callbacks) == 0  # no job left; its file goes now
+    assert not on_disk(stubborn)
+
+
+def test_a_file_no_job_names_goes_once_older_than_the_retention(
+    demo, django_capture_on_commit_callbacks
+):
+    """A worker that finished writing after its job's row was purged leaves a file nobody
+    names: it goes once it is older than the retention, like the jobs. Files of live jobs, and
+    unnamed files younger than that (a worker may be about to name it), stay."""
+    storage = ExportJob._meta.get_field("file").storage
+    orphan = storage.save("exports/2026/01/orphan.csv", ContentFile(b"personal data"))
+    fresh = storage.save("exports/2026/01/fresh.csv", ContentFile(b"being written"))
+    kept = stored_job(demo.town_auditor, created_at=days_ago(2), finished_at=days_ago(2))
+    _aged(storage.path(orphan), 8)
+    _aged(kept.file.path, 30)  # an old file, but its job is within the retention
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+
+    assert not storage.exists(orphan)
+    assert storage.exists(fresh) and on_disk(kept)
+    storage.delete(fresh)
 
 
 def test_the_setting_moves_the_cut_off(demo, django_capture_on_commit_callbacks):
