@@ -1,8 +1,8 @@
 """API token authentication, read in one statement built once per process.
 
 Every API request authenticates, so DRF's `Token.objects.select_related("user").get(key=…)`
-ran on each: building and compiling that query cost about 0.8 ms of the 0.35 ms the read
-itself takes — a twentieth of an inbox read. The statement here is written from the models'
+ran on each: building and compiling that query cost about 0.8 ms on top of the 0.35 ms the
+read itself takes — a twentieth of an inbox read. The statement here is written from the models'
 own columns when first used, so a field added to the user or the token is read too."""
 
 import functools

@@ -302,41 +302,44 @@ def test_beat_reads_its_hours_in_the_local_time_of_the_people_served():
     assert not due_at(2, 29)
 
 
+# (environment variable, setting): whole numbers of 1 or more, read when the settings load.
+RETENTION = ("EXPORT_RETENTION_DAYS", "EXPORT_RETENTION_DAYS")
+DIRECT_LIMIT = ("EXPORT_SYNC_MAX_ROWS", "REPORTS_EXPORT_SYNC_MAX_ROWS")
+
+
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, 7), ("", 7), ("14", 14), (" 30 ", 30), ("1", 1)]
+    ("variable", "value", "expected"),
+    [
+        (RETENTION, None, 7),
+        (RETENTION, "", 7),
+        (RETENTION, "14", 14),
+        (RETENTION, " 30 ", 30),
+        (RETENTION, "1", 1),
+        (DIRECT_LIMIT, None, 2000),
+        (DIRECT_LIMIT, "", 2000),
+        (DIRECT_LIMIT, "500", 500),
+    ],
 )
-def test_the_retention_comes_from_the_environment(monkeypatch, tmp_path, value, expected):
-    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
-    if value is None:
-        monkeypatch.delenv("EXPORT_RETENTION_DAYS", raising=False)
-    else:
-        monkeypatch.setenv("EXPORT_RETENTION_DAYS", value)
-    assert runpy.run_path(str(SETTINGS_FILE))["EXPORT_RETENTION_DAYS"] == expected
-
-
-@pytest.mark.parametrize("value", ["0", "-3", "seven", "1.5"])
-def test_a_retention_below_one_day_or_not_a_number_refuses_to_start(monkeypatch, tmp_path, value):
-    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("EXPORT_RETENTION_DAYS", value)
-    with pytest.raises(ImproperlyConfigured, match="EXPORT_RETENTION_DAYS must be a whole number"):
-        runpy.run_path(str(SETTINGS_FILE))
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, 2000), ("", 2000), ("500", 500)])
-def test_the_direct_export_limit_comes_from_the_environment(monkeypatch, tmp_path, value, expected):
-    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
-    if value is None:
-        monkeypatch.delenv("EXPORT_SYNC_MAX_ROWS", raising=False)
-    else:
-        monkeypatch.setenv("EXPORT_SYNC_MAX_ROWS", value)
-    assert runpy.run_path(str(SETTINGS_FILE))["REPORTS_EXPORT_SYNC_MAX_ROWS"] == expected
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "many", "1e3"])
-def test_a_direct_export_limit_below_one_or_not_a_number_refuses_to_start(
-    monkeypatch, tmp_path, value
+def test_retention_and_direct_export_limit_come_from_the_environment(
+    monkeypatch, tmp_path, variable, value, expected
 ):
+    name, setting = variable
     monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("EXPORT_SYNC_MAX_ROWS", value)
-    with pytest.raises(ImproperlyConfigured, match="EXPORT_SYNC_MAX_ROWS must be a whole number"):
+    if value is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, value)
+    assert runpy.run_path(str(SETTINGS_FILE))[setting] == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [(RETENTION, v) for v in ("0", "-3", "seven", "1.5")]
+    + [(DIRECT_LIMIT, v) for v in ("0", "-1", "many", "1e3")],
+)
+def test_a_value_below_one_or_not_a_number_refuses_to_start(monkeypatch, tmp_path, variable, value):
+    name, _setting = variable
+    monkeypatch.setenv("UNIONFLOW_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=f"{name} must be a whole number"):
         runpy.run_path(str(SETTINGS_FILE))
