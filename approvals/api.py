@@ -228,23 +228,6 @@ class DelegationInSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-_PERSON = ("id", "username", "full_name")
-# What a row of the list shows (TaskSerializer), and no more: the people's and the case's other
-# columns (password hashes, dates) cost a page more to read and convert than it shows.
-LIST_COLUMNS = (
-    *("flow_task", "flow_task_type", "status", "created", "finished", "data", "owner"),
-    *("case", "candidate_organization", "candidate_role", "due_at", "decision", "comment"),
-    *("completed_by", "on_behalf_of", "kind", "on_hold"),
-    *("case__id", "case__number", "case__process"),
-    *("candidate_organization__id", "candidate_organization__name"),
-    "candidate_organization__kind",
-    *(
-        f"{person}__{column}"
-        for person in ("owner", "completed_by", "on_behalf_of")
-        for column in _PERSON
-    ),
-)
-
 VIEWS = {"inbox": selectors.inbox, "queue": selectors.queue, "archive": selectors.archive}
 
 
@@ -267,21 +250,27 @@ class TaskList(generics.ListAPIView):
             raise ValidationError(
                 {"view": [_("Choose one of: %(choices)s.") % {"choices": ", ".join(VIEWS)}]}
             )
+        try:
+            overdue = StrictNullBooleanField().clean(params.get("overdue"))
+        except DjangoValidationError as exc:
+            raise ValidationError({"overdue": exc.messages}) from None
+        if (
+            view == "inbox"
+            and not (params.get("process") or params.get("step"))
+            and overdue is None
+        ):
+            return selectors.InboxPages(self.request.user)
         qs = VIEWS[view](self.request.user)
         if params.get("process"):
             qs = qs.filter(case__process=params["process"])
         if params.get("step"):
             qs = qs.filter(flow_task__endswith=f".{params['step']}")
-        try:
-            overdue = StrictNullBooleanField().clean(params.get("overdue"))
-        except DjangoValidationError as exc:
-            raise ValidationError({"overdue": exc.messages}) from None
         if overdue is True:
             qs = qs.filter(status__in=OPEN_STATUSES, due_at__lt=timezone.now())
         elif overdue is False:
             qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=timezone.now()))
         order = "-finished" if view == "archive" else "created"
-        return qs.order_by(order, "pk").only(*LIST_COLUMNS)
+        return qs.order_by(order, "pk").only(*selectors.LIST_COLUMNS)
 
     @extend_schema(
         tags=["tasks"],

@@ -1,12 +1,12 @@
 """Task reads, scoped to the user and free of N+1. Who may take a task is decided here, in
 one query (`eligible_q`), so the queue a person sees and the check when they act agree."""
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Window
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from cases.selectors import cases_in_reach_q
-from core import memo
+from core import memo, statements
 from organizations.models import Membership
 from organizations.selectors import memberships_of
 
@@ -15,6 +15,25 @@ from .spec import APPROVE, REJECT
 
 HUMAN = "HUMAN"
 DECIDING = (APPROVE, REJECT)
+
+
+_PERSON = ("id", "username", "full_name")
+# What a row of the task list shows (api.TaskSerializer), and no more: the people's and the
+# case's other columns (password hashes, dates) cost a page more to read and convert than it
+# shows.
+LIST_COLUMNS = (
+    *("flow_task", "flow_task_type", "status", "created", "finished", "data", "owner"),
+    *("case", "candidate_organization", "candidate_role", "due_at", "decision", "comment"),
+    *("completed_by", "on_behalf_of", "kind", "on_hold"),
+    *("case__id", "case__number", "case__process"),
+    *("candidate_organization__id", "candidate_organization__name"),
+    "candidate_organization__kind",
+    *(
+        f"{person}__{column}"
+        for person in ("owner", "completed_by", "on_behalf_of")
+        for column in _PERSON
+    ),
+)
 
 
 def _base():
@@ -170,7 +189,40 @@ def may_take(user, task):
 
 
 def inbox(user):
-    return _base().filter(owner=user, status__in=(STATUS.ASSIGNED, STATUS.STARTED))
+    return _inbox(user.pk)
+
+
+def _inbox(owner_id):
+    return _base().filter(owner_id=owner_id, status__in=(STATUS.ASSIGNED, STATUS.STARTED))
+
+
+class InboxPages:
+    """A person's inbox as the task list pages it (core.rest.OneReadPaginator): a page and the
+    total in one statement, whose SQL each process builds once (core.statements)."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def count(self):
+        return inbox(self.user).count()
+
+    def page_and_total(self, offset, limit):
+        tasks = statements.rows(
+            ("inbox_page", offset, limit),
+            lambda owner_id: inbox_page(owner_id, offset, limit),
+            self.user.pk,
+        )
+        return tasks, (tasks[0].total_in_list if tasks else 0)
+
+
+def inbox_page(owner_id, offset, limit):
+    """One page of the inbox, oldest first, each row with the inbox's size."""
+    return (
+        _inbox(owner_id)
+        .order_by("created", "pk")
+        .only(*LIST_COLUMNS)
+        .annotate(total_in_list=Window(Count("pk")))[offset : offset + limit]
+    )
 
 
 def queue(user):
@@ -213,10 +265,14 @@ def open_tasks_of(case_ids):
 
 
 def round_of(task):
-    """The task's round as it stands: every task not cancelled, consultations included, in
-    order. Those of kind `COUNTING_KINDS` decide the step's outcome."""
+    """The task's round as it stands, a list: every task not cancelled, consultations
+    included, in order. Those of kind `COUNTING_KINDS` decide the step's outcome."""
+    return statements.rows("round_of", _round, task.batch)
+
+
+def _round(batch):
     return (
-        CaseTask.objects.filter(batch=task.batch)
+        CaseTask.objects.filter(batch=batch)
         .exclude(status=STATUS.CANCELED)
         .select_related("case", "owner")
         .order_by("kind", "position", "pk")

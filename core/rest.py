@@ -7,6 +7,7 @@ import logging
 from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -21,9 +22,31 @@ from .errors import DomainError
 logger = logging.getLogger(__name__)
 
 
+class OneReadPaginator(Paginator):
+    """Django's paginator counts the list and then reads the page: two statements. A list
+    that can read a page with its total (`page_and_total(offset, limit)`, a window count)
+    costs one. Pages past the end, or not whole numbers, are refused as Django refuses them."""
+
+    def page(self, number):
+        read = getattr(self.object_list, "page_and_total", None)
+        whole = number if isinstance(number, int) else _whole_number(number)
+        if read is None or whole is None or whole < 1:
+            return super().page(number)
+        items, total = read((whole - 1) * self.per_page, self.per_page)
+        if not items and whole > 1:
+            return super().page(whole)  # counts, and says the page holds no results
+        self.__dict__["count"] = total
+        return self._get_page(items, whole, self)
+
+
+def _whole_number(text):
+    return int(text) if isinstance(text, str) and text.isascii() and text.isdigit() else None
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+    django_paginator_class = OneReadPaginator
 
     def get_page_size(self, request):
         """A `page_size` that is not a whole number from 1 is a 400 naming it (DRF would

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import STATUS
 
 from cases import trail
-from core import memo
+from core import memo, statements
 from core.config import parameter
 from notifications.services import notify
 from organizations.models import Organization
@@ -76,14 +76,32 @@ def holders(role, organization):
     delegate each of them has now: `delegate_of` then needs no read of its own)."""
 
     def read():
-        people = list(users_with_role(role, organization))
+        people = statements.rows("holders", users_with_role, role, organization.pk)
         if memo.active():
-            delegates = _current_delegates(people)
+            delegates = {}
+            for delegation in statements.rows(
+                "holders_away", _delegations_of_holders, role, organization.pk, timezone.now()
+            ):
+                delegates.setdefault(delegation.delegator_id, delegation.delegate)
             for person in people:
                 memo.keep(("delegate_of", person.pk), delegates.get(person.pk))
         return people
 
     return memo.remembered(("holders", role, organization.pk), read)
+
+
+def _delegations_of_holders(role, organization_id, at):
+    """What `_current_delegates` reads for the holders of `role` at `organization_id`."""
+    return (
+        selectors.active_delegations(at=at)
+        .filter(
+            delegator__memberships__role=role,
+            delegator__memberships__organization_id=organization_id,
+            delegator__is_active=True,
+        )
+        .select_related("delegate")
+        .order_by("pk")
+    )
 
 
 def _escalation_levels(case, node, role, organization):
@@ -374,7 +392,7 @@ def round_outcome_after(task):
     if task.kind == TaskKind.CONSULT:
         return None
     node = task.flow_task
-    round_tasks = list(selectors.round_of(task))
+    round_tasks = selectors.round_of(task)
     tasks = [t for t in round_tasks if t.kind in selectors.COUNTING_KINDS]
     own = [t for t in tasks if t.kind == TaskKind.APPROVAL]
     added = [t for t in tasks if t.kind == TaskKind.ADDED]

@@ -15,7 +15,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from cases import trail
 from cases.models import Case, CaseCC, CaseStatus
-from core import memo, plans
+from core import memo, plans, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
 from notifications.services import batched as notifications_batched
@@ -79,6 +79,20 @@ def _in_reach(user, task):
     return selectors.tasks_in_reach(user).filter(pk=task.pk).exists()
 
 
+def _locked_read(task_id):
+    """The task with every person and organization its JSON shows (api.TaskSerializer): the
+    API answers a decision with the task as saved, without reading it again."""
+    return CaseTask.objects.select_related(
+        "case__organization",
+        "case__applicant",
+        "owner",
+        "process",
+        "candidate_organization",
+        "completed_by",
+        "on_behalf_of",
+    ).filter(pk=task_id)
+
+
 @contextmanager
 def _locked_task(task_id, user):
     """Find the task, lock its process and re-read it, so that every check sees the state the
@@ -100,17 +114,7 @@ def _locked_task(task_id, user):
             notifications_batched(),
         ):
             plans.generic_plans()
-            # With every person and organization the task's JSON shows (api.TaskSerializer):
-            # the API answers a decision with the task as saved here, without reading it again.
-            task = CaseTask.objects.select_related(
-                "case__organization",
-                "case__applicant",
-                "owner",
-                "process",
-                "candidate_organization",
-                "completed_by",
-                "on_behalf_of",
-            ).get(pk=task_id)
+            task = statements.rows("locked_task", _locked_read, found.pk)[0]
             if not _in_reach(user, task):
                 raise NotFound(_("Task not found."))
             task._trail_handled = True

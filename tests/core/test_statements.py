@@ -1,0 +1,179 @@
+"""core.statements: hot reads built once per process and run with each call's values. Every
+key the code base uses must compile to what the ORM builds for real values, and give the same
+rows; a read whose SQL text depends on its values is refused when it is learned."""
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from django.db import close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from approvals import selectors
+from approvals.services import rounds
+from approvals.services.delegations import create_delegation
+from approvals.services.tasks import _locked_read
+from core import statements
+from organizations.models import Organization, User
+from organizations.selectors import users_with_role
+from tests.helpers import open_task, submit_sample
+
+# Every statement the code base learns: key, build, and how to get real values for it.
+KEYS = {
+    "locked_task": (_locked_read, lambda demo, task, user: (task.pk,)),
+    ("inbox_page", 0, 20): (
+        lambda owner_id: selectors.inbox_page(owner_id, 0, 20),
+        lambda demo, task, user: (user.pk,),
+    ),
+    ("inbox_page", 2, 5): (
+        lambda owner_id: selectors.inbox_page(owner_id, 2, 5),
+        lambda demo, task, user: (user.pk,),
+    ),
+    "round_of": (selectors._round, lambda demo, task, user: (task.batch,)),
+    "holders": (
+        users_with_role,
+        lambda demo, task, user: ("aid_officer", demo.org("东湖镇总工会").pk),
+    ),
+    "holders_away": (
+        rounds._delegations_of_holders,
+        lambda demo, task, user: ("aid_officer", demo.org("东湖镇总工会").pk, timezone.now()),
+    ),
+}
+
+
+def _claimed_tasks(demo, count):
+    from approvals import services
+
+    tasks = []
+    for i in range(count):
+        task = open_task(submit_sample(demo.worker1, title=f"Sample {i}"))
+        services.claim(task_id=task.pk, user=demo.chair1)
+        tasks.append(task)
+    return tasks
+
+
+def _fields(obj, depth=2):
+    """A model instance's loaded values, and those of the related rows it carries."""
+    values = {k: v for k, v in obj.__dict__.items() if not k.startswith("_")}
+    if depth:
+        for name, related in obj._state.fields_cache.items():
+            values[name] = None if related is None else _fields(related, depth - 1)
+    return values
+
+
+@pytest.mark.parametrize("key", list(KEYS), ids=str)
+def test_every_key_compiles_to_what_the_orm_builds_and_reads_the_same_rows(demo, key):
+    build, values_of = KEYS[key]
+    tasks = _claimed_tasks(demo, 3)
+    now = timezone.now()
+    create_delegation(
+        user=demo.town_aid2,
+        delegate="county_aid",
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + timedelta(days=3),
+    )
+    statement = statements.learn(key, build, values_of(demo, tasks[0], demo.chair1))
+    read_rows = False
+    for task in tasks:
+        for user in (demo.chair1, demo.chair2):
+            values = values_of(demo, task, user)
+            sql, params = build(*values).query.get_compiler(using="default").as_sql()
+            assert (statement.sql, statement.bind(values)) == (sql, list(params))
+            expected = list(build(*values))
+            got = statements.rows(key, build, *values)
+            assert [_fields(t) for t in got] == [_fields(t) for t in expected]
+            read_rows = read_rows or bool(expected)
+    assert read_rows, "a key checked on no rows proves little"
+
+
+def test_a_learned_read_needs_no_more_statements_for_its_related_rows(demo):
+    [task] = _claimed_tasks(demo, 1)
+    statements.rows("locked_task", _locked_read, task.pk)
+    with CaptureQueriesContext(connection) as queries:
+        [read] = statements.rows("locked_task", _locked_read, task.pk)
+        shown = (read.case.organization.name, read.owner.username, read.process.pk)
+        shown += (read.case.applicant.username, read.candidate_organization.name)
+    assert len(queries) == 1
+    assert shown[:2] == (task.case.organization.name, "chair1")
+
+
+def test_values_and_flat_lists_come_out_as_the_orm_gives_them(demo):
+    def names(kind):
+        return (
+            Organization.objects.filter(kind=kind).order_by("path").values_list("name", flat=True)
+        )
+
+    def rows(kind):
+        return Organization.objects.filter(kind=kind).order_by("path").values("pk", "name")
+
+    for kind in ("grassroots", "town"):
+        assert statements.rows("t_names", names, kind) == list(names(kind))
+        assert statements.rows("t_rows", rows, kind) == list(rows(kind))
+    assert statements.rows("t_names", names, "no such kind") == []
+
+
+@pytest.mark.parametrize(
+    "build, value, why",
+    [
+        # The value becomes text: LIMIT is written into the SQL.
+        (lambda n: Organization.objects.order_by("pk")[:n], 3, "not a parameter"),
+        # The ORM wraps the value: `%…%` is what is sent, not the value.
+        (lambda name: Organization.objects.filter(name__contains=name), "湖", "not a parameter"),
+        # No stand-in for dates (or model instances).
+        (lambda day: User.objects.filter(date_joined__date=day), date(2024, 1, 1), "date"),
+        # A statement the ORM would not even send has no SQL to learn.
+        (lambda pk: Organization.objects.filter(pk=pk, name__in=[]), 1, "empty"),
+    ],
+    ids=["limit", "contains", "date", "empty"],
+)
+def test_a_read_whose_text_depends_on_its_values_is_refused(db, build, value, why):
+    with pytest.raises(statements.NotPrecompilable, match=why):
+        statements.rows(f"t_refused_{why}", build, value)
+
+
+def test_a_value_of_another_type_than_learned_is_refused(demo):
+    def by_pk(pk):
+        return Organization.objects.filter(pk=pk)
+
+    statements.rows("t_by_pk", by_pk, 1)
+    with pytest.raises(statements.NotPrecompilable, match="types"):
+        statements.rows("t_by_pk", by_pk, "1")
+
+
+def test_the_learned_statements_are_bounded(db, monkeypatch):
+    monkeypatch.setattr(statements, "MAX_STATEMENTS", 3)
+    for pk in range(10):
+        statements.learn(("t_bounded", pk), lambda v: Organization.objects.filter(pk=v), (pk,))
+        assert len(statements._learned) <= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_runs_a_learned_statement_on_its_own_connection(demo):
+    """Learned in one thread, run in another inside its own transaction: the run sees that
+    transaction's uncommitted row, so it went through that thread's connection."""
+
+    def by_name(name):
+        return Organization.objects.filter(name=name)
+
+    assert statements.rows("t_by_name", by_name, "未提交的工会") == []
+    seen, errors = [], []
+
+    def other_thread():
+        try:
+            with transaction.atomic():
+                Organization.objects.add_root({"name": "未提交的工会", "kind": "grassroots"})
+                seen.append([o.name for o in statements.rows("t_by_name", by_name, "未提交的工会")])
+                transaction.set_rollback(True)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert seen == [["未提交的工会"]]
+    assert statements.rows("t_by_name", by_name, "未提交的工会") == []
