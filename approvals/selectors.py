@@ -59,8 +59,16 @@ def acting_for(user):
         ("acting_for", user.pk),
         lambda: [
             user.pk,
-            *active_delegations(delegate=user).values_list("delegator_id", flat=True),
+            *statements.rows("covered_by", _covered_by, user.pk, timezone.now()),
         ],
+    )
+
+
+def _covered_by(delegate_id, at):
+    return (
+        active_delegations(at=at)
+        .filter(delegate_id=delegate_id)
+        .values_list("delegator_id", flat=True)
     )
 
 
@@ -123,7 +131,7 @@ def eligible_q(user):
     )
 
 
-def _step_ref(node):
+def step_ref(node):
     """The step as stored in `flow_task` (what the queue's SQL compares)."""
     return CaseTask._meta.get_field("flow_task").get_prep_value(node)
 
@@ -149,25 +157,16 @@ def may_take(user, task):
     separation = task.separation_of_duties and task.case_id is not None
     if task.batch is None and not separation:
         return True
-    others = Q(batch=task.batch) if task.batch is not None else Q(pk__in=[])
-    if separation:
-        others |= Q(case_id=task.case_id)
-    step = _step_ref(task.flow_task)
-    for row in (
-        CaseTask.objects.filter(others)
-        .exclude(pk=task.pk)
-        .values(
-            "batch",
-            "status",
-            "owner_id",
-            "completed_by_id",
-            "on_behalf_of_id",
-            "decision",
-            "kind",
-            "flow_task",
-            "case_id",
+    if task.batch is None:
+        others = statements.rows("case_others", _case_others, task.case_id, task.pk)
+    elif separation:
+        others = statements.rows(
+            "round_and_case_others", _round_and_case_others, task.batch, task.case_id, task.pk
         )
-    ):
+    else:
+        others = statements.rows("round_others", _round_others, task.batch, task.pk)
+    step = step_ref(task.flow_task)
+    for row in others:
         if (
             task.batch is not None
             and row["batch"] == task.batch
@@ -182,10 +181,35 @@ def may_take(user, task):
             and row["decision"] in DECIDING
             and row["kind"] in (TaskKind.APPROVAL, TaskKind.ADDED)
             and (row["completed_by_id"] in ids or row["on_behalf_of_id"] in ids)
-            and _step_ref(row["flow_task"]) != step
+            and step_ref(row["flow_task"]) != step
         ):
             return False  # decided another step of this case
     return True
+
+
+_OTHERS_COLUMNS = (
+    *("batch", "status", "owner_id", "completed_by_id", "on_behalf_of_id", "decision"),
+    *("kind", "flow_task", "case_id"),
+)
+
+
+def _round_others(batch, pk):
+    """What `may_take` reads of the other tasks of a round…"""
+    return CaseTask.objects.filter(batch=batch).exclude(pk=pk).values(*_OTHERS_COLUMNS)
+
+
+def _case_others(case_id, pk):
+    """…of a case (separation of duties)…"""
+    return CaseTask.objects.filter(case_id=case_id).exclude(pk=pk).values(*_OTHERS_COLUMNS)
+
+
+def _round_and_case_others(batch, case_id, pk):
+    """…or of both."""
+    return (
+        CaseTask.objects.filter(Q(batch=batch) | Q(case_id=case_id))
+        .exclude(pk=pk)
+        .values(*_OTHERS_COLUMNS)
+    )
 
 
 def inbox(user):

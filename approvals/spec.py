@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core import memo
+
 APPROVE = "approve"
 REJECT = "reject"
 RETURN = "return"
@@ -125,10 +127,14 @@ def case_org(case):
 
 
 def parent_org(case):
-    """One level up from the case's organization (e.g. the town federation)."""
+    """One level up from the case's organization (e.g. the town federation). The tree is
+    configuration (core.generation): kept across operations until it changes."""
     from organizations.models import Organization
 
-    return Organization.objects.get_parent(case.organization) or case.organization
+    org = case.organization
+    return memo.configuration(
+        ("parent_org", org.pk), lambda: Organization.objects.get_parent(org) or org
+    )
 
 
 def org_of_kind(kind):

@@ -3,6 +3,8 @@ through `reach_q` / `organizations_in_reach`."""
 
 from django.db.models import Q
 
+from core import statements
+
 from .models import OFFICER_ROLES, Membership, Organization, Role
 
 
@@ -12,9 +14,13 @@ def memberships_of(user):
         return []
     cached = getattr(user, "_memberships_cache", None)
     if cached is None:
-        cached = list(Membership.objects.filter(user=user).select_related("organization"))
+        cached = statements.rows("memberships_of", _memberships, user.pk)
         user._memberships_cache = cached
     return cached
+
+
+def _memberships(user_id):
+    return Membership.objects.filter(user_id=user_id).select_related("organization")
 
 
 def officer_paths(user):

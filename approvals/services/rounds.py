@@ -34,15 +34,25 @@ def excluded_user_ids(case, node):
     whoever decided another step."""
     ids = set() if node.applicant_may_act else {case.applicant_id}
     if node.separation_of_duties:
-        decided = CaseTask.objects.filter(
-            case=case,
+        step = selectors.step_ref(node)
+        for completed_by, on_behalf_of in statements.rows(
+            "deciders_of_other_steps", _deciders_of_other_steps, case.pk, step
+        ):
+            ids.update(i for i in (completed_by, on_behalf_of) if i)
+    return ids
+
+
+def _deciders_of_other_steps(case_id, step):
+    return (
+        CaseTask.objects.filter(
+            case_id=case_id,
             status=STATUS.DONE,
             decision__in=selectors.DECIDING,
             kind__in=(TaskKind.APPROVAL, TaskKind.ADDED),
-        ).exclude(flow_task=node)
-        for completed_by, on_behalf_of in decided.values_list("completed_by", "on_behalf_of"):
-            ids.update(i for i in (completed_by, on_behalf_of) if i)
-    return ids
+        )
+        .exclude(flow_task=step)
+        .values_list("completed_by", "on_behalf_of")
+    )
 
 
 def delegate_of(user):
