@@ -79,6 +79,22 @@ def _in_reach(user, task):
     return selectors.tasks_in_reach(user).filter(pk=task.pk).exists()
 
 
+def _human_task(task_id):
+    """The human task `task_id` names (its process and step), or None."""
+    try:
+        task_id = int(task_id)
+    except (TypeError, ValueError):
+        return None
+    found = statements.rows("human_task", _human_task_read, task_id)
+    return found[0] if found else None
+
+
+def _human_task_read(task_id):
+    return CaseTask.objects.filter(pk=task_id, flow_task_type=selectors.HUMAN).only(
+        "process_id", "flow_task"
+    )
+
+
 def _locked_read(task_id):
     """The task with every person and organization its JSON shows (api.TaskSerializer): the
     API answers a decision with the task as saved, without reading it again."""
@@ -100,11 +116,7 @@ def _locked_task(task_id, user):
     is decided on the re-read row: whether someone may claim a task depends on the rest of
     its round, which the lock holds still."""
     with memo.operation():
-        found = (
-            CaseTask.objects.filter(pk=task_id, flow_task_type=selectors.HUMAN)
-            .only("process_id", "flow_task")
-            .first()
-        )
+        found = _human_task(task_id)
         if found is None:
             raise NotFound(_("Task not found."))
         with (

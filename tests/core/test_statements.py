@@ -13,7 +13,7 @@ from django.utils import timezone
 from approvals import selectors, services
 from approvals.services import rounds
 from approvals.services.delegations import create_delegation
-from approvals.services.tasks import _locked_read
+from approvals.services.tasks import _human_task_read, _locked_read
 from core import statements
 from organizations.models import Organization, User
 from organizations.selectors import _memberships, users_with_role
@@ -22,6 +22,7 @@ from tests.helpers import open_task, submit_sample
 # Every statement the code base learns: key, build, and how to get real values for it.
 KEYS = {
     "locked_task": (_locked_read, lambda demo, task, user: (task.pk,)),
+    "human_task": (_human_task_read, lambda demo, task, user: (task.pk,)),
     ("inbox_page", 0, 20): (
         lambda owner_id: selectors.inbox_page(owner_id, 0, 20),
         lambda demo, task, user: (user.pk,),
