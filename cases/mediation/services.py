@@ -21,12 +21,13 @@ from viewflow.workflow.status import STATUS
 
 from approvals.calendar import end_of_day, local_date
 from approvals.models import OPEN_STATUSES, CaseTask
+from approvals.selectors import step_ref
 from approvals.spec import APPROVE, SUBMIT
 from cases import trail
 from cases.models import Case, CaseStatus
 from cases.selectors import in_reach
 from cases.services import submit_case
-from core import memo
+from core import memo, statements
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index
 from notifications.services import batched as notifications_batched
@@ -99,16 +100,20 @@ def is_head(user, case):
 
 
 def _open_task(case, step):
+    """The step's first open task on the case, with what its operations read."""
+    found = statements.rows(
+        "mediation_open_task", _open_task_read, case.pk, step_ref(getattr(_flow(), step))
+    )
+    return found[0] if found else None
+
+
+def _open_task_read(case_id, step):
     return (
         CaseTask.objects.filter(
-            case=case,
-            flow_task_type="HUMAN",
-            status__in=OPEN_STATUSES,
-            flow_task__endswith=f".{step}",
+            case_id=case_id, flow_task_type="HUMAN", status__in=OPEN_STATUSES, flow_task=step
         )
         .select_related("case__organization", "case__applicant", "owner", "process")
-        .order_by("pk")
-        .first()
+        .order_by("pk")[:1]
     )
 
 
@@ -122,27 +127,42 @@ def _locked(case_id, user):
     """The case within the user's reach (404 otherwise), its process locked and its record
     locked and re-read, so every check sees the state the change applies to. The reach is
     decided on the case read under the lock (a mediator's own subtree needs no query)."""
-    flow_process_id = (
-        Case.objects.filter(pk=case_id, process=PROCESS)
-        .values_list("flow_process_id", flat=True)
-        .first()
-    )
-    if flow_process_id is None:
+    try:
+        case_id = int(case_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("Case not found.")) from None
+    found = statements.rows("mediation_process", _process_of, case_id, PROCESS)
+    if not found or found[0] is None:
         raise NotFound(_("Case not found."))
     with (
         memo.operation(),
         trail.acting(actor=user),
         transaction.atomic(),
-        _flow().lock(flow_process_id),
+        _flow().lock(found[0]),
         notifications_batched(),
     ):
-        case = Case.objects.select_related("organization", "applicant", "submitted_by").get(
-            pk=case_id
-        )
+        [case] = statements.rows("mediation_case", _case_read, case_id)
         if not in_reach(user, case):
             raise NotFound(_("Case not found."))
-        record = MediationCase.objects.select_for_update().get(case=case)
+        [record] = statements.rows("mediation_record_locked", _locked_record_read, case_id)
+        record.case = case
         yield case, record
+
+
+def _process_of(case_id, process):
+    return Case.objects.filter(pk=case_id, process=process).values_list(
+        "flow_process_id", flat=True
+    )
+
+
+def _case_read(case_id):
+    return Case.objects.select_related("organization", "applicant", "submitted_by").filter(
+        pk=case_id
+    )
+
+
+def _locked_record_read(case_id):
+    return MediationCase.objects.select_for_update().filter(case_id=case_id)
 
 
 def _require_in_progress(case):

@@ -14,10 +14,12 @@ from approvals import selectors, services
 from approvals.services import rounds
 from approvals.services.delegations import create_delegation
 from approvals.services.tasks import _human_task_read, _locked_read
+from cases.mediation import services as mediation
 from core import statements
 from organizations.models import Organization, User
 from organizations.selectors import _memberships, users_with_role
 from tests.helpers import open_task, submit_sample
+from tests.mediation import helpers as mediation_helpers
 
 # Every statement the code base learns: key, build, and how to get real values for it.
 KEYS = {
@@ -57,6 +59,37 @@ KEYS = {
         lambda demo, task, user: ("aid_officer", demo.org("东湖镇总工会").pk, timezone.now()),
     ),
 }
+
+
+# The mediation service's reads, on a filed and accepted case (its assignment step open).
+MEDIATION_KEYS = {
+    "mediation_process": (mediation._process_of, lambda case: (case.pk, "mediation")),
+    "mediation_case": (mediation._case_read, lambda case: (case.pk,)),
+    "mediation_record_locked": (mediation._locked_record_read, lambda case: (case.pk,)),
+    "mediation_open_task": (
+        mediation._open_task_read,
+        lambda case: (case.pk, selectors.step_ref(mediation._flow().assignment)),
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(MEDIATION_KEYS))
+def test_every_mediation_key_compiles_to_what_the_orm_builds(demo, api, key):
+    build, values_of = MEDIATION_KEYS[key]
+    cases = []
+    for _ in range(2):
+        case = mediation_helpers.filed(api, demo.worker1, demo)
+        mediation_helpers.accept(api, demo, case)
+        cases.append(case)
+    statement = statements.learn(key, build, values_of(cases[0]))
+    for case in cases:
+        values = values_of(case)
+        sql, params = build(*values).query.get_compiler(using="default").as_sql()
+        assert (statement.sql, statement.bind(values)) == (sql, list(params))
+        with transaction.atomic():
+            expected = list(build(*values))
+            got = statements.rows(key, build, *values)
+        assert got and [_fields(r) for r in got] == [_fields(r) for r in expected]
 
 
 def _claimed_tasks(demo, count):
