@@ -13,6 +13,7 @@ is learned: every stand-in must be found among the parameters, exactly, and neve
 parameters of every key used in the code base equal to what the ORM builds for real values."""
 
 import copy
+import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,9 @@ _DATETIME_STAND_IN = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 MAX_STATEMENTS = 512
 
 _learned = {}
+_unlearnable = set()
 _lock = threading.Lock()
+logger = logging.getLogger(__name__)
 
 
 class NotPrecompilable(ValueError):
@@ -53,9 +56,9 @@ def _stand_in(value, index):
     )
 
 
-def _text_of(stand_in):
+def _texts_of(stand_in):
     """How a stand-in would read if the ORM wrote it into the SQL."""
-    return stand_in.hex if isinstance(stand_in, uuid.UUID) else str(stand_in)
+    return (str(stand_in), stand_in.hex) if isinstance(stand_in, uuid.UUID) else (str(stand_in),)
 
 
 class _Statement:
@@ -63,6 +66,8 @@ class _Statement:
     the compiler's description of the columns (what the ORM's iterable reads)."""
 
     def __init__(self, queryset, stand_ins, using):
+        if queryset._prefetch_related_lookups:
+            raise NotPrecompilable("prefetch_related runs outside the statement")
         compiler = queryset.query.get_compiler(using=using)
         try:
             sql, params = compiler.as_sql()
@@ -75,7 +80,7 @@ class _Statement:
                     slots.append((position, index))
         found = {index for _position, index in slots}
         for index, stand_in in enumerate(stand_ins):
-            if index not in found or str(stand_in) in sql or _text_of(stand_in) in sql:
+            if index not in found or any(text in sql for text in _texts_of(stand_in)):
                 raise NotPrecompilable(
                     f"value {index} is not a parameter of the statement as it stands"
                 )
@@ -132,20 +137,32 @@ class _Query:
 
 def learn(key, build, values, using=DEFAULT_DB_ALIAS):
     """The statement `build(*values)` compiles to, learned once per process and key."""
-    statement = _learned.get(key)
+    statement = _learned.get((using, key))
     if statement is None:
         stand_ins = [_stand_in(value, i) for i, value in enumerate(values)]
         statement = _Statement(build(*stand_ins), stand_ins, using)
         with _lock:
             if len(_learned) >= MAX_STATEMENTS:
                 _learned.clear()
-            _learned[key] = statement
+            _learned[using, key] = statement
     return statement
 
 
 def rows(key, build, *values, using=DEFAULT_DB_ALIAS):
-    """What `build(*values)` would give, as a list. `build` takes the values and
-    returns a queryset whose SQL depends on them only as parameters (they are whole numbers
-    or text: pass a row's id, not the row); `key` names it among every such read."""
-    statement = learn(key, build, values, using)
-    return list(statement.queryset._iterable_class(_Run(statement, values, using)))
+    """What `build(*values)` would give, as a list. `build` takes the values and returns a
+    queryset whose SQL depends on them only as parameters; the values are whole numbers, text,
+    UUIDs or aware datetimes, valid for their columns (pass a row's id, not the row). `key`
+    names the read among every such read.
+
+    Where the database adapts a value before sending it (SQLite sends UUIDs and datetimes as
+    text), or a call passes a value of another type than the one learned, the ORM builds the
+    statement (a warning says so, once per key)."""
+    try:
+        statement = learn(key, build, values, using)
+        run = _Run(statement, values, using)
+    except NotPrecompilable:
+        if (using, key) not in _unlearnable:
+            _unlearnable.add((using, key))
+            logger.warning("Statement %r is built by the ORM on every call", key, exc_info=True)
+        return list(build(*values))
+    return list(statement.queryset._iterable_class(run))

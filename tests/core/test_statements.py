@@ -2,8 +2,10 @@
 key the code base uses must compile to what the ORM builds for real values, and give the same
 rows; a read whose SQL text depends on its values is refused when it is learned."""
 
+import re
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from django.db import close_old_connections, connection, transaction
@@ -177,21 +179,49 @@ def test_values_and_flat_lists_come_out_as_the_orm_gives_them(demo):
         (lambda day: User.objects.filter(date_joined__date=day), date(2024, 1, 1), "date"),
         # A statement the ORM would not even send has no SQL to learn.
         (lambda pk: Organization.objects.filter(pk=pk, name__in=[]), 1, "empty"),
+        # More statements than one.
+        (lambda pk: User.objects.filter(pk=pk).prefetch_related("memberships"), 1, "prefetch"),
     ],
-    ids=["limit", "contains", "date", "empty"],
+    ids=["limit", "contains", "date", "empty", "prefetch"],
 )
-def test_a_read_whose_text_depends_on_its_values_is_refused(db, build, value, why):
+def test_a_read_whose_text_depends_on_its_values_is_not_learned_but_still_answered(
+    demo, build, value, why, caplog, request
+):
+    key = f"t_refused_{request.node.callspec.id}"
     with pytest.raises(statements.NotPrecompilable, match=why):
-        statements.rows(f"t_refused_{why}", build, value)
+        statements.learn(key, build, (value,))
+    with caplog.at_level("WARNING", logger="core.statements"):
+        for _ in range(2):
+            assert statements.rows(key, build, value) == list(build(value))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Statement '{key}' is built by the ORM on every call"
+    ]
 
 
-def test_a_value_of_another_type_than_learned_is_refused(demo):
+def test_a_value_of_another_type_than_learned_is_answered_by_the_orm(demo):
     def by_pk(pk):
         return Organization.objects.filter(pk=pk)
 
-    statements.rows("t_by_pk", by_pk, 1)
+    org = demo.org("东湖镇总工会")
+    statement = statements.learn("t_by_pk", by_pk, (org.pk,))
     with pytest.raises(statements.NotPrecompilable, match="types"):
-        statements.rows("t_by_pk", by_pk, "1")
+        statement.bind([str(org.pk)])
+    assert statements.rows("t_by_pk", by_pk, str(org.pk)) == [org]
+    assert statements.rows("t_by_pk", by_pk, org.pk) == [org]
+
+
+def test_every_key_in_the_code_base_is_checked_here():
+    """The tests above hold each learned key equal to the ORM: a new key must join them."""
+    root = Path(__file__).resolve().parents[2]
+    used = set()
+    for path in root.glob("*/**/*.py"):
+        if path.parts[len(root.parts)] in ("tests", ".venv", "bench"):
+            continue
+        text = path.read_text()
+        used |= set(re.findall(r'statements\.rows\(\s*"(\w+)"', text))
+        used |= {f"({k}" for k in re.findall(r'statements\.rows\(\s*\(\s*"(\w+)"', text)}
+    checked = {k if isinstance(k, str) else f"({k[0]}" for k in [*KEYS, *MEDIATION_KEYS]}
+    assert used and used <= checked, used - checked
 
 
 def test_the_learned_statements_are_bounded(db, monkeypatch):
