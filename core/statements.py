@@ -25,6 +25,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 # column: the ORM leaves out a comparison with a number out of its column's range.
 _INT_STAND_IN = 2**31 - 7_919
 _TEXT_STAND_IN = "\x1fstand-in {}\x1f"
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 _UUID_STAND_IN = "5a4d1e00-57a4-4d00-a000-{:012x}"
 _DATETIME_STAND_IN = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 # Keys include page offsets and sizes; a process keeps at most this many statements.
@@ -98,6 +99,10 @@ class _Statement:
                 f"values of types {[type(v).__name__ for v in values]} for a statement learned "
                 f"with {[t.__name__ for t in self.types]}"
             )
+        if any(type(v) is int and not _BIGINT_MIN <= v <= _BIGINT_MAX for v in values):
+            # The ORM knows such a number matches no row of its column; the database would
+            # compare it as a numeric, or refuse it.
+            raise NotPrecompilable("a whole number beyond 64 bits")
         params = list(self.params)
         for position, index in self.slots:
             params[position] = values[index]
@@ -135,6 +140,16 @@ class _Query:
         return getattr(self.statement.queryset.query, name)
 
 
+def whole_number(value):
+    """An id as a caller may pass it (a number, or its digits) as an int, or None when it is
+    neither: such an id names no row."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def learn(key, build, values, using=DEFAULT_DB_ALIAS):
     """The statement `build(*values)` compiles to, learned once per process and key."""
     statement = _learned.get((using, key))
@@ -155,14 +170,14 @@ def rows(key, build, *values, using=DEFAULT_DB_ALIAS):
     names the read among every such read.
 
     Where the database adapts a value before sending it (SQLite sends UUIDs and datetimes as
-    text), or a call passes a value of another type than the one learned, the ORM builds the
-    statement (a warning says so, once per key)."""
+    text), or a call passes a value of another type than the one learned or a number beyond
+    64 bits, the ORM builds the statement (a warning says why, once per key)."""
     try:
         statement = learn(key, build, values, using)
         run = _Run(statement, values, using)
-    except NotPrecompilable:
+    except NotPrecompilable as exc:
         if (using, key) not in _unlearnable:
             _unlearnable.add((using, key))
-            logger.warning("Statement %r is built by the ORM on every call", key, exc_info=True)
+            logger.warning("Statement %r is built by the ORM: %s", key, exc)
         return list(build(*values))
     return list(statement.queryset._iterable_class(run))

@@ -18,6 +18,7 @@ from cases.models import Case, CaseCC, CaseStatus
 from core import memo, plans, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from core.statements import whole_number
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
 from organizations.models import ACTING_ROLES, Membership, User
@@ -81,9 +82,8 @@ def _in_reach(user, task):
 
 def _human_task(task_id):
     """The human task `task_id` names (its process and step), or None."""
-    try:
-        task_id = int(task_id)
-    except (TypeError, ValueError):
+    task_id = whole_number(task_id)
+    if task_id is None:
         return None
     found = statements.rows("human_task", _human_task_read, task_id)
     return found[0] if found else None

@@ -30,6 +30,7 @@ from cases.services import submit_case
 from core import memo, statements
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index
+from core.statements import whole_number
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
 from organizations.models import Role, User
@@ -127,10 +128,9 @@ def _locked(case_id, user):
     """The case within the user's reach (404 otherwise), its process locked and its record
     locked and re-read, so every check sees the state the change applies to. The reach is
     decided on the case read under the lock (a mediator's own subtree needs no query)."""
-    try:
-        case_id = int(case_id)
-    except (TypeError, ValueError):
-        raise NotFound(_("Case not found.")) from None
+    case_id = whole_number(case_id)
+    if case_id is None:
+        raise NotFound(_("Case not found."))
     found = statements.rows("mediation_process", _process_of, case_id, PROCESS)
     if not found or found[0] is None:
         raise NotFound(_("Case not found."))

@@ -9,7 +9,7 @@ from cases.mediation import services as mediation
 from core.errors import NotFound
 
 
-@pytest.mark.parametrize("task_id", ["abc", "", None, "1.5", 10**12])
+@pytest.mark.parametrize("task_id", ["abc", "", None, "1.5", 1.0, True, -1, 10**12, 10**20])
 def test_a_task_id_that_names_no_task_is_not_found(demo, task_id):
     before = CaseTask.objects.count()
     with pytest.raises(NotFound):
@@ -19,7 +19,7 @@ def test_a_task_id_that_names_no_task_is_not_found(demo, task_id):
     assert CaseTask.objects.count() == before
 
 
-@pytest.mark.parametrize("case_id", ["abc", None, 10**12])
+@pytest.mark.parametrize("case_id", ["abc", None, 1.0, -1, 10**12, 10**20])
 def test_a_case_id_that_names_no_mediation_case_is_not_found(demo, case_id):
     with pytest.raises(NotFound):
         mediation.record_signature(case_id=case_id, user=demo.mediator1, party="worker")
