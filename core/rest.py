@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from viewflow.workflow.exceptions import FlowLockFailed
 
 from .errors import DomainError
+from .statements import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class OneReadPaginator(Paginator):
 
     def page(self, number):
         read = getattr(self.object_list, "page_and_total", None)
-        whole = number if isinstance(number, int) else _whole_number(number)
+        whole = whole_number(number)
         if read is None or whole is None or whole < 1:
             return super().page(number)
         items, total = read((whole - 1) * self.per_page, self.per_page)
@@ -37,10 +38,6 @@ class OneReadPaginator(Paginator):
             return super().page(whole)  # counts, and says the page holds no results
         self.__dict__["count"] = total
         return self._get_page(items, whole, self)
-
-
-def _whole_number(text):
-    return int(text) if isinstance(text, str) and text.isascii() and text.isdigit() else None
 
 
 class Pagination(PageNumberPagination):
