@@ -63,22 +63,20 @@ def delegate_of(user):
     return user, None
 
 
-def _current_delegates(people):
-    """{person pk: their delegate now} for the people who are away (the earliest active
-    delegation counts), in one read."""
+def _delegates_by_person(delegations):
+    """{person pk: their delegate} from active delegations, earliest first: the earliest
+    counts."""
     delegates = {}
-    for delegation in (
-        selectors.active_delegations()
-        .filter(delegator__in=people)
-        .select_related("delegate")
-        .order_by("pk")
-    ):
+    for delegation in delegations:
         delegates.setdefault(delegation.delegator_id, delegation.delegate)
     return delegates
 
 
 def _current_delegate(user):
-    return _current_delegates([user]).get(user.pk)
+    delegations = (
+        selectors.active_delegations(delegator=user).select_related("delegate").order_by("pk")
+    )
+    return _delegates_by_person(delegations).get(user.pk)
 
 
 def holders(role, organization):
@@ -88,11 +86,11 @@ def holders(role, organization):
     def read():
         people = statements.rows("holders", users_with_role, role, organization.pk)
         if memo.active():
-            delegates = {}
-            for delegation in statements.rows(
-                "holders_away", _delegations_of_holders, role, organization.pk, timezone.now()
-            ):
-                delegates.setdefault(delegation.delegator_id, delegation.delegate)
+            delegates = _delegates_by_person(
+                statements.rows(
+                    "holders_away", _delegations_of_holders, role, organization.pk, timezone.now()
+                )
+            )
             for person in people:
                 memo.keep(("delegate_of", person.pk), delegates.get(person.pk))
         return people
@@ -101,7 +99,7 @@ def holders(role, organization):
 
 
 def _delegations_of_holders(role, organization_id, at):
-    """What `_current_delegates` reads for the holders of `role` at `organization_id`."""
+    """The active delegations of the holders of `role` at `organization_id`, earliest first."""
     return (
         selectors.active_delegations(at=at)
         .filter(
