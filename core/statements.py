@@ -32,7 +32,8 @@ _DATETIME_STAND_IN = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 MAX_STATEMENTS = 512
 
 _learned = {}
-_unlearnable = set()
+_unlearnable = set()  # keys whose statement cannot be learned: the ORM builds them
+_warned = set()
 _lock = threading.Lock()
 logger = logging.getLogger(__name__)
 
@@ -142,11 +143,11 @@ class _Query:
 
 def whole_number(value):
     """An id as a caller may pass it (a number, or its digits) as an int, or None when it is
-    neither: such an id names no row."""
-    if type(value) is int:
-        return value
+    neither or does not fit a 64-bit column: such an id names no row."""
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
+        value = int(value)
+    if type(value) is int and _BIGINT_MIN <= value <= _BIGINT_MAX:
+        return value
     return None
 
 
@@ -172,12 +173,23 @@ def rows(key, build, *values, using=DEFAULT_DB_ALIAS):
     Where the database adapts a value before sending it (SQLite sends UUIDs and datetimes as
     text), or a call passes a value of another type than the one learned or a number beyond
     64 bits, the ORM builds the statement (a warning says why, once per key)."""
+    if (using, key) in _unlearnable:
+        return list(build(*values))
     try:
         statement = learn(key, build, values, using)
-        run = _Run(statement, values, using)
     except NotPrecompilable as exc:
-        if (using, key) not in _unlearnable:
-            _unlearnable.add((using, key))
-            logger.warning("Statement %r is built by the ORM: %s", key, exc)
+        _unlearnable.add((using, key))
+        _warn_once(using, key, exc)
+        return list(build(*values))
+    try:
+        run = _Run(statement, values, using)
+    except NotPrecompilable as exc:  # this call's values only
+        _warn_once(using, key, exc)
         return list(build(*values))
     return list(statement.queryset._iterable_class(run))
+
+
+def _warn_once(using, key, exc):
+    if (using, key) not in _warned:
+        _warned.add((using, key))
+        logger.warning("Statement %r is built by the ORM: %s", key, exc)
