@@ -25,6 +25,14 @@ def enabled():
     )
 
 
+# Select-list items that set the plans for the rest of the transaction; the last one reads
+# the configuration's generation. A statement the operation sends anyway may carry them.
+SETTINGS = (
+    "set_config('plan_cache_mode', 'auto', true), "
+    f"set_config('join_collapse_limit', '1', true), {generation.READ}"
+)
+
+
 def generic_plans():
     """For the rest of the current transaction (call it inside an atomic block): reuse plans,
     join in the order written. The same statement brings the configuration's generation to
@@ -32,8 +40,10 @@ def generic_plans():
     calendar and webhook endpoints again when they have not changed."""
     if enabled():
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('plan_cache_mode', 'auto', true),"
-                f" set_config('join_collapse_limit', '1', true), {generation.READ}"
-            )
-            memo.learn_generation(cursor.fetchone()[2])
+            cursor.execute(f"SELECT {SETTINGS}")
+            settings_set(cursor.fetchone())
+
+
+def settings_set(row):
+    """After a statement that selected SETTINGS last: what the operation learns from it."""
+    memo.learn_generation(row[-1])

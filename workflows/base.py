@@ -3,7 +3,7 @@ case's `process` name to its flow and case-number prefix."""
 
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow import flow
 
@@ -17,7 +17,10 @@ class ProcessRowLock:
     """`SELECT … FOR UPDATE` on the process row, held until the surrounding transaction ends.
     viewflow's SelectForUpdateLock does the same inside a nested atomic block — a savepoint
     and its release, two more round trips on every operation — which buys nothing here: our
-    services lock once, outermost, and roll the whole transaction back on any error."""
+    services lock once, outermost, and roll the whole transaction back on any error.
+    approvals.services.tasks takes the same lock in the statement that finds the task."""
+
+    locks_process_row = True
 
     @contextmanager
     def __call__(self, flow_class, process_pk):
@@ -51,6 +54,33 @@ class CaseFlow(flow.Flow):
 
     def on_withdrawn(self, case):
         """Called in the withdrawal's transaction, for a process to settle its own record."""
+
+    @classmethod
+    def lock_case(cls, case_id):
+        """Lock the process of this flow's case `case_id` as `lock` does, until the surrounding
+        transaction ends; its process id, or None when there is no such case. On PostgreSQL
+        the case is found and its process locked in one statement."""
+        from cases.models import Case
+
+        if connection.vendor != "postgresql":
+            found = (
+                Case.objects.filter(pk=case_id, process=cls.process_name)
+                .values_list("flow_process_id", flat=True)
+                .first()
+            )
+            if found is not None:
+                with cls.lock(found):
+                    pass  # held until the transaction ends
+            return found
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT p.id FROM {cls.process_class._meta.db_table} p"
+                f" JOIN {Case._meta.db_table} c ON c.flow_process_id = p.id"
+                " WHERE c.id = %s AND c.process = %s FOR UPDATE OF p",
+                [case_id, cls.process_name],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
 
     def start_case(self, activation, *, case):
         """StartHandle callback: link the new viewflow process to its case."""

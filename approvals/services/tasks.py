@@ -3,8 +3,9 @@ approver, send back, urge, CC and withdraw. Each runs in one transaction under t
 lock: it checks who may act, changes state through viewflow's activation, appends the trail
 event and writes the notifications. The API, UI and commands all call these."""
 
+import functools
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
 from django.db import transaction
@@ -82,9 +83,6 @@ def _in_reach(user, task):
 
 def _human_task(task_id):
     """The human task `task_id` names (its process and step), or None."""
-    task_id = whole_number(task_id)
-    if task_id is None:
-        return None
     found = statements.rows("human_task", _human_task_read, task_id)
     return found[0] if found else None
 
@@ -93,6 +91,53 @@ def _human_task_read(task_id):
     return CaseTask.objects.filter(pk=task_id, flow_task_type=selectors.HUMAN).only(
         "process_id", "flow_task"
     )
+
+
+# On PostgreSQL one statement finds the task, locks its process row as the flow's lock does
+# (workflows.base.ProcessRowLock: until the transaction ends) and, with prepared statements,
+# sets the transaction's plans (core.plans): three round trips before. The task's step and
+# process never change, so reading them before the lock is granted reads them right.
+_LOCK_HUMAN_TASK_SQL = (
+    "SELECT t.flow_task, t.process_id{settings} FROM {task} t"
+    " JOIN {case_task} c ON c.task_ptr_id = t.id"
+    " JOIN {process} p ON p.id = t.process_id"
+    " WHERE t.id = %s AND t.flow_task_type = %s FOR UPDATE OF p"
+)
+
+
+@functools.cache
+def _lock_human_task_sql(with_plans):
+    return _LOCK_HUMAN_TASK_SQL.format(
+        settings=f", {plans.SETTINGS}" if with_plans else "",
+        task=CaseTask._meta.get_parent_list()[0]._meta.db_table,
+        case_task=CaseTask._meta.db_table,
+        process=CaseTask._meta.get_field("process").related_model._meta.db_table,
+    )
+
+
+def _lock_human_task(task_id, stack):
+    """The node of the human task `task_id` (a whole number) names, its process locked for the
+    rest of the transaction (entered on `stack`), or None when no such task exists."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        found = _human_task(task_id)
+        if found is None:
+            return None
+        stack.enter_context(found.flow_task.flow_class.lock(found.process_id))
+        plans.generic_plans()
+        return found.flow_task
+    with_plans = plans.enabled()
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_human_task_sql(with_plans), [task_id, selectors.HUMAN])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if with_plans:
+        plans.settings_set(row)
+    node = CaseTask._meta.get_field("flow_task").to_python(row[0])
+    if not getattr(node.flow_class.lock_impl, "locks_process_row", False):
+        stack.enter_context(node.flow_class.lock(row[1]))  # a flow that locks otherwise
+    return node
 
 
 def _locked_read(task_id):
@@ -115,18 +160,19 @@ def _locked_task(task_id, user):
     change will be applied to; a task outside the user's reach is not found (404). The reach
     is decided on the re-read row: whether someone may claim a task depends on the rest of
     its round, which the lock holds still."""
-    with memo.operation():
-        found = _human_task(task_id)
-        if found is None:
+    task_id = whole_number(task_id)
+    if task_id is None:
+        raise NotFound(_("Task not found."))
+    with (
+        memo.operation(),
+        trail.acting(actor=user),
+        transaction.atomic(),
+        ExitStack() as stack,
+    ):
+        if _lock_human_task(task_id, stack) is None:
             raise NotFound(_("Task not found."))
-        with (
-            trail.acting(actor=user),
-            transaction.atomic(),
-            found.flow_task.flow_class.lock(found.process_id),
-            notifications_batched(),
-        ):
-            plans.generic_plans()
-            task = statements.rows("locked_task", _locked_read, found.pk)[0]
+        with notifications_batched():
+            task = statements.rows("locked_task", _locked_read, task_id)[0]
             if not _in_reach(user, task):
                 raise NotFound(_("Task not found."))
             task._trail_handled = True

@@ -131,28 +131,20 @@ def _locked(case_id, user):
     case_id = whole_number(case_id)
     if case_id is None:
         raise NotFound(_("Case not found."))
-    found = statements.rows("mediation_process", _process_of, case_id, PROCESS)
-    if not found or found[0] is None:
-        raise NotFound(_("Case not found."))
     with (
         memo.operation(),
         trail.acting(actor=user),
         transaction.atomic(),
-        _flow().lock(found[0]),
-        notifications_batched(),
     ):
-        [case] = statements.rows("mediation_case", _case_read, case_id)
-        if not in_reach(user, case):
+        if _flow().lock_case(case_id) is None:
             raise NotFound(_("Case not found."))
-        [record] = statements.rows("mediation_record_locked", _locked_record_read, case_id)
-        record.case = case
-        yield case, record
-
-
-def _process_of(case_id, process):
-    return Case.objects.filter(pk=case_id, process=process).values_list(
-        "flow_process_id", flat=True
-    )
+        with notifications_batched():
+            [case] = statements.rows("mediation_case", _case_read, case_id)
+            if not in_reach(user, case):
+                raise NotFound(_("Case not found."))
+            [record] = statements.rows("mediation_record_locked", _locked_record_read, case_id)
+            record.case = case
+            yield case, record
 
 
 def _case_read(case_id):

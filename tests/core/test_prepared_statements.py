@@ -112,9 +112,13 @@ def test_plans_fit_the_values_except_where_a_task_operation_reuses_them(demo):
     assert _join_collapse_limit() == "8"
 
     task = open_task(submit_sample(demo.worker1))
+    chair = demo.chair1
     with CaptureQueriesContext(connection) as ctx:
-        services.claim(task_id=task.pk, user=demo.chair1)
+        services.claim(task_id=task.pk, user=chair)
     statements = [q["sql"] for q in ctx.captured_queries]
     reuse = next(i for i, sql in enumerate(statements) if "set_config('plan_cache_mode'" in sql)
-    assert any("FOR UPDATE" in sql for sql in statements[:reuse])  # under the process lock
+    # Under the process lock: the statement that takes it sets the plans too.
+    assert "FOR UPDATE" in statements[reuse]
+    # The operation's first statement: the task found, the lock taken, the plans set.
+    assert statements[:reuse] == ["BEGIN"]
     assert _plan_cache_mode() == "force_custom_plan"

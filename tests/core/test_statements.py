@@ -65,7 +65,6 @@ KEYS = {
 
 # The mediation service's reads, on a filed and accepted case (its assignment step open).
 MEDIATION_KEYS = {
-    "mediation_process": (mediation._process_of, lambda case: (case.pk, "mediation")),
     "mediation_case": (mediation._case_read, lambda case: (case.pk,)),
     "mediation_record_locked": (mediation._locked_record_read, lambda case: (case.pk,)),
     "mediation_open_task": (
