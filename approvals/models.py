@@ -96,12 +96,16 @@ class CaseTask(Task):
         # save writes the claim too, so this one would be overwritten before anyone sees it.
         if self.__dict__.pop("_claim_saved_with_decision", False):
             return
-        # Nodes viewflow creates itself (timers, gateways) learn their case from the process.
+        # Nodes viewflow creates itself (timers, gateways) learn their case from the process:
+        # the one an operation already holds (nodes.case_of), else read.
         if self.case_id is None and self.process_id is not None:
             from cases.models import Case
 
+            case = getattr(self._state.fields_cache.get("process"), "_unionflow_case", None)
             self.case_id = (
-                Case.objects.filter(flow_process_id=self.process_id)
+                case.pk
+                if case is not None and case.flow_process_id == self.process_id
+                else Case.objects.filter(flow_process_id=self.process_id)
                 .values_list("pk", flat=True)
                 .first()
             )

@@ -87,6 +87,7 @@ class CaseFlow(flow.Flow):
         activation.process.save()
         case.flow_process = activation.process
         case.save(update_fields=["flow_process"])
+        activation.process._unionflow_case = case  # what the flow's nodes read (nodes.case_of)
         return case
 
 

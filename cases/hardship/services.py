@@ -51,9 +51,15 @@ RIC = "ric"  # blind-index scope of resident ID numbers
 
 
 def record_of(case):
-    """The case's hardship record, read afresh (steps earlier in the same transaction may
-    have changed it)."""
-    return HardshipApplication.objects.select_related("case").get(case_id=case.pk)
+    """The case's hardship record. Inside an operation (core.memo) one instance, read once:
+    the steps of a decision read it several times and change it only through it, so each sees
+    what an earlier one changed. Outside one it is read afresh on every call."""
+    # Unlike other remembered values this one is changed in place, on purpose: it is the
+    # operation's copy of a row only this transaction writes (its process is locked).
+    return memo.remembered(
+        ("hardship_record", case.pk),
+        lambda: HardshipApplication.objects.select_related("case").get(case_id=case.pk),
+    )
 
 
 def _today():
