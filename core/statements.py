@@ -91,6 +91,12 @@ class _Statement:
         self.slots = tuple(slots)
         self.types = tuple(type(stand_in) for stand_in in stand_ins)
         self.queryset = queryset
+        # What turns each column's value into Python (JSON, a step's node, …), asked of every
+        # column on every run otherwise. They take the connection as an argument when they run;
+        # the backend's own converters are the vendor's, the same for every connection.
+        self.converters = compiler.get_converters(
+            [column[0] for column in compiler.select[: compiler.col_count]]
+        )
         compiler.connection = None  # each run takes its own thread's connection
         self.compiler = compiler
 
@@ -135,6 +141,8 @@ class _Query:
         compiler.connection = connections[self.db]
         sql, params = self.statement.sql, self.params
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        converters = self.statement.converters
+        compiler.get_converters = lambda expressions: converters
         return compiler
 
     def __getattr__(self, name):
