@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import memo
+from core import memo, plans
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
 
@@ -53,6 +53,7 @@ def submit_case(
         transaction.atomic(),
         notifications_batched(),
     ):
+        plans.generic_plans()  # a new case's rows are found by key (core.plans)
         case = Case.objects.create(
             number=allocate_number(flow_class.number_prefix),
             process=process,

@@ -9,6 +9,7 @@ from viewflow.workflow import flow
 
 from approvals.models import CaseTask
 from approvals.nodes import Supplement
+from core import plans
 
 _registry = {}
 
@@ -58,8 +59,9 @@ class CaseFlow(flow.Flow):
     @classmethod
     def lock_case(cls, case_id):
         """Lock the process of this flow's case `case_id` as `lock` does, until the surrounding
-        transaction ends; its process id, or None when there is no such case. On PostgreSQL
-        the case is found and its process locked in one statement."""
+        transaction ends, and let the transaction reuse plans (core.plans: an operation on one
+        case finds its rows by key); the process id, or None when there is no such case. On
+        PostgreSQL one statement does it all."""
         from cases.models import Case
 
         if connection.vendor != "postgresql":
@@ -72,15 +74,21 @@ class CaseFlow(flow.Flow):
                 with cls.lock(found):
                     pass  # held until the transaction ends
             return found
+        with_plans = plans.enabled()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT p.id FROM {cls.process_class._meta.db_table} p"
+                f"SELECT p.id{f', {plans.SETTINGS}' if with_plans else ''}"
+                f" FROM {cls.process_class._meta.db_table} p"
                 f" JOIN {Case._meta.db_table} c ON c.flow_process_id = p.id"
                 " WHERE c.id = %s AND c.process = %s FOR UPDATE OF p",
                 [case_id, cls.process_name],
             )
             row = cursor.fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        if with_plans:
+            plans.settings_set(row)
+        return row[0]
 
     def start_case(self, activation, *, case):
         """StartHandle callback: link the new viewflow process to its case."""

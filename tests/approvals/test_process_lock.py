@@ -12,6 +12,7 @@ from approvals import services
 from approvals.models import CaseTask
 from approvals.services.tasks import _locked_task
 from cases.models import Case
+from core import plans
 from core.errors import NotFound
 from tests.helpers import open_task, submit_sample
 from workflows.base import flow_for
@@ -66,6 +67,10 @@ def test_a_mediation_operation_locks_its_case_process_and_only_a_mediation_case(
     with transaction.atomic():
         assert mediation.lock_case(case.pk) == case.flow_process_id
         assert not lockable_elsewhere(case.flow_process_id)
+        if plans.enabled():  # and the transaction reuses plans, as a task operation does
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW plan_cache_mode")
+                assert cursor.fetchone()[0] == "auto"
     assert lockable_elsewhere(case.flow_process_id)
 
     other = submit_sample(demo.worker1)

@@ -77,22 +77,32 @@ def test_calendar_overrides_within_an_operation_still_answer_each_range(demo):
         assert calendar.previous_working_day(date(2026, 3, 10)) == date(2026, 3, 8)
 
 
-def _grassroots_review_approved(demo, worker="worker1"):
-    """A festival aid application past the chair's review; the queries of that decision."""
+def _grassroots_review_approved(demo, worker="worker1", *, before_decision=None):
+    """A festival aid application past the chair's review; the queries of that decision
+    (`before_decision()` runs between the claim and the decision)."""
     driver = Driver()
     case = submit_festival_aid(demo.user(worker), ric_number(int(worker[-1])))
     task = driver.open_task(case, "grassroots_review")
     services.claim(task_id=task.pk, user=demo.chair1)
+    if before_decision is not None:
+        before_decision()
     with CaptureQueriesContext(connection) as ctx:
         services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
     return driver, case, task, ctx
 
 
-def test_a_decision_reads_configuration_once(demo):
+def _as_if_started_afresh(monkeypatch):
+    """Forget the configuration earlier operations of this process kept (core.memo)."""
+    return lambda: monkeypatch.setattr(memo, "_kept", (None, {}))
+
+
+def test_a_decision_reads_configuration_once(demo, monkeypatch):
     """Completing the grassroots review opens the two home-visit tasks, each with a deadline
     and a reminder, and notifies their assignees: parameters, calendar overrides and webhook
-    endpoints are read once for all of it."""
-    driver, case, task, ctx = _grassroots_review_approved(demo)
+    endpoints are read once for all of it (by a process that kept none of them yet)."""
+    driver, case, task, ctx = _grassroots_review_approved(
+        demo, before_decision=_as_if_started_afresh(monkeypatch)
+    )
     assert driver.open_task(case, "investigation") is not None
     assert _tables_read(ctx, "core_parameter") == 1
     assert _tables_read(ctx, "approvals_workingdayoverride") == 1
@@ -196,14 +206,34 @@ def test_a_second_decision_reuses_the_configuration_the_first_read(demo):
 
 
 @pytest.mark.postgres
+def test_a_submission_reuses_the_configuration_earlier_operations_read(demo):
+    """A new case's first task has a deadline and its holders are notified: the submission
+    takes the calendar and the webhook endpoints an earlier operation kept."""
+    _grassroots_review_approved(demo, "worker1")
+    with CaptureQueriesContext(connection) as ctx:
+        case = submit_festival_aid(demo.worker2, ric_number(2))
+    assert Driver().open_task(case, "grassroots_review").due_at is not None
+    reads = _configuration_reads(ctx)
+    assert reads["approvals_workingdayoverride"] == reads["notifications_webhookendpoint"] == 0
+
+
+@pytest.mark.postgres
 def test_a_changed_configuration_applies_to_the_next_decision(demo):
     _driver, first, _task, _ctx = _grassroots_review_approved(demo, "worker1")
-    Parameter.objects.create(value=15, **LONGER_VISITS)  # 5 working days by default
-    endpoint = WebhookEndpoint.objects.create(
-        organization=first.organization, name="robot", url="http://127.0.0.1:9/hook"
-    )
+    endpoints = []
 
-    _driver, second, _task, ctx = _grassroots_review_approved(demo, "worker2")
+    def change():  # after the second case's submission and claim, before its decision
+        Parameter.objects.create(value=15, **LONGER_VISITS)  # 5 working days by default
+        endpoints.append(
+            WebhookEndpoint.objects.create(
+                organization=first.organization, name="robot", url="http://127.0.0.1:9/hook"
+            )
+        )
+
+    _driver, second, _task, ctx = _grassroots_review_approved(
+        demo, "worker2", before_decision=change
+    )
+    [endpoint] = endpoints
 
     assert _configuration_reads(ctx) == EACH_READ_ONCE
     assert _visits_due(second) - _visits_due(first) >= timedelta(days=12)  # 10 working days

@@ -211,7 +211,12 @@ def test_email_and_webhook_are_rendered_from_the_notification(
 
 
 def _inserts(ctx, table):
-    return [q for q in ctx.captured_queries if q["sql"].startswith(f'INSERT INTO "{table}"')]
+    """Statements inserting into `table` (SQLite writes `INSERT OR IGNORE INTO`)."""
+    return [
+        q
+        for q in ctx.captured_queries
+        if q["sql"].startswith("INSERT ") and f'INTO "{table}"' in q["sql"].split("(")[0]
+    ]
 
 
 def test_a_batch_writes_all_its_notifications_in_two_statements(
