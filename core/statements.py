@@ -13,13 +13,15 @@ is learned: every stand-in must be found among the parameters, exactly, and neve
 parameters of every key used in the code base equal to what the ORM builds for real values."""
 
 import copy
+import functools
 import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models.signals import post_save, pre_save
 
 # Stand-ins: no key, id or word the system stores looks like these. The number fits a 32-bit
 # column: the ORM leaves out a comparison with a number out of its column's range.
@@ -201,3 +203,68 @@ def _warn_once(using, key, exc):
     if (using, key) not in _warned:
         _warned.add((using, key))
         logger.warning("Statement %r is built by the ORM: %s", key, exc)
+
+
+# --- saving a row that exists ------------------------------------------------------------------
+#
+# Model.save() builds its UPDATE afresh on every call (a task is two rows, viewflow's and ours:
+# two statements of twenty-odd columns each). For a row that exists, `save_existing` writes the
+# same UPDATE statements from SQL written once per model: every column, as save() writes them,
+# with the values the fields prepare as save() prepares them, and the same signals around them.
+
+
+@functools.cache
+def _update_statements(model, using):
+    """[(sql, fields, pk attname)] for each table of `model`, its parents' first (as save()
+    writes them); None when a field writes its value through its own placeholder."""
+    tables = []
+    for table_model in [*reversed(model._meta.get_parent_list()), model]:
+        meta = table_model._meta
+        fields = [f for f in meta.local_concrete_fields if not f.primary_key and not f.generated]
+        if any(hasattr(f, "get_placeholder") for f in fields):
+            return None
+        quote = connections[using].ops.quote_name
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+        tables.append((sql, fields, meta.pk.attname))
+    return tables
+
+
+def save_existing(instance, using=DEFAULT_DB_ALIAS):
+    """Save every field of `instance`, a row that exists, as `Model.save()` would, through
+    statements written once per model. False when it does not apply (another database, a new
+    or partly loaded instance, a value that is an expression, or a row that is gone): the
+    caller saves through the ORM, which then does what save() does in those cases."""
+    connection = connections[using]
+    if (
+        connection.vendor != "postgresql"
+        or instance._state.adding
+        or instance.pk is None
+        or instance._state.db not in (None, using)
+        or instance.get_deferred_fields()
+    ):
+        return False
+    model = type(instance)
+    tables = _update_statements(model, using)
+    if tables is None or any(
+        hasattr(getattr(instance, f.attname), "resolve_expression")
+        or hasattr(getattr(instance, f.attname), "prepare_database_save")
+        for _sql, fields, _pk in tables
+        for f in fields
+    ):
+        return False
+    instance._prepare_related_fields_for_save(operation_name="save")
+    pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=None)
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        for sql, fields, pk_attname in tables:
+            params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+            cursor.execute(sql, [*params, getattr(instance, pk_attname)])
+            if cursor.rowcount != 1:
+                # Gone: save() inserts it again (its repeated UPDATE changes nothing; pre_save,
+                # which nothing here listens to, is sent twice).
+                return False
+    instance._state.db = using
+    post_save.send(
+        sender=model, instance=instance, created=False, update_fields=None, raw=False, using=using
+    )
+    return True

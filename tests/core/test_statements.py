@@ -2,6 +2,7 @@
 key the code base uses must compile to what the ORM builds for real values, and give the same
 rows; a read whose SQL text depends on its values is refused when it is learned."""
 
+import json
 import re
 import threading
 from datetime import date, timedelta
@@ -267,3 +268,130 @@ def test_each_thread_runs_a_learned_statement_on_its_own_connection(demo):
     assert errors == []
     assert seen == [["未提交的工会"]]
     assert statements.rows("t_by_name", by_name, "未提交的工会") == []
+
+
+# --- saving a row that exists (save_existing) ------------------------------------------------
+
+
+def _rows_of(task_id):
+    """Both rows of a task, every column, as the database holds them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT row_to_json(t)::text, row_to_json(c)::text FROM viewflow_task t"
+            " JOIN approvals_casetask c ON c.task_ptr_id = t.id WHERE t.id = %s",
+            [task_id],
+        )
+        return cursor.fetchone()
+
+
+def _changed(task, demo):
+    """The same changes of every kind of column: a person, a status, text, JSON, a time."""
+    task.owner = demo.chair1
+    task.status = "ASSIGNED"
+    task.comment = "看过了"
+    task.data = {**task.data, "note": "家访", "amount": "800.00"}
+    task.due_at = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    task.decision = ""
+    task.completed_by = None
+    task._trail_handled = True  # as the services mark it: no engine event in the trail
+    return task
+
+
+@pytest.mark.postgres
+def test_saving_a_task_writes_what_the_orms_save_writes(demo):
+    """A task saved through the learned statements holds the same columns as one saved by
+    Model.save(), in both of its rows; the two UPDATE statements are the only ones."""
+    from approvals.models import CaseTask
+
+    learned = CaseTask.objects.get(pk=open_task(submit_sample(demo.worker1)).pk)
+    by_orm = CaseTask.objects.get(pk=open_task(submit_sample(demo.worker2)).pk)
+    due = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    for task in (learned, by_orm):
+        _changed(task, demo).due_at = due
+    with CaptureQueriesContext(connection) as ctx:
+        learned.save()
+    by_orm.save(force_update=True)  # any argument: the ORM's own save
+
+    assert [q["sql"].split(" SET ")[0] for q in ctx.captured_queries] == [
+        'UPDATE "viewflow_task"',
+        'UPDATE "approvals_casetask"',
+    ]
+
+    def comparable(rows):
+        task_row, case_task_row = (json.loads(r) for r in rows)
+        for row in (task_row, case_task_row):
+            for key in ("id", "task_ptr_id", "process_id", "case_id", "batch", "created"):
+                row.pop(key, None)
+        return task_row, case_task_row
+
+    assert comparable(_rows_of(learned.pk)) == comparable(_rows_of(by_orm.pk))
+    fresh = CaseTask.objects.get(pk=learned.pk)
+    assert (fresh.owner_id, fresh.status, fresh.flow_status, fresh.comment) == (
+        demo.chair1.pk,
+        "ASSIGNED",
+        "ASSIGNED",
+        "看过了",
+    )
+    assert fresh.data["note"] == "家访" and fresh.due_at == due
+
+
+@pytest.mark.postgres
+def test_a_learned_save_sends_the_signals_save_sends(demo):
+    from django.db.models.signals import post_save, pre_save
+
+    from approvals.models import CaseTask
+
+    task = CaseTask.objects.get(pk=open_task(submit_sample(demo.worker1)).pk)
+    heard = []
+
+    def listen(signal):
+        def receiver(sender, instance, **kwargs):
+            heard.append((signal, sender, instance, kwargs.get("created")))
+
+        return receiver
+
+    receivers = {pre_save: listen("pre"), post_save: listen("post")}
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, sender=CaseTask)
+    _changed(task, demo)
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            task.save()
+    finally:
+        for signal, receiver in receivers.items():
+            signal.disconnect(receiver, sender=CaseTask)
+    assert len(ctx.captured_queries) == 2  # the learned path
+    assert heard == [("pre", CaseTask, task, None), ("post", CaseTask, task, False)]
+
+
+@pytest.mark.postgres
+def test_what_a_learned_save_does_not_apply_to_is_saved_by_the_orm(demo):
+    """A partly loaded task writes only what was loaded; a row that is gone is written again
+    (as save() does); a value that is an expression is computed by the database."""
+    from django.db.models import F
+
+    from approvals.models import CaseTask
+    from core.models import Parameter
+
+    task = open_task(submit_sample(demo.worker1))
+    partial = CaseTask.objects.only("comment").get(pk=task.pk)
+    assert statements.save_existing(partial) is False
+    partial.comment = "只改这一项"
+    with CaptureQueriesContext(connection) as ctx:
+        partial.save()
+    assert all('"owner_id"' not in q["sql"] for q in ctx.captured_queries)
+    assert CaseTask.objects.get(pk=task.pk).comment == "只改这一项"
+
+    whole = CaseTask.objects.get(pk=task.pk)
+    whole.position = F("position") + 1
+    assert statements.save_existing(whole) is False
+    whole.save()
+    assert CaseTask.objects.get(pk=task.pk).position == task.position + 1
+
+    parameter = Parameter.objects.create(key="test.gone", value=1, effective_from=date(2000, 1, 1))
+    Parameter.objects.filter(pk=parameter.pk).delete()
+    parameter.value = 2
+    assert statements.save_existing(parameter) is False  # nothing matched: nothing written
+    assert not Parameter.objects.filter(pk=parameter.pk).exists()
+    parameter.save()
+    assert Parameter.objects.get(pk=parameter.pk).value == 2
