@@ -116,11 +116,11 @@ class CaseTask(Task):
         if update_fields is not None and "status" in update_fields:
             kwargs["update_fields"] = {*update_fields, "flow_status"}
         if not args and not kwargs:
-            # What viewflow's Task.save() adds, then the two rows' UPDATE statements written
-            # once (core.statements.save_existing) instead of built on every save.
+            # What viewflow's Task.save() adds, then the two rows' statements written once
+            # (core.statements.save_row) instead of built on every save.
             if self.flow_task and not self.flow_task_type:
                 self.flow_task_type = self.flow_task.task_type
-            if statements.save_existing(self):
+            if statements.save_row(self):
                 return
         super().save(*args, **kwargs)
 

@@ -205,66 +205,119 @@ def _warn_once(using, key, exc):
         logger.warning("Statement %r is built by the ORM: %s", key, exc)
 
 
-# --- saving a row that exists ------------------------------------------------------------------
+# --- saving a row ----------------------------------------------------------------------------
 #
-# Model.save() builds its UPDATE afresh on every call (a task is two rows, viewflow's and ours:
-# two statements of twenty-odd columns each). For a row that exists, `save_existing` writes the
-# same UPDATE statements from SQL written once per model: every column, as save() writes them,
-# with the values the fields prepare as save() prepares them, and the same signals around them.
+# Model.save() builds its INSERT or UPDATE afresh on every call (a task is two rows, viewflow's
+# and ours: two statements of twenty-odd columns each). `save_row` writes the same statements
+# from SQL written once per model: every column, as save() writes them, with the values the
+# fields prepare as save() prepares them, parents' rows first, and the same signals around them.
+
+
+def _tables(model):
+    """The models whose tables hold a row of `model`: its parents first, as save() writes them."""
+    return [*reversed(model._meta.get_parent_list()), model]
 
 
 @functools.cache
 def _update_statements(model, using):
-    """[(sql, fields, pk attname)] for each table of `model`, its parents' first (as save()
-    writes them); None when a field writes its value through its own placeholder."""
+    """[(sql, fields, pk attname)] for each table of `model`; None when a field writes its value
+    through its own placeholder."""
+    quote = connections[using].ops.quote_name
     tables = []
-    for table_model in [*reversed(model._meta.get_parent_list()), model]:
+    for table_model in _tables(model):
         meta = table_model._meta
         fields = [f for f in meta.local_concrete_fields if not f.primary_key and not f.generated]
         if any(hasattr(f, "get_placeholder") for f in fields):
             return None
-        quote = connections[using].ops.quote_name
         assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
         sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
         tables.append((sql, fields, meta.pk.attname))
     return tables
 
 
-def save_existing(instance, using=DEFAULT_DB_ALIAS):
-    """Save every field of `instance`, a row that exists, as `Model.save()` would, through
-    statements written once per model. False when it does not apply (another database, a new
-    or partly loaded instance, a value that is an expression, or a row that is gone): the
-    caller saves through the ORM, which then does what save() does in those cases."""
+@functools.cache
+def _insert_statements(model, using):
+    """[(sql, fields, returned field or None)] for each table of `model`: the first table's
+    key is made by the database (returned), the others' is the parent's; None when the key is
+    not an automatic one or a field writes its value through its own placeholder."""
+    quote = connections[using].ops.quote_name
+    tables = []
+    for position, table_model in enumerate(_tables(model)):
+        meta = table_model._meta
+        returned = meta.auto_field if position == 0 else None
+        if position == 0 and returned is None:
+            return None
+        fields = [f for f in meta.local_concrete_fields if f is not returned and not f.generated]
+        if any(hasattr(f, "get_placeholder") for f in fields):
+            return None
+        columns = ", ".join(quote(f.column) for f in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
+        if returned is not None:
+            sql += f" RETURNING {quote(meta.db_table)}.{quote(returned.column)}"
+        tables.append((sql, fields, returned))
+    return tables
+
+
+def save_row(instance, using=DEFAULT_DB_ALIAS):
+    """Save every field of `instance` as `Model.save()` would — a new row (its key made by the
+    database) or one that exists — through statements written once per model. False when it
+    does not apply (another database, a partly loaded instance, a new one with its key set, a
+    value that is an expression, or a row that is gone): the caller saves through the ORM,
+    which then does what save() does in those cases."""
     connection = connections[using]
-    if (
-        connection.vendor != "postgresql"
-        or instance._state.adding
-        or instance.pk is None
-        or instance._state.db not in (None, using)
-        or instance.get_deferred_fields()
-    ):
+    if connection.vendor != "postgresql" or instance._state.db not in (None, using):
         return False
     model = type(instance)
-    tables = _update_statements(model, using)
+    adding = instance._state.adding
+    if adding:
+        if instance.pk is not None:
+            return False
+        tables = _insert_statements(model, using)
+    else:
+        if instance.pk is None or instance.get_deferred_fields():
+            return False
+        tables = _update_statements(model, using)
     if tables is None or any(
-        hasattr(getattr(instance, f.attname), "resolve_expression")
-        or hasattr(getattr(instance, f.attname), "prepare_database_save")
-        for _sql, fields, _pk in tables
-        for f in fields
+        hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save")
+        for _sql, fields, _key in tables
+        for value in (getattr(instance, f.attname) for f in fields)
     ):
         return False
     instance._prepare_related_fields_for_save(operation_name="save")
     pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=None)
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        for sql, fields, pk_attname in tables:
-            params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
-            cursor.execute(sql, [*params, getattr(instance, pk_attname)])
-            if cursor.rowcount != 1:
-                # Gone: save() inserts it again (its repeated UPDATE changes nothing; pre_save,
-                # which nothing here listens to, is sent twice).
-                return False
+        if adding:
+            _insert(instance, model, tables, connection, cursor)
+        elif not _update(instance, tables, connection, cursor):
+            return False
     instance._state.db = using
+    instance._state.adding = False
     post_save.send(
-        sender=model, instance=instance, created=False, update_fields=None, raw=False, using=using
+        sender=model, instance=instance, created=adding, update_fields=None, raw=False, using=using
     )
+    return True
+
+
+def _insert(instance, model, tables, connection, cursor):
+    for (sql, fields, returned), table_model in zip(tables, _tables(model), strict=True):
+        # A child's row links to its parent's, just written (as save() sets it).
+        for parent, link in table_model._meta.parents.items():
+            if link is not None:
+                setattr(instance, link.attname, getattr(instance, parent._meta.pk.attname))
+        cursor.execute(
+            sql, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        )
+        if returned is not None:
+            setattr(instance, returned.attname, cursor.fetchone()[0])
+
+
+def _update(instance, tables, connection, cursor):
+    for sql, fields, pk_attname in tables:
+        params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+        cursor.execute(sql, [*params, getattr(instance, pk_attname)])
+        if cursor.rowcount != 1:
+            # Gone: save() inserts it again (its repeated UPDATE changes nothing; pre_save,
+            # which nothing here listens to, is sent twice).
+            return False
     return True

@@ -270,7 +270,7 @@ def test_each_thread_runs_a_learned_statement_on_its_own_connection(demo):
     assert statements.rows("t_by_name", by_name, "未提交的工会") == []
 
 
-# --- saving a row that exists (save_existing) ------------------------------------------------
+# --- saving a row that exists (save_row) ------------------------------------------------
 
 
 def _rows_of(task_id):
@@ -336,6 +336,54 @@ def test_saving_a_task_writes_what_the_orms_save_writes(demo):
 
 
 @pytest.mark.postgres
+def test_a_new_task_is_written_as_the_orms_save_writes_it(demo):
+    """A new task's two rows, written through the learned statements, hold what Model.save()
+    writes for the same task; its id comes back from the database and links both rows."""
+    import uuid
+
+    from approvals.models import CaseTask
+
+    model = CaseTask.objects.get(pk=open_task(submit_sample(demo.worker1)).pk)
+    batch, created = uuid.uuid4(), timezone.now()
+
+    def new_task():
+        task = CaseTask(
+            process_id=model.process_id,
+            flow_task=model.flow_task,
+            case_id=model.case_id,
+            candidate_organization_id=model.candidate_organization_id,
+            candidate_role=model.candidate_role,
+            batch=batch,
+            created=created,
+            data={"note": "补充材料"},
+            due_at=created + timedelta(days=5),
+        )
+        task._trail_handled = True
+        return task
+
+    learned, by_orm = new_task(), new_task()
+    with CaptureQueriesContext(connection) as ctx:
+        learned.save()
+    by_orm.save(force_insert=True)  # any argument: the ORM's own save
+
+    assert [q["sql"].split(" (")[0] for q in ctx.captured_queries] == [
+        'INSERT INTO "viewflow_task"',
+        'INSERT INTO "approvals_casetask"',
+    ]
+    assert learned.pk and learned.id == learned.task_ptr_id == learned.pk != by_orm.pk
+    assert learned._state.adding is False and learned._state.db == "default"
+
+    def comparable(rows):
+        task_row, case_task_row = (json.loads(r) for r in rows)
+        task_row.pop("id")
+        case_task_row.pop("task_ptr_id")
+        return task_row, case_task_row
+
+    assert comparable(_rows_of(learned.pk)) == comparable(_rows_of(by_orm.pk))
+    assert CaseTask.objects.get(pk=learned.pk).flow_task_type == model.flow_task_type
+
+
+@pytest.mark.postgres
 def test_a_learned_save_sends_the_signals_save_sends(demo):
     from django.db.models.signals import post_save, pre_save
 
@@ -363,19 +411,33 @@ def test_a_learned_save_sends_the_signals_save_sends(demo):
     assert len(ctx.captured_queries) == 2  # the learned path
     assert heard == [("pre", CaseTask, task, None), ("post", CaseTask, task, False)]
 
+    heard.clear()
+    copy = CaseTask(process_id=task.process_id, flow_task=task.flow_task, case_id=task.case_id)
+    copy._trail_handled = True
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, sender=CaseTask)
+    try:
+        copy.save()
+    finally:
+        for signal, receiver in receivers.items():
+            signal.disconnect(receiver, sender=CaseTask)
+    assert heard == [("pre", CaseTask, copy, None), ("post", CaseTask, copy, True)]
+
 
 @pytest.mark.postgres
 def test_what_a_learned_save_does_not_apply_to_is_saved_by_the_orm(demo):
-    """A partly loaded task writes only what was loaded; a row that is gone is written again
-    (as save() does); a value that is an expression is computed by the database."""
+    """A new task with its key set is saved as save() saves it (an UPDATE first); a partly
+    loaded task writes only what was loaded; a row that is gone is written again (as save()
+    does); a value that is an expression is computed by the database."""
     from django.db.models import F
 
     from approvals.models import CaseTask
     from core.models import Parameter
 
     task = open_task(submit_sample(demo.worker1))
+    assert statements.save_row(CaseTask(id=task.pk + 10**6, task_ptr_id=task.pk + 10**6)) is False
     partial = CaseTask.objects.only("comment").get(pk=task.pk)
-    assert statements.save_existing(partial) is False
+    assert statements.save_row(partial) is False
     partial.comment = "只改这一项"
     with CaptureQueriesContext(connection) as ctx:
         partial.save()
@@ -384,14 +446,14 @@ def test_what_a_learned_save_does_not_apply_to_is_saved_by_the_orm(demo):
 
     whole = CaseTask.objects.get(pk=task.pk)
     whole.position = F("position") + 1
-    assert statements.save_existing(whole) is False
+    assert statements.save_row(whole) is False
     whole.save()
     assert CaseTask.objects.get(pk=task.pk).position == task.position + 1
 
     parameter = Parameter.objects.create(key="test.gone", value=1, effective_from=date(2000, 1, 1))
     Parameter.objects.filter(pk=parameter.pk).delete()
     parameter.value = 2
-    assert statements.save_existing(parameter) is False  # nothing matched: nothing written
+    assert statements.save_row(parameter) is False  # nothing matched: nothing written
     assert not Parameter.objects.filter(pk=parameter.pk).exists()
     parameter.save()
     assert Parameter.objects.get(pk=parameter.pk).value == 2
