@@ -7,6 +7,7 @@ who caused them.
 """
 
 import contextvars
+import functools
 import hashlib
 import itertools
 import json
@@ -200,21 +201,25 @@ def _lock_and_read_head(connection, case_id):
 _INSERT_FIELDS = [f for f in TrailEvent._meta.concrete_fields if not f.primary_key]
 
 
+@functools.cache
+def _insert_sql(vendor):
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    return (
+        f"INSERT INTO {TrailEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+    )
+
+
 def _insert(connection, event):
     """The event's row, written without the model's save() machinery (an append-only table:
     no signals, no update path)."""
     if connection.vendor != "postgresql":
         event.save(force_insert=True)
         return
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in _INSERT_FIELDS)
-    placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TrailEvent._meta.db_table} ({columns}) VALUES ({placeholders}) "
-            "RETURNING id",
-            values,
-        )
+        cursor.execute(_insert_sql(connection.vendor), values)
         event.pk = cursor.fetchone()[0]
     event._state.adding = False
     event._state.db = connection.alias
