@@ -1,4 +1,5 @@
-"""Hot reads whose SQL is built once per process and then run with each call's values.
+"""Hot reads whose SQL is built once per process and then run with each call's values, and
+saves of rows through statements written once per model (`save_row`, at the end).
 
 The ORM builds a statement afresh on every call: a task read with its case, organization and
 people (ten tables, about a hundred columns) costs about 2.5 ms of Python to build and 0.5 ms
