@@ -284,6 +284,24 @@ def _rows_of(task_id):
         return cursor.fetchone()
 
 
+def _columns(task_id, *unlike):
+    """Both rows of a task as dicts, without the columns that differ between two tasks."""
+    rows = [json.loads(row) for row in _rows_of(task_id)]
+    for row in rows:
+        for column in ("id", "task_ptr_id", *unlike):
+            row.pop(column, None)
+    return rows
+
+
+def _saved_both_ways(learned, by_orm, **orm_only):
+    """Save `learned` (the learned statements) and `by_orm` (any argument: the ORM's own save);
+    the start of each statement the learned save sent, up to its column list."""
+    with CaptureQueriesContext(connection) as ctx:
+        learned.save()
+    by_orm.save(**orm_only)
+    return [re.split(r" SET | \(", q["sql"])[0] for q in ctx.captured_queries]
+
+
 def _changed(task, demo):
     """The same changes of every kind of column: a person, a status, text, JSON, a time."""
     task.owner = demo.chair1
@@ -308,23 +326,12 @@ def test_saving_a_task_writes_what_the_orms_save_writes(demo):
     due = timezone.now().replace(microsecond=0) + timedelta(days=3)
     for task in (learned, by_orm):
         _changed(task, demo).due_at = due
-    with CaptureQueriesContext(connection) as ctx:
-        learned.save()
-    by_orm.save(force_update=True)  # any argument: the ORM's own save
-
-    assert [q["sql"].split(" SET ")[0] for q in ctx.captured_queries] == [
+    assert _saved_both_ways(learned, by_orm, force_update=True) == [
         'UPDATE "viewflow_task"',
         'UPDATE "approvals_casetask"',
     ]
-
-    def comparable(rows):
-        task_row, case_task_row = (json.loads(r) for r in rows)
-        for row in (task_row, case_task_row):
-            for key in ("id", "task_ptr_id", "process_id", "case_id", "batch", "created"):
-                row.pop(key, None)
-        return task_row, case_task_row
-
-    assert comparable(_rows_of(learned.pk)) == comparable(_rows_of(by_orm.pk))
+    unlike = ("process_id", "case_id", "batch", "created")
+    assert _columns(learned.pk, *unlike) == _columns(by_orm.pk, *unlike)
     fresh = CaseTask.objects.get(pk=learned.pk)
     assert (fresh.owner_id, fresh.status, fresh.flow_status, fresh.comment) == (
         demo.chair1.pk,
@@ -362,24 +369,14 @@ def test_a_new_task_is_written_as_the_orms_save_writes_it(demo):
         return task
 
     learned, by_orm = new_task(), new_task()
-    with CaptureQueriesContext(connection) as ctx:
-        learned.save()
-    by_orm.save(force_insert=True)  # any argument: the ORM's own save
-
-    assert [q["sql"].split(" (")[0] for q in ctx.captured_queries] == [
+    assert _saved_both_ways(learned, by_orm, force_insert=True) == [
         'INSERT INTO "viewflow_task"',
         'INSERT INTO "approvals_casetask"',
     ]
     assert learned.pk and learned.id == learned.task_ptr_id == learned.pk != by_orm.pk
     assert learned._state.adding is False and learned._state.db == "default"
 
-    def comparable(rows):
-        task_row, case_task_row = (json.loads(r) for r in rows)
-        task_row.pop("id")
-        case_task_row.pop("task_ptr_id")
-        return task_row, case_task_row
-
-    assert comparable(_rows_of(learned.pk)) == comparable(_rows_of(by_orm.pk))
+    assert _columns(learned.pk) == _columns(by_orm.pk)
     assert CaseTask.objects.get(pk=learned.pk).flow_task_type == model.flow_task_type
 
 
