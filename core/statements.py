@@ -209,60 +209,108 @@ def _warn_once(using, key, exc):
 # --- saving a row ----------------------------------------------------------------------------
 #
 # Model.save() builds its INSERT or UPDATE afresh on every call (a task is two rows, viewflow's
-# and ours: two statements of twenty-odd columns each). `save_row` writes the same statements
-# from SQL written once per model: every column, as save() writes them, with the values the
-# fields prepare as save() prepares them, parents' rows first, and the same signals around them.
+# and ours: two statements of twenty-odd columns each). `save_row` writes the same rows from SQL
+# written once per model, in one statement however many tables hold the row (each parent's
+# write is a data-modifying WITH query the next table's write follows): every column, as save()
+# writes them, with the values the fields prepare as save() prepares them, and the same signals
+# around them.
 
 
 def _tables(model):
-    """The models whose tables hold a row of `model`: its parents first, as save() writes them."""
-    return [*reversed(model._meta.get_parent_list()), model]
+    """The models whose tables hold a row of `model`, parents first, when each table links to
+    the one before it by its key (a single line of parents); None otherwise."""
+    tables = [*reversed(model._meta.get_parent_list()), model]
+    for parent, child in zip(tables, tables[1:], strict=False):
+        link = child._meta.parents.get(parent)
+        if list(child._meta.parents) != [parent] or link is None or not link.primary_key:
+            return None
+    return tables
+
+
+def _written_fields(meta, *, skip):
+    fields = [f for f in meta.local_concrete_fields if f not in skip and not f.generated]
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None  # a field that writes its value through its own placeholder
+    return fields
+
+
+class _Write:
+    """One statement that writes a row's every table: its SQL and the fields whose prepared
+    values are its parameters, in order."""
+
+    def __init__(self, sql, fields, links=()):
+        self.sql = sql
+        self.fields = fields
+        self.links = links  # the key fields that take the first table's key
 
 
 @functools.cache
-def _update_statements(model, using):
-    """[(sql, fields, pk attname)] for each table of `model`; None when a field writes its value
-    through its own placeholder."""
+def _insert_statement(model, using):
+    """The INSERT of a new row of `model` whose key the database makes (returned); None when the
+    key is not an automatic one or a field writes its value through its own placeholder."""
     quote = connections[using].ops.quote_name
-    tables = []
-    for table_model in _tables(model):
+    tables = _tables(model)
+    if tables is None or tables[0]._meta.auto_field is None:
+        return None
+    root_key = tables[0]._meta.auto_field
+    parts, fields, links = [], [], []
+    for position, table_model in enumerate(tables):
         meta = table_model._meta
-        fields = [f for f in meta.local_concrete_fields if not f.primary_key and not f.generated]
-        if any(hasattr(f, "get_placeholder") for f in fields):
+        link = meta.pk if position else None
+        own = _written_fields(meta, skip=(root_key, link))
+        if own is None:
             return None
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        columns = [quote(f.column) for f in own]
+        values = ["%s"] * len(own)
+        if link is not None:  # the parent's key, from the WITH query that wrote its row
+            columns.insert(0, quote(link.column))
+            previous = tables[position - 1]._meta.pk.column
+            values.insert(0, f"(SELECT {quote(previous)} FROM {quote(f'_row{position - 1}')})")
+            links.append(link)
+        returned = quote((link or root_key).column)
+        parts.append(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(values)}) RETURNING {quote(meta.db_table)}.{returned}"
+        )
+        fields.extend(own)
+    return _Write(_with(parts, quote), fields, [root_key, *links])
+
+
+@functools.cache
+def _update_statement(model, using):
+    """The UPDATE of every column of an existing row of `model`, returning how many of its
+    parents' rows it updated; None when a field writes its value through its own placeholder."""
+    quote = connections[using].ops.quote_name
+    tables = _tables(model)
+    if tables is None:
+        return None
+    parts, fields = [], []
+    for position, table_model in enumerate(tables):
+        meta = table_model._meta
+        own = _written_fields(meta, skip=(meta.pk,))
+        if own is None:
+            return None
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in own)
         sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-        tables.append((sql, fields, meta.pk.attname))
-    return tables
+        last = position == len(tables) - 1
+        counted = " + ".join(f"(SELECT count(*) FROM {quote(f'_row{i}')})" for i in range(position))
+        parts.append(f"{sql} RETURNING {counted or 0}" if last else f"{sql} RETURNING 1")
+        fields.extend([*own, meta.pk])
+    return _Write(_with(parts, quote), fields)
 
 
-@functools.cache
-def _insert_statements(model, using):
-    """[(sql, fields, returned field or None)] for each table of `model`: the first table's
-    key is made by the database (returned), the others' is the parent's; None when the key is
-    not an automatic one or a field writes its value through its own placeholder."""
-    quote = connections[using].ops.quote_name
-    tables = []
-    for position, table_model in enumerate(_tables(model)):
-        meta = table_model._meta
-        returned = meta.auto_field if position == 0 else None
-        if position == 0 and returned is None:
-            return None
-        fields = [f for f in meta.local_concrete_fields if f is not returned and not f.generated]
-        if any(hasattr(f, "get_placeholder") for f in fields):
-            return None
-        columns = ", ".join(quote(f.column) for f in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
-        if returned is not None:
-            sql += f" RETURNING {quote(meta.db_table)}.{quote(returned.column)}"
-        tables.append((sql, fields, returned))
-    return tables
+def _with(parts, quote):
+    """The last statement, after the others as its WITH queries `_row0`, `_row1`, …"""
+    *parents, last = parts
+    if not parents:
+        return last
+    queries = ", ".join(f"{quote(f'_row{i}')} AS ({sql})" for i, sql in enumerate(parents))
+    return f"WITH {queries} {last}"
 
 
 def save_row(instance, using=DEFAULT_DB_ALIAS):
     """Save every field of `instance` as `Model.save()` would — a new row (its key made by the
-    database) or one that exists — through statements written once per model. False when it
+    database) or one that exists — through one statement written once per model. False when it
     does not apply (another database, a partly loaded instance, a new one with its key set, a
     value that is an expression, or a row that is gone): the caller saves through the ORM,
     which then does what save() does in those cases."""
@@ -274,51 +322,32 @@ def save_row(instance, using=DEFAULT_DB_ALIAS):
     if adding:
         if instance.pk is not None:
             return False
-        tables = _insert_statements(model, using)
+        write = _insert_statement(model, using)
     else:
         if instance.pk is None or instance.get_deferred_fields():
             return False
-        tables = _update_statements(model, using)
-    if tables is None or any(
+        write = _update_statement(model, using)
+    if write is None or any(
         hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save")
-        for _sql, fields, _key in tables
-        for value in (getattr(instance, f.attname) for f in fields)
+        for value in (getattr(instance, f.attname) for f in write.fields)
     ):
         return False
     instance._prepare_related_fields_for_save(operation_name="save")
     pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=None)
+    params = [f.get_db_prep_save(f.pre_save(instance, adding), connection) for f in write.fields]
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        if adding:
-            _insert(instance, model, tables, connection, cursor)
-        elif not _update(instance, tables, connection, cursor):
-            return False
+        cursor.execute(write.sql, params)
+        row = cursor.fetchone()
+    if adding:
+        for key in write.links:  # the row's key, in each of its tables' key fields
+            setattr(instance, key.attname, row[0])
+    elif row is None or row[0] != len(_tables(model)) - 1:
+        # Gone: save() inserts it again (pre_save, which nothing here listens to, is sent
+        # twice). A row is gone from all of its tables or none, so nothing was written.
+        return False
     instance._state.db = using
     instance._state.adding = False
     post_save.send(
         sender=model, instance=instance, created=adding, update_fields=None, raw=False, using=using
     )
-    return True
-
-
-def _insert(instance, model, tables, connection, cursor):
-    for (sql, fields, returned), table_model in zip(tables, _tables(model), strict=True):
-        # A child's row links to its parent's, just written (as save() sets it).
-        for parent, link in table_model._meta.parents.items():
-            if link is not None:
-                setattr(instance, link.attname, getattr(instance, parent._meta.pk.attname))
-        cursor.execute(
-            sql, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-        )
-        if returned is not None:
-            setattr(instance, returned.attname, cursor.fetchone()[0])
-
-
-def _update(instance, tables, connection, cursor):
-    for sql, fields, pk_attname in tables:
-        params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
-        cursor.execute(sql, [*params, getattr(instance, pk_attname)])
-        if cursor.rowcount != 1:
-            # Gone: save() inserts it again (its repeated UPDATE changes nothing; pre_save,
-            # which nothing here listens to, is sent twice).
-            return False
     return True
