@@ -4,6 +4,7 @@ Checks return {field: [messages]} so that a bad input is a 400 naming its fields
 
 from datetime import date, datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum.cn import ric, uscc
@@ -11,6 +12,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from approvals.calendar import end_of_day, local_date
 from approvals.spec import REJECT
+from core import memo
 from core.config import parameter
 from organizations.models import Role
 from organizations.selectors import has_role
@@ -119,8 +121,31 @@ def _representative_errors(values, organization):
 # --- the steps ----------------------------------------------------------------------------
 
 
-def record_of(case):
-    return MediationCase.objects.get(case_id=case.pk)
+def record_key(case_id):
+    return ("mediation_record", case_id)
+
+
+def record_of(case, *, missing_ok=False):
+    """The case's mediation record (调解案件), with its mediator. Inside an operation (core.memo)
+    one instance, read once and locked: the checks and steps of a decision read it several
+    times and change it only through it, so each sees what an earlier one changed. Outside one
+    it is read afresh on every call. `missing_ok`: None for a case without one yet."""
+    # Unlike other remembered values this one is changed in place, on purpose: it is the
+    # operation's copy of a row only this transaction writes (its process is locked).
+    key = record_key(case.pk)
+    record = memo.remembered(key, lambda: _read_record(case.pk))
+    if record is None:
+        memo.forget(key)  # not yet written: a later read in the operation looks again
+        if not missing_ok:
+            raise MediationCase.DoesNotExist(f"no mediation record for case {case.pk}")
+    return record
+
+
+def _read_record(case_id):
+    records = MediationCase.objects.select_related("mediator").filter(case_id=case_id)
+    if memo.active() and transaction.get_connection().in_atomic_block:
+        records = records.select_for_update(of=("self",))  # an operation's: it may change it
+    return records.first()
 
 
 def check_acceptance(decision, values):
@@ -152,10 +177,19 @@ def mediator_problem(case, record, user):
     return None
 
 
-def check_assignment(case, values):
+def active_user(username):
+    """The active user of that name, or None; read once per operation (the check of an
+    assignment and its record both need the mediator)."""
     from organizations.models import User
 
-    user = User.objects.filter(username=values.get("mediator"), is_active=True).first()
+    return memo.remembered(
+        ("active_user", username),
+        lambda: User.objects.filter(username=username, is_active=True).first(),
+    )
+
+
+def check_assignment(case, values):
+    user = active_user(values.get("mediator"))
     if user is None:
         return {"data.mediator": [_("No active user with this name.")]}
     problem = mediator_problem(case, record_of(case), user)

@@ -62,16 +62,18 @@ def _flow():
 
 
 def record_of(process):
+    case = getattr(process, "_unionflow_case", None)  # the case the operation holds
+    if case is not None:
+        return record_of_case(case)
     return MediationCase.objects.get(case__flow_process_id=process.pk)
 
 
-def record_of_case(case):
-    return MediationCase.objects.get(case_id=case.pk)
+record_of_case = rules.record_of
 
 
 def assigned_mediator(case):
     """The mediation, signing and performance steps go to the mediator chosen at assignment."""
-    record = MediationCase.objects.filter(case_id=case.pk).select_related("mediator").first()
+    record = rules.record_of(case, missing_ok=True)
     return record.mediator if record else None
 
 
@@ -144,6 +146,7 @@ def _locked(case_id, user):
                 raise NotFound(_("Case not found."))
             [record] = statements.rows("mediation_record_locked", _locked_record_read, case_id)
             record.case = case
+            memo.keep(rules.record_key(case_id), record)
             yield case, record
 
 
@@ -154,7 +157,11 @@ def _case_read(case_id):
 
 
 def _locked_record_read(case_id):
-    return MediationCase.objects.select_for_update().filter(case_id=case_id)
+    return (
+        MediationCase.objects.select_related("mediator")
+        .select_for_update(of=("self",))
+        .filter(case_id=case_id)
+    )
 
 
 def _require_in_progress(case):
@@ -254,6 +261,7 @@ def submit_application(*, user, organization, applicant_username=None, **values)
         MediationCase.objects.filter(case=case).update(
             acceptance_due_at=acceptance.due_at if acceptance else None
         )
+        memo.forget(rules.record_key(case.pk))  # a copy read before the update is stale
         if applicant.pk != user.pk:
             notify(
                 event=f"mediation:{case.pk}:recorded",
@@ -271,7 +279,7 @@ def submit_application(*, user, organization, applicant_username=None, **values)
 
 
 def _record_for_update(case):
-    return MediationCase.objects.select_for_update().get(case_id=case.pk)
+    return rules.record_of(case)  # locked by the operation's first read
 
 
 def record_acceptance(task, decision, values):
@@ -310,7 +318,9 @@ def record_acceptance(task, decision, values):
 def record_assignment(task, values):
     case = task.case
     record = _record_for_update(case)
-    mediator = User.objects.get(username=values["mediator"])
+    mediator = rules.active_user(values["mediator"])  # as check_assignment found them
+    if mediator is None:
+        raise User.DoesNotExist(values["mediator"])
     record.mediator = mediator
     record.assigned_at = timezone.now()
     record.save(update_fields=["mediator", "assigned_at"])

@@ -3,6 +3,8 @@ sessions, agreement, signatures, effect, performance; and the other ways a case 
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from cases import trail
 from cases.mediation.models import MediationCase
@@ -333,3 +335,39 @@ def test_the_trail_of_every_finished_case_verifies(demo, api):
         verification = api(demo.county_auditor).get(f"/api/v1/cases/{case.pk}/trail/verify/").json()
         assert verification["valid"] is True and verification["broken_at"] is None
         assert actions(case)[0] == "case.submitted" and actions(case)[-1] == f"case.{status}"
+
+
+def _record_reads(queries):
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "mediation_mediationcase"' in q["sql"]
+    ]
+
+
+@pytest.mark.postgres
+def test_each_step_reads_the_record_once_locked_and_sees_its_own_changes(demo, api):
+    """The assignment's check and record, the outcome's check and record, and the seal with the
+    agreement's taking effect each read the case's mediation record once, under a row lock
+    (`FOR UPDATE`); what a step writes is what the next step of the same operation reads (the
+    seal's flow moves on only because it sees the agreement in effect)."""
+    with time_machine.travel(at(2026, 3, 3, 10, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        accept(api, demo, case)
+        with CaptureQueriesContext(connection) as assignment:
+            assign(api, demo, case, "mediator1")
+        session(api, demo.mediator1, case)
+        with CaptureQueriesContext(connection) as outcome:
+            agree(api, demo.mediator1, case)
+        for party in ("worker", "employer", "mediator"):
+            assert sign(api, demo.mediator1, case, party).status_code == 201
+        with CaptureQueriesContext(connection) as seal:
+            response = sign(api, demo.med_head, case, "seal")
+    assert response.status_code == 201, response.json()
+    assert [t["step"] for t in response.json()["open_tasks"]] == ["performance"]
+    for queries in (assignment, outcome, seal):
+        reads = _record_reads(queries.captured_queries)
+        assert len(reads) == 1 and reads[0].endswith('FOR UPDATE OF "mediation_mediationcase"')
+    record = MediationCase.objects.get(case=case)
+    assert record.mediator == demo.mediator1 and record.effective_at is not None
+    assert trail.verify(case).valid
