@@ -22,7 +22,7 @@ from cases import trail
 from cases.models import Case, CaseStatus
 from cases.selectors import case_in_reach
 from cases.services import allocate_number, submit_case
-from core import memo
+from core import memo, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.sensitive import blind_index, mask
@@ -56,10 +56,18 @@ def record_of(case):
     what an earlier one changed. Outside one it is read afresh on every call."""
     # Unlike other remembered values this one is changed in place, on purpose: it is the
     # operation's copy of a row only this transaction writes (its process is locked).
-    return memo.remembered(
-        ("hardship_record", case.pk),
-        lambda: HardshipApplication.objects.select_related("case").get(case_id=case.pk),
-    )
+    return memo.remembered(("hardship_record", case.pk), lambda: _read_record(case.pk))
+
+
+def _record_read(case_id):
+    return HardshipApplication.objects.select_related("case").filter(case_id=case_id)
+
+
+def _read_record(case_id):
+    found = statements.rows("hardship_record", _record_read, case_id)
+    if not found:
+        raise HardshipApplication.DoesNotExist(f"no hardship record for case {case_id}")
+    return found[0]
 
 
 def _today():

@@ -17,10 +17,12 @@ from approvals import selectors, services
 from approvals.services import rounds
 from approvals.services.delegations import create_delegation
 from approvals.services.tasks import _human_task_read, _locked_read
+from cases.hardship import services as hardship
 from cases.mediation import services as mediation
 from core import statements
 from organizations.models import Organization, User
 from organizations.selectors import _memberships, users_with_role
+from tests.hardship import helpers as hardship_helpers
 from tests.helpers import open_task, submit_sample
 from tests.mediation import helpers as mediation_helpers
 
@@ -73,6 +75,29 @@ MEDIATION_KEYS = {
         lambda case: (case.pk, selectors.step_ref(mediation._flow().assignment)),
     ),
 }
+
+
+# The hardship service's reads, on a submitted application.
+HARDSHIP_KEYS = {"hardship_record": (hardship._record_read, lambda case: (case.pk,))}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("key", list(HARDSHIP_KEYS))
+def test_every_hardship_key_compiles_to_what_the_orm_builds(demo, api, key):
+    build, values_of = HARDSHIP_KEYS[key]
+    cases = [
+        hardship_helpers.submit(api, worker, id_number=hardship_helpers.ric_number(seq))
+        for seq, worker in ((1, demo.worker1), (2, demo.worker2))
+    ]
+    statement = statements.learn(key, build, values_of(cases[0]))
+    for case in cases:
+        values = values_of(case)
+        sql, params = build(*values).query.get_compiler(using="default").as_sql()
+        assert (statement.sql, statement.bind(values)) == (sql, list(params))
+        expected = list(build(*values))
+        got = statements.rows(key, build, *values)
+        assert got and [_fields(r) for r in got] == [_fields(r) for r in expected]
+        assert got[0].id_number == expected[0].id_number  # decrypted as the ORM decrypts it
 
 
 # As PostgreSQL receives them: SQLite gets UUIDs and datetimes as text, and for those keys the
@@ -228,7 +253,9 @@ def test_every_key_in_the_code_base_is_checked_here():
         text = path.read_text()
         used |= set(re.findall(r'statements\.rows\(\s*"(\w+)"', text))
         used |= {f"({k}" for k in re.findall(r'statements\.rows\(\s*\(\s*"(\w+)"', text)}
-    checked = {k if isinstance(k, str) else f"({k[0]}" for k in [*KEYS, *MEDIATION_KEYS]}
+    checked = {
+        k if isinstance(k, str) else f"({k[0]}" for k in [*KEYS, *MEDIATION_KEYS, *HARDSHIP_KEYS]
+    }
     assert used and used <= checked, used - checked
 
 
