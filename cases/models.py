@@ -121,6 +121,24 @@ class TrailEvent(models.Model):
         return f"{self.case_id}#{self.seq} {self.action}"
 
 
+class TrailHead(models.Model):
+    """The last event of a case's chain (seq 0 and the genesis hash before the first), kept by
+    `cases.trail.append` in the statement that writes each event. Appends lock this row: one
+    statement both waits for a concurrent append and reads the head it left. A derived row,
+    not evidence: verification walks the events themselves."""
+
+    case = models.OneToOneField(Case, models.CASCADE, primary_key=True, related_name="+")
+    seq = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("trail head")
+        verbose_name_plural = _("trail heads")
+
+    def __str__(self):
+        return f"{self.case_id}#{self.seq}"
+
+
 class CaseCC(models.Model):
     """抄送: a user given read access to a case and told about it."""
 

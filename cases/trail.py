@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Case, TrailEvent
+from .models import Case, TrailEvent, TrailHead
 
 GENESIS_HASH = "0" * 64
 
@@ -106,7 +106,7 @@ def append(
     data=None,
 ):
     """Append an event to the case's chain. Must run inside the business transaction; the
-    case row is locked so that concurrent appends take consecutive sequence numbers."""
+    chain's head row is locked so that concurrent appends take consecutive sequence numbers."""
     connection = transaction.get_connection()
     assert connection.in_atomic_block, "trail events belong to a transaction"
     ctx = current_context()
@@ -137,7 +137,7 @@ def append(
 
 
 # The head of a chain this transaction appended to, so that its next event on the same case
-# skips the lock and the read: the case row stays locked until the transaction ends, so nobody
+# skips the lock and the read: the head row stays locked until the transaction ends, so nobody
 # else can append meanwhile. Each remembered head carries a no-op on-commit callback registered
 # when the event was written; Django drops that callback when the transaction commits or rolls
 # back, or when a savepoint around the event rolls back — exactly when the head is no longer
@@ -168,20 +168,29 @@ def _remember_head(connection, case_id, seq, hash_):
     heads[case_id] = (marker, seq, hash_)
 
 
-# Lock the case row, then read its chain's last event. Two statements (each may be prepared):
-# in READ COMMITTED each takes its own snapshot, so the read, which runs after the lock is
-# granted, sees an event a concurrent append committed while we waited. (One statement joining
-# the two would read the chain as of before the wait.)
-_LOCK_CASE_SQL = f"SELECT 1 FROM {Case._meta.db_table} WHERE id = %s FOR UPDATE"
-_HEAD_SQL = (
-    f"SELECT seq, hash FROM {TrailEvent._meta.db_table} WHERE case_id = %s "
-    "ORDER BY seq DESC LIMIT 1"
+# The chain's head row (TrailHead) is what appends lock. Locking it and reading it is one
+# statement: under READ COMMITTED, a SELECT … FOR UPDATE that waited for a concurrent append
+# returns the row as that append left it. Each event's INSERT moves the head in the same
+# statement, which also gives a waiting append a new version of the row to read.
+_HEAD_TABLE = TrailHead._meta.db_table
+_LOCK_HEAD_SQL = f"SELECT seq, hash FROM {_HEAD_TABLE} WHERE case_id = %s FOR UPDATE"
+# A chain without a head row (a new case, or events older than heads): the head from its last
+# event, written, so locked, by this transaction. An append needs the head row, so nobody
+# appends meanwhile; a concurrent first writer waits on the conflict, then writes nothing, and
+# locks the row with the SELECT again. No row for a case that does not exist.
+_NEW_HEAD_SQL = (
+    f"INSERT INTO {_HEAD_TABLE} (case_id, seq, hash)"
+    " SELECT c.id, coalesce(last.seq, 0), coalesce(last.hash, %s)"
+    f" FROM {Case._meta.db_table} c LEFT JOIN LATERAL"
+    f" (SELECT seq, hash FROM {TrailEvent._meta.db_table} e WHERE e.case_id = c.id"
+    " ORDER BY seq DESC LIMIT 1) last ON true"
+    " WHERE c.id = %s ON CONFLICT (case_id) DO NOTHING RETURNING seq, hash"
 )
 
 
 def _lock_and_read_head(connection, case_id):
-    """(seq, hash) of the case's last event (None for an empty chain), the case row locked so
-    that concurrent appends take consecutive sequence numbers."""
+    """(seq, hash) of the case's last event (None for an empty chain), the chain's head row
+    locked so that concurrent appends take consecutive sequence numbers."""
     if connection.vendor != "postgresql":
         Case.objects.select_for_update().filter(pk=case_id).values_list("pk", flat=True).get()
         return (
@@ -191,36 +200,54 @@ def _lock_and_read_head(connection, case_id):
             .first()
         )
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_CASE_SQL, [case_id])
-        if cursor.fetchone() is None:
-            raise Case.DoesNotExist(f"case {case_id}")
-        cursor.execute(_HEAD_SQL, [case_id])
-        return cursor.fetchone()
+        cursor.execute(_LOCK_HEAD_SQL, [case_id])
+        head = cursor.fetchone()
+        if head is None:
+            cursor.execute(_NEW_HEAD_SQL, [GENESIS_HASH, case_id])
+            head = cursor.fetchone()
+        if head is None:  # written by a concurrent first append, or no such case
+            cursor.execute(_LOCK_HEAD_SQL, [case_id])
+            head = cursor.fetchone()
+    if head is None:
+        raise Case.DoesNotExist(f"case {case_id}")
+    return head if head[0] else None
 
 
 _INSERT_FIELDS = [f for f in TrailEvent._meta.concrete_fields if not f.primary_key]
 
 
 @functools.cache
-def _insert_sql(vendor):
+def _append_sql(vendor):
+    """The event's INSERT and the head's move to it, in one statement."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
     placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
     return (
-        f"INSERT INTO {TrailEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
+        f"WITH event AS (INSERT INTO {TrailEvent._meta.db_table} ({columns})"
+        f" VALUES ({placeholders}) RETURNING id)"
+        f" UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE case_id = %s"
+        " RETURNING (SELECT id FROM event)"
     )
 
 
 def _insert(connection, event):
     """The event's row, written without the model's save() machinery (an append-only table:
-    no signals, no update path)."""
+    no signals, no update path), and the chain's head moved to it."""
     if connection.vendor != "postgresql":
         event.save(force_insert=True)
+        TrailHead.objects.update_or_create(
+            case_id=event.case_id, defaults={"seq": event.seq, "hash": event.hash}
+        )
         return
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), values)
-        event.pk = cursor.fetchone()[0]
+        cursor.execute(
+            _append_sql(connection.vendor), [*values, event.seq, event.hash, event.case_id]
+        )
+        row = cursor.fetchone()
+    if row is None:  # the head row is locked by this transaction: it cannot be gone
+        raise RuntimeError(f"case {event.case_id}: the trail's head row is missing")
+    event.pk = row[0]
     event._state.adding = False
     event._state.db = connection.alias
 

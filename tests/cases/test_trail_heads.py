@@ -1,21 +1,23 @@
-"""A transaction that appends several events to one case locks the case and reads the chain's
-head once; the head it remembers is dropped whenever what it saw may be undone (a savepoint
+"""A transaction that appends several events to one case locks the chain's head row and reads
+it once, in one statement; the head it remembers is dropped whenever what it saw may be undone (a savepoint
 rolled back, the transaction committed or rolled back), so every chain still verifies."""
+
+import threading
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from cases import trail
-from cases.models import TrailEvent
+from cases.models import TrailEvent, TrailHead
 from tests.helpers import submit_sample
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _head_reads(queries):
-    """Times the case was locked for its chain's head (the lock, then the read of the head)."""
-    return sum("FOR UPDATE" in q["sql"] and "cases_case" in q["sql"] for q in queries)
+    """Times the chain's head row was locked and read."""
+    return sum("FOR UPDATE" in q["sql"] and "cases_trailhead" in q["sql"] for q in queries)
 
 
 def _chain(case):
@@ -30,7 +32,7 @@ def test_several_events_of_one_transaction_lock_and_read_the_head_once(demo):
         for n in range(4):
             trail.append(case, "case.noted", actor=chair, data={"n": n})
     assert _head_reads(queries.captured_queries) == 1
-    assert len(queries.captured_queries) == 2 + 4  # lock, head, then one insert per event
+    assert len(queries.captured_queries) == 1 + 4  # the head locked, then one insert per event
     assert [seq for seq, _ in _chain(case)] == list(range(1, before + 5))
     assert trail.verify(case).valid
 
@@ -87,4 +89,81 @@ def test_a_committed_transaction_leaves_no_remembered_head(demo):
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
         trail.append(case, "case.noted", actor=chair, comment="second")
     assert _head_reads(queries.captured_queries) == 1
+    assert trail.verify(case).valid
+
+
+def _head(case):
+    return TrailHead.objects.filter(case=case).values_list("seq", "hash").first()
+
+
+def _last_event(case):
+    return case.trail.order_by("-seq").values_list("seq", "hash").first()
+
+
+def test_the_head_row_is_the_last_event_after_every_append(demo):
+    case = submit_sample(demo.worker1)
+    assert _head(case) == _last_event(case)
+    with transaction.atomic():
+        trail.append(case, "case.noted", actor=demo.chair1)
+        trail.append(case, "case.noted", actor=demo.chair1)
+    assert _head(case) == _last_event(case)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        trail.append(case, "case.noted", actor=demo.chair1)
+        raise RuntimeError("the operation failed")
+    assert _head(case) == _last_event(case)  # rolled back with the event
+
+
+def test_a_chain_without_a_head_row_goes_on_from_its_last_event(demo):
+    """Events written before heads were kept (or a head row lost) are not a new chain: the
+    next append writes the head from the events and continues them."""
+    case = submit_sample(demo.worker1)
+    before = case.trail.count()
+    TrailHead.objects.filter(case=case).delete()
+    with transaction.atomic():
+        event = trail.append(case, "case.noted", actor=demo.chair1)
+    assert event.seq == before + 1
+    assert _head(case) == _last_event(case) == (event.seq, event.hash)
+    assert trail.verify(case).valid
+
+
+def test_appending_to_a_case_that_does_not_exist_is_refused(demo):
+    from cases.models import Case
+
+    with pytest.raises(Case.DoesNotExist), transaction.atomic():
+        trail.append(10**9, "case.noted", actor=demo.chair1)
+    assert not TrailHead.objects.filter(case_id=10**9).exists()
+
+
+@pytest.mark.parametrize("head_row", ["kept", "missing"])
+def test_twenty_appends_at_once_take_consecutive_numbers(demo, head_row):
+    """Twenty transactions append to one case at the same moment, each on its own connection:
+    the head row's lock orders them, also when the first of them has to write it."""
+    case = submit_sample(demo.worker1)
+    before = case.trail.count()
+    if head_row == "missing":
+        TrailHead.objects.filter(case=case).delete()
+    barrier = threading.Barrier(20)
+    failures = []
+
+    def append(n):
+        try:
+            barrier.wait(timeout=30)
+            with transaction.atomic():
+                trail.append(case.pk, "case.noted", actor=demo.chair1, data={"n": n})
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert [seq for seq, _ in _chain(case)] == list(range(1, before + 21))
+    assert sorted(case.trail.filter(action="case.noted").values_list("data__n", flat=True)) == list(
+        range(20)
+    )
+    assert _head(case) == _last_event(case)
     assert trail.verify(case).valid
