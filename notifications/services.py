@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.constants import OnConflict
+from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,13 +114,16 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
 def _write(notifications, deliveries):
     """Insert the inbox rows and the deliveries (what is there already is skipped), and hand the
     new deliveries to Celery after commit; returns their ids."""
-    Notification.objects.bulk_create(
-        notifications,
-        ignore_conflicts=True,  # the repeat of an event is a no-op, also under a race
-    )
-    if not deliveries:
-        return []
-    ids = _insert_new(deliveries)
+    if notifications and deliveries and connection.vendor == "postgresql":
+        ids = _insert_both(notifications, deliveries)
+    else:
+        Notification.objects.bulk_create(
+            notifications,
+            ignore_conflicts=True,  # the repeat of an event is a no-op, also under a race
+        )
+        if not deliveries:
+            return []
+        ids = _insert_new(deliveries)
     if not ids:
         return []
     # robust: a broker that is down must not turn a committed change into an error; the
@@ -192,6 +196,29 @@ def _insert_new(deliveries):
         on_conflict=OnConflict.IGNORE,
     )
     return [row[0] for row in rows if row]  # a single row that conflicted reads back None
+
+
+def _insert_statement(model, rows, *, returning):
+    """The ORM's `INSERT … ON CONFLICT DO NOTHING` of `rows` (one statement: PostgreSQL takes
+    the rows as arrays), with its parameters; `returning`: the new rows' ids come back."""
+    opts = model._meta
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+    query.insert_values([f for f in opts.concrete_fields if f is not opts.auto_field], rows)
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [opts.pk] if returning else None
+    [(sql, params)] = compiler.as_sql()
+    return sql, params
+
+
+def _insert_both(notifications, deliveries):
+    """The inbox rows and the deliveries in one statement, the first insert a WITH query of
+    the second (each skips what is there already, as `_write` does in two); returns the new
+    deliveries' ids."""
+    inbox_sql, inbox_params = _insert_statement(Notification, notifications, returning=False)
+    outbox_sql, outbox_params = _insert_statement(Delivery, deliveries, returning=True)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(f"WITH inbox AS ({inbox_sql}) {outbox_sql}", [*inbox_params, *outbox_params])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def endpoints_covering(organization):
