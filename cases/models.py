@@ -122,10 +122,10 @@ class TrailEvent(models.Model):
 
 
 class TrailHead(models.Model):
-    """The last event of a case's chain (seq 0 and the genesis hash before the first), kept by
-    `cases.trail.append` in the statement that writes each event. Appends lock this row: one
-    statement both waits for a concurrent append and reads the head it left. A derived row,
-    not evidence: verification walks the events themselves."""
+    """The last event of a case's chain (seq 0 and the genesis hash before the first), moved
+    by a database trigger with every event inserted (migration 0006). Appends lock this row:
+    one statement both waits for a concurrent append and reads the head it left. A derived
+    row, not evidence: verification walks the events themselves."""
 
     case = models.OneToOneField(Case, models.CASCADE, primary_key=True, related_name="+")
     seq = models.PositiveIntegerField()

@@ -168,16 +168,16 @@ def _remember_head(connection, case_id, seq, hash_):
     heads[case_id] = (marker, seq, hash_)
 
 
-# The chain's head row (TrailHead) is what appends lock. Locking it and reading it is one
-# statement: under READ COMMITTED, a SELECT … FOR UPDATE that waited for a concurrent append
-# returns the row as that append left it. Each event's INSERT moves the head in the same
-# statement, which also gives a waiting append a new version of the row to read.
+# The chain's head row (TrailHead, moved by a database trigger with every event inserted) is
+# what appends lock. Locking it and reading it is one statement: under READ COMMITTED, a
+# SELECT … FOR UPDATE that waited for a concurrent append returns the row as that append left
+# it.
 _HEAD_TABLE = TrailHead._meta.db_table
 _LOCK_HEAD_SQL = f"SELECT seq, hash FROM {_HEAD_TABLE} WHERE case_id = %s FOR UPDATE"
-# A chain without a head row (a new case, or events older than heads): the head from its last
-# event, written, so locked, by this transaction. An append needs the head row, so nobody
-# appends meanwhile; a concurrent first writer waits on the conflict, then writes nothing, and
-# locks the row with the SELECT again. No row for a case that does not exist.
+# A chain without a head row (a new case): its head, from its last event if it has one, written,
+# so locked, by this transaction. An append needs the head row, so nobody appends meanwhile; a
+# concurrent first writer waits on the conflict, then writes nothing, and locks the row with
+# the SELECT again. No row for a case that does not exist.
 _NEW_HEAD_SQL = (
     f"INSERT INTO {_HEAD_TABLE} (case_id, seq, hash)"
     " SELECT c.id, coalesce(last.seq, 0), coalesce(last.hash, %s)"
@@ -217,37 +217,25 @@ _INSERT_FIELDS = [f for f in TrailEvent._meta.concrete_fields if not f.primary_k
 
 
 @functools.cache
-def _append_sql(vendor):
-    """The event's INSERT and the head's move to it, in one statement."""
+def _insert_sql(vendor):
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
     placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
     return (
-        f"WITH event AS (INSERT INTO {TrailEvent._meta.db_table} ({columns})"
-        f" VALUES ({placeholders}) RETURNING id)"
-        f" UPDATE {_HEAD_TABLE} SET seq = %s, hash = %s WHERE case_id = %s"
-        " RETURNING (SELECT id FROM event)"
+        f"INSERT INTO {TrailEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
     )
 
 
 def _insert(connection, event):
     """The event's row, written without the model's save() machinery (an append-only table:
-    no signals, no update path), and the chain's head moved to it."""
+    no signals, no update path); the database moves the chain's head to it."""
     if connection.vendor != "postgresql":
         event.save(force_insert=True)
-        TrailHead.objects.update_or_create(
-            case_id=event.case_id, defaults={"seq": event.seq, "hash": event.hash}
-        )
         return
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _append_sql(connection.vendor), [*values, event.seq, event.hash, event.case_id]
-        )
-        row = cursor.fetchone()
-    if row is None:  # the head row is locked by this transaction: it cannot be gone
-        raise RuntimeError(f"case {event.case_id}: the trail's head row is missing")
-    event.pk = row[0]
+        cursor.execute(_insert_sql(connection.vendor), values)
+        event.pk = cursor.fetchone()[0]
     event._state.adding = False
     event._state.db = connection.alias
 

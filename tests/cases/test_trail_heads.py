@@ -167,3 +167,26 @@ def test_twenty_appends_at_once_take_consecutive_numbers(demo, head_row):
     )
     assert _head(case) == _last_event(case)
     assert trail.verify(case).valid
+
+
+def test_events_written_by_others_move_the_head_too(demo):
+    """An event inserted without the trail's code (a bulk load, an application server still
+    running the code from before heads were kept) moves the head all the same, so the next
+    append follows it instead of taking its number."""
+    case = submit_sample(demo.worker1)
+    head_seq, head_hash = _head(case)
+    event = TrailEvent(
+        case=case, seq=head_seq + 1, action="case.noted", prev_hash=head_hash, data={}
+    )
+    event.hash = trail.compute_hash(head_hash, event)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO cases_trailevent (case_id, seq, at, actor_role, action, step, comment,"
+            " data, prev_hash, hash) VALUES (%s, %s, %s, '', %s, '', '', %s, %s, %s)",
+            [case.pk, event.seq, event.at, event.action, "{}", event.prev_hash, event.hash],
+        )
+    assert _head(case) == (event.seq, event.hash)
+    with transaction.atomic():
+        after = trail.append(case, "case.noted", actor=demo.chair1)
+    assert after.seq == event.seq + 1 and after.prev_hash == event.hash
+    assert trail.verify(case).valid
