@@ -64,6 +64,10 @@ def complete(task_id, user, decision="approve"):
     return task
 
 
+# What cycle() does, each in its own transaction: start, claim, complete.
+OPERATIONS_PER_CYCLE = 3
+
+
 def cycle(user, decision="approve"):
     """One case through the baseline flow; returns its process."""
     process = start()
