@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core import plans
 from core.api import idempotent
-from core.rest import ErrorSerializer, StrictNullBooleanField
+from core.rest import ErrorSerializer, PagesWithTotal, StrictNullBooleanField
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, services
@@ -270,7 +270,7 @@ class TaskList(generics.ListAPIView):
         elif overdue is False:
             qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=timezone.now()))
         order = "-finished" if view == "archive" else "created"
-        return qs.order_by(order, "pk").only(*selectors.LIST_COLUMNS)
+        return PagesWithTotal(qs.order_by(order, "pk").only(*selectors.LIST_COLUMNS))
 
     @extend_schema(
         tags=["tasks"],

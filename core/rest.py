@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.db import InterfaceError, OperationalError
+from django.db.models import Count, Window
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -38,6 +39,23 @@ class OneReadPaginator(Paginator):
             return super().page(whole)  # counts, and says the page holds no results
         self.__dict__["count"] = total
         return self._get_page(items, whole, self)
+
+
+class PagesWithTotal:
+    """An ordered queryset as OneReadPaginator pages it: each page read with the list's total
+    (`COUNT(*) OVER ()`, counted before the page is cut) in one statement."""
+
+    def __init__(self, queryset):
+        self.queryset = queryset
+
+    def count(self):
+        return self.queryset.count()
+
+    def page_and_total(self, offset, limit):
+        rows = list(
+            self.queryset.annotate(total_in_list=Window(Count("pk")))[offset : offset + limit]
+        )
+        return rows, (rows[0].total_in_list if rows else 0)
 
 
 class Pagination(PageNumberPagination):

@@ -1,6 +1,8 @@
-"""The inbox reads a page and its total in one statement (approvals.selectors.InboxPages,
-core.rest.OneReadPaginator); what the list answers is the same as the two-statement path that
-every filtered list takes, page by page, including the refusals."""
+"""A task list reads a page and its total in one statement (core.rest.OneReadPaginator): the
+inbox through a statement each process builds once (approvals.selectors.InboxPages), every
+other list — filtered, the queue, the archive — through the ORM (core.rest.PagesWithTotal).
+Page by page, refusals included, the inbox answers what the filtered path answers, and each
+list holds the rows and the count of Django's own paginator (a count, then the page)."""
 
 import pytest
 from django.db import connection
@@ -10,7 +12,7 @@ from approvals import services
 from tests.helpers import open_task, submit_sample
 
 INBOX = "/api/v1/tasks/?view=inbox&page_size=3"
-# The same inbox through the ORM's two reads: every task here is of the sample process.
+# The same inbox through the ORM: every task here is of the sample process.
 FILTERED = INBOX + "&process=sample"
 
 
@@ -67,3 +69,35 @@ def test_a_page_and_its_total_are_one_read(demo, api, seven_claimed):
         assert chair.get(f"{INBOX}&page=2").json()["count"] == 7
     task_reads = [q["sql"] for q in queries if "approvals_casetask" in q["sql"]]
     assert len(task_reads) == 1 and "COUNT(" in task_reads[0] and "OVER ()" in task_reads[0]
+
+
+@pytest.mark.parametrize("view", ["queue", "archive", "inbox&process=sample"])
+def test_every_list_is_one_read_per_page_and_pages_as_djangos_paginator(demo, api, view):
+    """Seven sample tasks offered to chair1 (the queue), claimed (the inbox), or decided (the
+    archive): each page holds the rows and the count Django's paginator gives, in one read."""
+    from django.core.paginator import Paginator
+
+    from approvals import selectors
+
+    tasks = [open_task(submit_sample(demo.worker1, title=f"Sample {i}")) for i in range(7)]
+    for task in tasks if view != "queue" else ():
+        services.claim(task_id=task.pk, user=demo.chair1)
+        if view == "archive":
+            services.complete(task_id=task.pk, user=demo.chair1, decision="approve")
+    name = view.split("&")[0]
+    order = "-finished" if name == "archive" else "created"
+    expected = Paginator(
+        getattr(selectors, name)(demo.chair1).order_by(order, "pk").values_list("pk", flat=True),
+        3,
+    )
+    chair = api(demo.chair1)
+    url = f"/api/v1/tasks/?view={view}&page_size=3"
+    chair.get(url)
+    for number in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            body = chair.get(f"{url}&page={number}").json()
+        assert body["count"] == expected.count == 7
+        assert [t["id"] for t in body["results"]] == list(expected.page(number).object_list)
+        task_reads = [q["sql"] for q in queries if "approvals_casetask" in q["sql"]]
+        assert len(task_reads) == 1 and "OVER ()" in task_reads[0]
+    assert chair.get(f"{url}&page=4").status_code == 404
