@@ -81,6 +81,23 @@ MEDIATION_KEYS = {
 HARDSHIP_KEYS = {"hardship_record": (hardship._record_read, lambda case: (case.pk,))}
 
 
+def _learned_as_the_orm_builds(key, build, values_of, cases):
+    """Learn `key` on the first case; for each case, the learned SQL and parameters are the
+    ORM's, and so are the rows read (inside a transaction: some reads lock). The rows read."""
+    statement = statements.learn(key, build, values_of(cases[0]))
+    read = []
+    for case in cases:
+        values = values_of(case)
+        sql, params = build(*values).query.get_compiler(using="default").as_sql()
+        assert (statement.sql, statement.bind(values)) == (sql, list(params))
+        with transaction.atomic():
+            expected = list(build(*values))
+            got = statements.rows(key, build, *values)
+        assert got and [_fields(r) for r in got] == [_fields(r) for r in expected]
+        read.append((got, expected))
+    return read
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("key", list(HARDSHIP_KEYS))
 def test_every_hardship_key_compiles_to_what_the_orm_builds(demo, api, key):
@@ -89,14 +106,7 @@ def test_every_hardship_key_compiles_to_what_the_orm_builds(demo, api, key):
         hardship_helpers.submit(api, worker, id_number=hardship_helpers.ric_number(seq))
         for seq, worker in ((1, demo.worker1), (2, demo.worker2))
     ]
-    statement = statements.learn(key, build, values_of(cases[0]))
-    for case in cases:
-        values = values_of(case)
-        sql, params = build(*values).query.get_compiler(using="default").as_sql()
-        assert (statement.sql, statement.bind(values)) == (sql, list(params))
-        expected = list(build(*values))
-        got = statements.rows(key, build, *values)
-        assert got and [_fields(r) for r in got] == [_fields(r) for r in expected]
+    for got, expected in _learned_as_the_orm_builds(key, build, values_of, cases):
         assert got[0].id_number == expected[0].id_number  # decrypted as the ORM decrypts it
 
 
@@ -111,15 +121,7 @@ def test_every_mediation_key_compiles_to_what_the_orm_builds(demo, api, key):
         case = mediation_helpers.filed(api, demo.worker1, demo)
         mediation_helpers.accept(api, demo, case)
         cases.append(case)
-    statement = statements.learn(key, build, values_of(cases[0]))
-    for case in cases:
-        values = values_of(case)
-        sql, params = build(*values).query.get_compiler(using="default").as_sql()
-        assert (statement.sql, statement.bind(values)) == (sql, list(params))
-        with transaction.atomic():
-            expected = list(build(*values))
-            got = statements.rows(key, build, *values)
-        assert got and [_fields(r) for r in got] == [_fields(r) for r in expected]
+    _learned_as_the_orm_builds(key, build, values_of, cases)
 
 
 def _claimed_tasks(demo, count):
