@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from cases.views import case_context
 from core.errors import DomainError
-from core.ui import form_error, page
+from core.ui import form_error, page, refuse
 
 from . import selectors, services
 from .forms import (
@@ -114,11 +114,29 @@ OPERATIONS = {
 }
 
 
+def _offered(task, user):
+    """What the task page offers `user` now — the template shows these forms and only these."""
+    mine = task.is_open and task.owner_id == user.pk
+    can_claim = task.status == "NEW" and services.may_claim(user, task)
+    acting = mine and not task.on_hold
+    return {
+        "claim": can_claim,
+        "decide": acting or can_claim,
+        "acting": acting,  # transfer, add approver, send back, CC, release
+        "urge": task.is_open and not mine and services.may_urge(user, task),
+    }
+
+
+def _form_for(op):
+    """The form a POSTed op was made on; operations without fields (claim, release) have none."""
+    return "acting" if op in ("transfer", "add_approver", "send_back", "cc", "release") else op
+
+
 @page("tasks")
 def task_detail(request, pk):
     task = _task_or_404(request, pk)
     user = request.user
-    mine = task.is_open and task.owner_id == user.pk
+    offered = _offered(task, user)
     decisions = services.allowed_decisions(task) if task.is_open else ()
     fields = task.flow_task.fields if task.kind != TaskKind.CONSULT else ()
     send_back_steps = (
@@ -177,19 +195,17 @@ def task_detail(request, pk):
                 raise Http404
         except DomainError as exc:
             target = forms_.get(op)
-            if target is not None and target.is_bound:
-                form_error(target, exc)
-            else:
-                messages.error(request, str(exc.detail))
-                return redirect("task-detail", pk=task.pk)
+            if target is not None and target.is_bound and offered.get(_form_for(op)):
+                form_error(request, target, exc)
+            else:  # no form of the user's to show it on: the page as it is now, saying why
+                refuse(request, exc)
         task = _task_or_404(request, pk)
+        offered = _offered(task, user)
     context = case_context(request, task.case)
     context.update(
         {
             "task": task,
-            "mine": mine,
-            "can_claim": task.status == "NEW" and services.may_claim(user, task),
-            "can_urge": task.is_open and not mine and services.may_urge(user, task),
+            "offered": offered,
             "forms": forms_,
             "open_statuses": OPEN_STATUSES,
         }
@@ -216,7 +232,7 @@ def delegations(request):
                 messages.success(request, _("Your delegation has been recorded."))
                 return redirect("delegations")
             except DomainError as exc:
-                form_error(form, exc)
+                form_error(request, form, exc)
     rows = Delegation.objects.filter(delegator=request.user) | Delegation.objects.filter(
         delegate=request.user
     )

@@ -16,7 +16,7 @@ from viewflow.workflow import chart
 from approvals.models import OPEN_STATUSES
 from approvals.selectors import open_tasks_of
 from core.errors import DomainError
-from core.ui import page
+from core.ui import page, refuse
 
 from . import selectors, trail
 from .details import for_process
@@ -117,9 +117,10 @@ def withdraw(request, pk):
     case = _case_or_404(request, pk)
     try:
         services.withdraw(case_id=case.pk, user=request.user, reason=request.POST.get("reason", ""))
-        messages.success(request, _("The case has been withdrawn."))
     except DomainError as exc:
-        messages.error(request, str(exc.detail))
+        refuse(request, exc)
+        return render(request, "cases/case_detail.html", case_context(request, case))
+    messages.success(request, _("The case has been withdrawn."))
     return redirect("case-detail", pk=case.pk)
 
 

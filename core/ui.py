@@ -2,34 +2,50 @@
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 
 
 def page(section):
-    """A login-required page that highlights `section` in the header."""
+    """A login-required page that highlights `section` in the header. A page re-shown with a
+    service's refusal on its form (`form_error`) answers with the refusal's status — 403 for a
+    step the user may not take, 409 for a task someone else moved on — not 200."""
 
     def decorate(view):
         @login_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             request.nav_section = section
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
+            refusal = getattr(request, "refusal_status", None)
+            if refusal is not None and response.status_code == 200:
+                response.status_code = refusal
+            return response
 
         return wrapper
 
     return decorate
 
 
-def form_error(form, exc, *, prefix=""):
+def refuse(request, exc):
+    """A service refused a POST that has no form to show it on: the message at the top of the
+    page shown again (not a redirect), which answers with the refusal's status."""
+    messages.error(request, str(exc.detail))
+    request.refusal_status = exc.status_code
+
+
+def form_error(request, form, exc, *, prefix=""):
     """Put a service's DomainError on the form: each named field next to that field (unknown
-    names as form-wide errors), else the message at the top."""
+    names as form-wide errors), else the message at the top; the page that shows the form again
+    answers with the error's status."""
+    request.refusal_status = exc.status_code
     placed = False
-    for name, messages in (exc.fields or {}).items():
+    for name, field_messages in (exc.fields or {}).items():
         field = name.removeprefix(prefix)
         # A task's declared fields come back as "data.<name>"; their form fields are data_<name>.
         candidates = (field, field.replace(".", "_"), field.removeprefix("data."))
         target = next((c for c in candidates if c in form.fields), None)
-        for message in messages if isinstance(messages, list) else [messages]:
+        for message in field_messages if isinstance(field_messages, list) else [field_messages]:
             form.add_error(target, str(message))
             placed = True
     if not placed:

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from cases.selectors import case_in_reach
 from core.config import parameter
 from core.errors import DomainError
-from core.ui import form_error, page
+from core.ui import form_error, page, refuse
 
 from . import services
 from .content import NAMES
@@ -145,7 +145,10 @@ def _case_attachments(request, pk):
                 )
                 return redirect(_next_or_case(request, case))
             except DomainError as exc:
-                form_error(form, exc)
+                if policy.may_upload(request.user, case)[0]:
+                    form_error(request, form, exc)
+                else:  # the form is not shown to those who may not upload: say why on top
+                    refuse(request, exc)
     context = section(request, case, form=form, next_url=_next_or_case(request, case))
     return render(
         request,

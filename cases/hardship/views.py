@@ -41,7 +41,7 @@ def apply(request):
             )
             return redirect("case-detail", pk=case.pk)
         except DomainError as exc:
-            form_error(form, exc)
+            form_error(request, form, exc)
     return render(
         request,
         "hardship/apply.html",
@@ -126,7 +126,7 @@ def notice(request, pk):
         except NotFound as exc:
             raise Http404 from exc
         except DomainError as exc:
-            form_error(form, exc)
+            form_error(request, form, exc)
         else:
             messages.success(
                 request,

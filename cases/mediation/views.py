@@ -27,7 +27,7 @@ from cases.selectors import case_in_reach
 from core.config import parameter
 from core.errors import DomainError
 from core.models import IdempotencyRecord
-from core.ui import form_error, page
+from core.ui import form_error, page, refuse
 from organizations.models import Organization, Role
 from organizations.selectors import has_role, memberships_of, users_with_role
 
@@ -146,7 +146,7 @@ def apply(request):
 
             return redirect(_once(request, form, file))
         except DomainError as exc:
-            form_error(form, exc)
+            form_error(request, form, exc)
     return render(
         request,
         "mediation/apply.html",
@@ -424,7 +424,8 @@ def _back(request, case):
 def _act(request, case, *, name, form, act, success, once=False):
     """Validate `form`, run `act(cleaned_data)` through the service, and go back with a
     message. Bad input shows the case page again with the errors next to the fields; a refusal
-    without a field (not allowed, wrong state) comes back as a message."""
+    without a field (not allowed, wrong state) shows it with the message at the top. Either
+    answers with the refusal's status."""
     from cases.views import case_context
 
     if form.is_valid():
@@ -439,10 +440,10 @@ def _act(request, case, *, name, form, act, success, once=False):
 
             return redirect(_once(request, form, run) if once else run())
         except DomainError as exc:
-            if not exc.fields:
-                messages.error(request, str(exc.detail))
-                return redirect(_back(request, case))
-            form_error(form, exc)
+            if exc.fields:
+                form_error(request, form, exc)
+            else:
+                refuse(request, exc)
     request.mediation_forms = {name: form}
     request.mediation_next = _back(request, case)
     return render(request, "cases/case_detail.html", case_context(request, case))

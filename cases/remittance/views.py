@@ -42,7 +42,7 @@ def declare(request):
             case = services.declare(user=request.user, **form.cleaned_data)
             return redirect("case-detail", pk=case.pk)
         except DomainError as exc:
-            form_error(form, exc)
+            form_error(request, form, exc)
     return render(request, "remittance/declare.html", {"form": form})
 
 

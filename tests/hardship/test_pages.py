@@ -149,7 +149,7 @@ def test_a_good_application_goes_to_its_case_page(demo, as_user):
 def test_a_chair_applies_for_a_member_of_the_union(demo, as_user):
     client = as_user(demo.chair1)
     refused = client.post(APPLY, form_body(on_behalf_of="worker3"))  # another union's member
-    assert refused.status_code == 200 and Case.objects.count() == 0
+    assert refused.status_code == 403 and Case.objects.count() == 0
     assert 'class="errors"' in html(refused)
     unknown = client.post(APPLY, form_body(on_behalf_of="nobody"))
     assert field_error(html(unknown), "on_behalf_of")
@@ -163,7 +163,7 @@ def test_a_second_open_application_is_refused_on_the_form(demo, as_user):
     client = as_user(demo.worker1)
     client.post(APPLY, form_body())
     again = client.post(APPLY, form_body())
-    assert again.status_code == 200 and Case.objects.count() == 1
+    assert again.status_code == 409 and Case.objects.count() == 1
     assert Case.objects.get().number in html(again)  # "… Case: KN-…" at the top of the form
 
 
@@ -199,14 +199,15 @@ def test_a_refused_file_is_shown_next_to_the_field(demo, api, as_user):
     case = submit(api, demo.worker1)
     client = as_user(demo.worker1)
     response = upload(client, case, b"MZ\x90\x00" + b"\x00" * 100, name="virus.png")
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "PNG" in field_error(html(response), "upload_file")
     assert not Attachment.objects.exists()
     # Officers not acting on the case are not offered the form, and cannot post it.
     officer = as_user(demo.county_auditor)
     assert 'enctype="multipart/form-data"' not in html(officer.get(f"/cases/{case.pk}/"))
     refused = upload(officer, case, png())
-    assert refused.status_code == 200 and not Attachment.objects.exists()
+    assert refused.status_code == 403 and not Attachment.objects.exists()
+    assert 'class="error"' in html(refused)  # the refusal is said, though no form is shown
 
 
 def test_the_applicant_uploads_no_more_once_the_case_is_closed(demo, api, as_user):
@@ -214,7 +215,9 @@ def test_the_applicant_uploads_no_more_once_the_case_is_closed(demo, api, as_use
     client = as_user(demo.worker1)
     client.post(f"/cases/{case.pk}/withdraw/", {"reason": "solved"})
     assert 'enctype="multipart/form-data"' not in html(client.get(f"/cases/{case.pk}/"))
-    assert upload(client, case, png()).status_code == 200 and not Attachment.objects.exists()
+    closed = upload(client, case, png())
+    assert closed.status_code == 409 and 'class="error"' in html(closed)
+    assert not Attachment.objects.exists()
 
 
 # --- Public notice and objection --------------------------------------------------------------

@@ -144,7 +144,7 @@ def test_the_upload_page_refuses_an_oversized_file_next_to_the_field(
             "file": SimpleUploadedFile("大文件.pdf", PDF + b"0" * (4 * MB), "application/pdf"),
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "文件大小超过1 MB。" in html and 'data-testid="upload-form"' in html
     assert received[0] <= 1 * MB + CHUNK
