@@ -390,7 +390,8 @@ class DecideRecusal(_CaseAction):
 
 
 class PDFRenderer(renderers.BaseRenderer):
-    """Lets a client ask for `Accept: application/pdf`; errors still come as JSON text."""
+    """Lets a client ask for `Accept: application/pdf` (or `?format=pdf`); the documents
+    themselves are sent as they are, and errors as JSON (`_Document.finalize_response`)."""
 
     media_type = "application/pdf"
     format = "pdf"
@@ -416,6 +417,14 @@ def _pdf(content, filename):
 
 class _Document(APIView):
     renderer_classes = [renderers.JSONRenderer, PDFRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            # A client that asked for the PDF gets the refusal as what it is, labelled JSON.
+            response.accepted_renderer = renderers.JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
 
     def record(self, request, pk):
         case = _case_or_404(request, pk)

@@ -99,7 +99,12 @@ def test_notice_when_the_client_asks_for_pdf(demo, api):
         case = filed(api, demo.worker1, demo)
         url = f"/api/v1/mediation-cases/{case.pk}/notice.pdf"
         early = api(demo.worker1).get(url, HTTP_ACCEPT="application/pdf")
-        assert early.status_code == 409
+        # The refusal is JSON, and says so, though the client asked for a PDF.
+        assert early.status_code == 409 and early["Content-Type"] == "application/json"
+        assert early.json()["code"] == "no_notice"
+        anonymous = api().get(f"{url}?format=pdf")  # found by the API fuzzing
+        assert anonymous.status_code == 401 and anonymous["Content-Type"] == "application/json"
+        assert anonymous.json()["code"] == "not_authenticated"
         decide(
             api,
             demo.med_head,
