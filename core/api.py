@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, transaction
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -19,18 +19,11 @@ from .errors import Conflict
 from .models import IdempotencyRecord
 from .rest import ErrorSerializer
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="A repeat of the same POST with the same key returns the first result and creates nothing.",
-)
-
 
 def idempotent(view_method):
     """Decorate a POST handler: with an `Idempotency-Key` header, the first response is stored
-    in the same transaction as the work, and a repeat returns it unchanged."""
+    in the same transaction as the work, and a repeat returns it unchanged. The schema
+    documents the header and the 409 of every handler so decorated (core.schema)."""
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
@@ -81,6 +74,7 @@ def idempotent(view_method):
             # A concurrent request with the same key committed first.
             return replay(IdempotencyRecord.objects.get(user=request.user, key=key))
 
+    wrapper.idempotent = True
     return wrapper
 
 

@@ -1,8 +1,10 @@
 """OpenAPI generation: every operation documents the errors it can answer with, in the shared
 error shape (core.rest.ErrorSerializer), so a client — or the API fuzz test — finds every status
 the API returns in the schema. Views still document their own (409, 429 …) with extend_schema;
-those win over the defaults added here. Optional query parameters are marked as accepting an
-empty value, which every list and report reads as "not given"."""
+those win over the defaults added here. A handler decorated `@idempotent` documents the
+`Idempotency-Key` header and the 409 for a key used for a different request. Optional query
+parameters are marked as accepting an empty value, which every list and report reads as "not
+given"."""
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -11,11 +13,22 @@ from rest_framework.permissions import AllowAny
 
 from .rest import ErrorSerializer
 
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "A repeat of the same POST with the same key returns the first result and "
+    "creates nothing.",
+}
+
 DESCRIPTIONS = {
     400: _("Invalid input; `fields` names each field at fault."),
     401: _("Not authenticated, or the credentials are invalid."),
     403: _("Authenticated but not allowed."),
     404: _("Not found, or outside the caller's reach (also: a page past the last)."),
+    409: _(
+        "Conflicts with the current state (also: the Idempotency-Key was used for a different request)."
+    ),
     415: _("The request body is not JSON."),
     429: _("Too many requests; try again later."),
 }
@@ -30,6 +43,8 @@ class AutoSchema(SpectacularAutoSchema):
             if parameter["in"] == "query" and not parameter.get("required"):
                 # The API's convention: an empty optional query parameter is one left out.
                 parameter["allowEmptyValue"] = True
+        if self._idempotent():
+            operation.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
         responses = operation.setdefault("responses", {})
         for code in self._error_codes(operation):
             if str(code) not in responses:
@@ -57,4 +72,10 @@ class AutoSchema(SpectacularAutoSchema):
             codes.add(404)  # the object, or the page, does not exist
         if self.view.get_throttles():
             codes.add(429)
+        if self._idempotent():
+            codes.add(409)
         return sorted(codes)
+
+    def _idempotent(self):
+        handler = getattr(self.view, self.method.lower(), None)
+        return getattr(handler, "idempotent", False)

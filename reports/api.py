@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from cases.api import CaseSerializer, with_open_tasks
 from cases.models import Case
-from core.api import IDEMPOTENCY_HEADER, idempotent
+from core.api import idempotent
 from core.errors import Forbidden, NotFound
 from core.rest import ErrorSerializer
 
@@ -487,7 +487,6 @@ class Exports(generics.ListAPIView):
     @extend_schema(
         tags=TAGS,
         request=ExportIn,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={202: ExportJobSerializer, **ERRORS},
     )
     @idempotent

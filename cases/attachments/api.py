@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.selectors import case_in_reach
-from core.api import IDEMPOTENCY_HEADER, idempotent
+from core.api import idempotent
 from core.errors import NotFound
 from core.rest import ErrorSerializer
 from organizations.api import UserRefSerializer
@@ -89,7 +89,6 @@ class CaseAttachments(generics.ListAPIView):
     @extend_schema(
         tags=["attachments"],
         request={"multipart/form-data": UploadSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: AttachmentSerializer, **ERRORS},
     )
     @idempotent

@@ -21,7 +21,7 @@ from stdnum.exceptions import (
 from approvals.api import CaseRefSerializer
 from cases.api import CaseSerializer, with_open_tasks
 from cases.selectors import cases_in_reach
-from core.api import IDEMPOTENCY_HEADER, idempotent
+from core.api import idempotent
 from core.rest import ErrorSerializer
 from core.sensitive import mask
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
@@ -197,7 +197,6 @@ class HardshipApplications(APIView):
     @extend_schema(
         tags=["hardship"],
         request=ApplicationIn,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: CaseSerializer, **ERRORS},
     )
     @idempotent
@@ -230,7 +229,6 @@ class CaseObjections(APIView):
     @extend_schema(
         tags=["hardship"],
         request=ObjectionIn,
-        parameters=[IDEMPOTENCY_HEADER],
         responses={201: ObjectionSerializer, **ERRORS},
     )
     @idempotent

@@ -18,7 +18,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from cases.api import CaseSerializer, with_open_tasks
 from cases.selectors import case_in_reach, cases_in_reach
-from core.api import IDEMPOTENCY_HEADER, idempotent
+from core.api import idempotent
 from core.errors import Conflict, NotFound
 from core.rest import ErrorSerializer
 from core.sensitive import mask
@@ -195,7 +195,6 @@ class MediationCases(APIView):
         tags=TAGS,
         request=ApplicationSerializer,
         responses={201: CaseSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     @idempotent
     def post(self, request):
@@ -259,7 +258,6 @@ class Sessions(_CaseAction):
         tags=TAGS,
         request=SessionSerializer,
         responses={201: CaseSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     @idempotent
     def post(self, request, pk):
@@ -278,7 +276,6 @@ class Signatures(_CaseAction):
         tags=TAGS,
         request=SignatureSerializer,
         responses={201: CaseSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     @idempotent
     def post(self, request, pk):
@@ -296,7 +293,6 @@ class Extensions(_CaseAction):
         tags=TAGS,
         request=ExtensionSerializer,
         responses={201: CaseSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     @idempotent
     def post(self, request, pk):
@@ -363,7 +359,6 @@ class Recusals(_CaseAction):
         tags=TAGS,
         request=RecusalRequestSerializer,
         responses={201: RecusalSerializer, **ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     @idempotent
     def post(self, request, pk):

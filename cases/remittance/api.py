@@ -68,7 +68,6 @@ class FeeRemittances(APIView):
         summary="Declare a month's payroll (treasurer)",
         request=DeclarationSerializer,
         responses={201: CaseSerializer, **ERRORS},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     @idempotent
     def post(self, request):
