@@ -3,6 +3,7 @@ catalog (locale/zh_Hans) translates every message the code marks for translation
 
 import ast
 import gettext
+import os
 import re
 import shutil
 import subprocess
@@ -153,7 +154,12 @@ def test_every_message_is_translated():
 def test_the_catalog_holds_every_message_the_code_marks(tmp_path):
     """`make messages` has been run: extracting the messages afresh, from a copy of the
     source, changes no entry of the catalog (the trail's head model and two token errors were
-    once missing from it, and so untranslated)."""
+    once missing from it, and so untranslated). Needs GNU gettext: skipped without it, unless
+    CI (UNIONFLOW_REQUIRE_GETTEXT) demands it."""
+    if not (shutil.which("xgettext") and shutil.which("msgmerge")):
+        if os.environ.get("UNIONFLOW_REQUIRE_GETTEXT"):
+            pytest.fail("UNIONFLOW_REQUIRE_GETTEXT is set but GNU gettext is not installed")
+        pytest.skip("GNU gettext is not installed")
     copy = tmp_path / "src"
     shutil.copytree(
         settings.BASE_DIR,
