@@ -29,7 +29,12 @@ class CaseTask(Task):
     )
     # Who may claim an unassigned task: holders of `candidate_role` at `candidate_organization`.
     candidate_organization = models.ForeignKey(
-        "organizations.Organization", models.PROTECT, null=True, blank=True, related_name="+"
+        "organizations.Organization",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # casetask_candidates leads with it
     )
     candidate_role = models.CharField(_("candidate role"), max_length=20, blank=True)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
@@ -71,7 +76,6 @@ class CaseTask(Task):
             models.Index(
                 fields=["candidate_organization", "candidate_role"], name="casetask_candidates"
             ),
-            models.Index(fields=["case"], name="casetask_case"),
             models.Index(fields=["due_at"], name="casetask_due"),
             models.Index(fields=["remind_at"], name="casetask_remind"),
             # The queue: a role's unclaimed tasks, a few among the millions it ever had.
@@ -152,7 +156,10 @@ class Delegation(models.Model):
     who acts on their behalf."""
 
     delegator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="delegations_given"
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="delegations_given",
+        db_index=False,  # the (delegator, starts_at, ends_at) index leads with it
     )
     delegate = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="delegations_received"
@@ -175,7 +182,8 @@ class Delegation(models.Model):
 class Urge(models.Model):
     """催办: one reminder sent by a person about a task (rate-limited per task and person)."""
 
-    task = models.ForeignKey(CaseTask, models.CASCADE, related_name="urges")
+    # The (task, user, at) index leads with it.
+    task = models.ForeignKey(CaseTask, models.CASCADE, related_name="urges", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
     at = models.DateTimeField(default=timezone.now)
 

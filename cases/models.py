@@ -19,8 +19,8 @@ class Case(models.Model):
     """What the three processes share: a numbered case of one organization, started by an
     applicant and carried by a viewflow process. Process-specific records link one-to-one."""
 
-    number = models.CharField(_("number"), max_length=32, unique=True)
-    process = models.CharField(_("process"), max_length=20, db_index=True)
+    number = models.CharField(_("number"), max_length=32)
+    process = models.CharField(_("process"), max_length=20)
     status = models.CharField(
         _("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.IN_PROGRESS
     )
@@ -31,6 +31,7 @@ class Case(models.Model):
         models.PROTECT,
         related_name="cases",
         verbose_name=_("organization"),
+        db_index=False,  # the (organization, status) index leads with it
     )
     applicant = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="cases", verbose_name=_("applicant")
@@ -55,7 +56,8 @@ class Case(models.Model):
             "The figure approval thresholds compare against (requested aid, claim, upper share)."
         ),
     )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # Indexed with the id (cases_case_newest, migration 0005), the list's order.
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
@@ -63,7 +65,13 @@ class Case(models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "status"])]
+        # Plain B-trees and a unique constraint: Django's `db_index`/`unique` on a text column
+        # would add a pattern-ops index too, which only prefix matches use.
+        indexes = [
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["process"], name="case_process"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["number"], name="uniq_case_number")]
 
     def __str__(self):
         return self.number
@@ -142,7 +150,8 @@ class TrailHead(models.Model):
 class CaseCC(models.Model):
     """抄送: a user given read access to a case and told about it."""
 
-    case = models.ForeignKey(Case, models.CASCADE, related_name="ccs")
+    # Indexed by uniq_case_cc, which leads with it.
+    case = models.ForeignKey(Case, models.CASCADE, related_name="ccs", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="cc_cases")
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     added_at = models.DateTimeField(default=timezone.now)

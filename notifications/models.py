@@ -136,7 +136,6 @@ class Delivery(models.Model):
     dedupe_key = models.CharField(
         _("deduplication key"),
         max_length=255,
-        unique=True,
         help_text=_("event|channel|target: one delivery per event and target."),
     )
     payload = models.JSONField(_("payload"), default=dict, encoder=DjangoJSONEncoder)
@@ -161,6 +160,8 @@ class Delivery(models.Model):
                 ),
                 name="notif_delivery_target",
             ),
+            # A constraint, not `unique=True`, which would add a pattern-ops index as well.
+            models.UniqueConstraint(fields=["dedupe_key"], name="notif_delivery_dedupe_key"),
         ]
         indexes = [
             # The sweep only ever scans pending rows; sent ones pile up and must not slow it.

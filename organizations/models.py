@@ -61,8 +61,11 @@ ACTING_ROLES = OFFICER_ROLES - {Role.AUDITOR}
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(User, models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(Organization, models.CASCADE, related_name="memberships")
+    # Each leads an index below (uniq_membership; organization and role).
+    user = models.ForeignKey(User, models.CASCADE, related_name="memberships", db_index=False)
+    organization = models.ForeignKey(
+        Organization, models.CASCADE, related_name="memberships", db_index=False
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
 
     class Meta:

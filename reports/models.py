@@ -40,7 +40,11 @@ class ExportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="+", verbose_name=_("created by")
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        related_name="+",
+        verbose_name=_("created by"),
+        db_index=False,  # export_owner leads with it
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)

@@ -21,7 +21,11 @@ def storage_name(instance, filename):
 
 class Attachment(models.Model):
     case = models.ForeignKey(
-        "cases.Case", models.PROTECT, related_name="attachments", verbose_name=_("case")
+        "cases.Case",
+        models.PROTECT,
+        related_name="attachments",
+        verbose_name=_("case"),
+        db_index=False,  # attachment_case leads with it
     )
     kind = models.CharField(_("kind"), max_length=30)
     file = models.FileField(_("file"), upload_to=storage_name, max_length=200)

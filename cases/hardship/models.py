@@ -70,7 +70,7 @@ class RegisterEntry(models.Model):
         verbose_name=_("union"),
     )
     # Keyed hash of the member's resident ID number: one active entry per person.
-    id_index = models.CharField(max_length=64, db_index=True)
+    id_index = models.CharField(max_length=64)
     category = models.CharField(_("category"), max_length=20, choices=Category.choices)
     status = models.CharField(
         _("status"),
@@ -114,6 +114,9 @@ class RegisterEntry(models.Model):
                 name="hardship_one_active_entry_per_person",
             )
         ]
+        # Plain B-trees: `db_index` on a text column adds a pattern-ops index that only
+        # prefix matches use.
+        indexes = [models.Index(fields=["id_index"], name="register_id_index")]
 
     def __str__(self):
         return f"{self.member} · {self.get_category_display()} · {self.get_status_display()}"
@@ -130,7 +133,7 @@ class HardshipApplication(models.Model):
     aid_type = models.CharField(_("aid type"), max_length=12, choices=AidType.choices)
     # Resident ID numbers: encrypted at rest, found again through their keyed hash.
     id_number = EncryptedTextField(_("resident ID number"))
-    id_index = models.CharField(max_length=64, db_index=True)
+    id_index = models.CharField(max_length=64)
     household_size = models.PositiveSmallIntegerField(_("household size"))
     annual_income = models.DecimalField(
         _("annual household income"), max_digits=14, decimal_places=2
@@ -146,7 +149,7 @@ class HardshipApplication(models.Model):
     reason = models.TextField(_("reason"))
     child_name = models.CharField(_("child's name"), max_length=100, blank=True)
     child_id_number = EncryptedTextField(_("child's resident ID number"), blank=True)
-    child_index = models.CharField(max_length=64, blank=True, db_index=True)
+    child_index = models.CharField(max_length=64, blank=True)
 
     submitted_on = models.DateField(_("submitted on"))
     # The 低保标准 in force for the union on the submission date, kept with the case.
@@ -195,7 +198,13 @@ class HardshipApplication(models.Model):
                 name="hardship_one_review_per_due_date",
             )
         ]
-        indexes = [models.Index(fields=["aid_type", "submitted_on"], name="hardship_type_date")]
+        # Plain B-trees: `db_index` on a text column adds a pattern-ops index that only
+        # prefix matches use.
+        indexes = [
+            models.Index(fields=["aid_type", "submitted_on"], name="hardship_type_date"),
+            models.Index(fields=["id_index"], name="hardship_id_index"),
+            models.Index(fields=["child_index"], name="hardship_child_index"),
+        ]
 
     def __str__(self):
         return f"{self.case_id} · {self.get_aid_type_display()}"

@@ -78,11 +78,11 @@ class MediationCase(models.Model):
     applicant_name = models.CharField(_("applicant name"), max_length=100)
     applicant_id_number = EncryptedTextField(_("applicant ID number"))
     # Keyed hash of the ID number: finds a worker's cases without decrypting.
-    applicant_id_index = models.CharField(max_length=64, db_index=True, editable=False)
+    applicant_id_index = models.CharField(max_length=64, editable=False)
     applicant_phone = models.CharField(_("applicant phone"), max_length=20)
     employer_name = models.CharField(_("employer"), max_length=200)
     employer_credit_code = models.CharField(
-        _("employer's unified social credit code"), max_length=18, db_index=True
+        _("employer's unified social credit code"), max_length=18
     )
     category = models.CharField(_("category"), max_length=30, choices=Category.choices)
     claim_amount = models.DecimalField(_("claim amount"), max_digits=14, decimal_places=2)
@@ -159,6 +159,10 @@ class MediationCase(models.Model):
         indexes = [
             models.Index(fields=["statutory_deadline"], name="mediation_deadline"),
             models.Index(fields=["deadline_remind_at"], name="mediation_remind"),
+            # Plain B-trees: `db_index` on a text column adds a pattern-ops index that only
+            # prefix matches use.
+            models.Index(fields=["applicant_id_index"], name="mediation_applicant"),
+            models.Index(fields=["employer_credit_code"], name="mediation_employer"),
         ]
 
     def __str__(self):
@@ -225,6 +229,7 @@ class MediatorConflict(models.Model):
         models.CASCADE,
         related_name="mediation_conflicts",
         verbose_name=_("mediator"),
+        db_index=False,  # uniq_mediator_conflict leads with it
     )
     employer_credit_code = models.CharField(
         _("employer's unified social credit code"), max_length=18
