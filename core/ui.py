@@ -7,9 +7,12 @@ from django.contrib.auth.decorators import login_required
 
 
 def page(section):
-    """A login-required page that highlights `section` in the header. A page re-shown with a
-    service's refusal on its form (`form_error`) answers with the refusal's status — 403 for a
-    step the user may not take, 409 for a task someone else moved on — not 200."""
+    """A login-required page that highlights `section` in the header.
+
+    A POST that succeeds redirects (post/redirect/get) or sends a file, so a POST answered with
+    a page was refused, and says so with its status, as the API would: the refusal's status when a
+    service refused (`form_error`, `refuse`) — 403 for a step the user may not take, 409 for a
+    task someone else moved on — else 400, the form's own validation having failed."""
 
     def decorate(view):
         @login_required
@@ -17,9 +20,12 @@ def page(section):
         def wrapper(request, *args, **kwargs):
             request.nav_section = section
             response = view(request, *args, **kwargs)
-            refusal = getattr(request, "refusal_status", None)
-            if refusal is not None and response.status_code == 200:
-                response.status_code = refusal
+            if (
+                request.method == "POST"
+                and response.status_code == 200
+                and response.get("Content-Type", "").startswith("text/html")
+            ):
+                response.status_code = getattr(request, "refusal_status", None) or 400
             return response
 
         return wrapper

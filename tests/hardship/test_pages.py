@@ -114,7 +114,7 @@ def test_a_bad_id_number_is_shown_next_to_the_field_and_nothing_is_created(demo,
     good = ric_number(1)
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
     response = client.post(APPLY, form_body(id_number=wrong_check))
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = html(response)
     assert field_error(page, "id_number")  # the checksum message, next to the field
     assert "GB 11643" in field_error(page, "id_number")
@@ -269,7 +269,7 @@ def test_an_objection_sends_the_case_back_to_investigation(demo, api, as_user):
     case = on_notice(api, demo)
     member = as_user(demo.worker2)
     empty = member.post(f"/hardship/notices/{case.pk}/", {"reason": "  "})
-    assert empty.status_code == 200 and field_error(html(empty), "objection_reason")
+    assert empty.status_code == 400 and field_error(html(empty), "objection_reason")
     assert not Objection.objects.exists()
 
     response = member.post(f"/hardship/notices/{case.pk}/", {"reason": "他家刚买了新车。"})
@@ -291,7 +291,7 @@ def test_the_chair_objects_from_the_case_page(demo, api, as_user):
     chair = as_user(demo.chair1)
     refused = chair.post(f"/hardship/notices/{case.pk}/", {"reason": "", "from": "case"})
     # Shown again on the case page, the reason next to the field.
-    assert refused.status_code == 200 and field_error(html(refused), "objection_reason")
+    assert refused.status_code == 400 and field_error(html(refused), "objection_reason")
     assert 'data-testid="hardship-panel"' in html(refused)
     response = chair.post(f"/hardship/notices/{case.pk}/", {"reason": "收入不实", "from": "case"})
     assert response["Location"] == f"/cases/{case.pk}/"

@@ -102,7 +102,7 @@ def test_member_sees_the_form_prefilled_with_live_checks(demo, browser):
 def test_bad_credit_code_is_shown_next_to_the_field_and_nothing_is_filed(demo, browser):
     member = browser(demo.worker1)
     response = member.post(APPLY, form_body(demo, employer_credit_code="91330100MA2B3C4D5X"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = html(response)
     assert (
         error_next_to(page, "id_employer_credit_code") == "Not a valid unified social credit code."
@@ -212,7 +212,7 @@ def test_a_member_cannot_file_an_oral_application(demo, browser):
     member = browser(demo.worker1)
     # The form offers none; a forged post is refused with a message on the form.
     response = member.post(APPLY, form_body(demo, channel="oral"))
-    assert response.status_code == 200 and 'id="id_channel-error"' in html(response)
+    assert response.status_code == 400 and 'id="id_channel-error"' in html(response)
     assert not Case.objects.exists()
 
 

@@ -145,7 +145,7 @@ def test_remittance_declaration_form(demo, browser_client):
             "/remittance/declare/",
             {"period": "2026-01", "payroll_total": "0", "headcount": "1", "member_count": "1"},
         )
-        assert bad.status_code == 200 and 'class="error"' in bad.content.decode()
+        assert bad.status_code == 400 and 'class="error"' in bad.content.decode()
         ok = treasurer.post(
             "/remittance/declare/",
             {
