@@ -17,6 +17,7 @@ from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, trail
 from .details import for_process, joins
+from .forms import WITHDRAW_REASON_MAX_LENGTH
 from .models import Case, CaseStatus, TrailEvent
 
 
@@ -88,7 +89,7 @@ class VerificationSerializer(serializers.Serializer):
 
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=WITHDRAW_REASON_MAX_LENGTH)
 
 
 class StrictBooleanFilter(filters.BooleanFilter):

@@ -15,11 +15,12 @@ from viewflow.workflow import chart
 
 from approvals.models import OPEN_STATUSES
 from approvals.selectors import open_tasks_of
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
 from core.ui import page, refuse
 
 from . import selectors, trail
 from .details import for_process
+from .forms import WithdrawForm
 from .models import CaseStatus
 
 
@@ -115,8 +116,17 @@ def withdraw(request, pk):
     from approvals import services
 
     case = _case_or_404(request, pk)
+    form = WithdrawForm(request.POST)
     try:
-        services.withdraw(case_id=case.pk, user=request.user, reason=request.POST.get("reason", ""))
+        if not form.is_valid():
+            raise Invalid(
+                " ".join(
+                    _("%(field)s: %(message)s") % {"field": form[name].label, "message": message}
+                    for name, errors in form.errors.items()
+                    for message in errors
+                )
+            )
+        services.withdraw(case_id=case.pk, user=request.user, **form.cleaned_data)
     except DomainError as exc:
         refuse(request, exc)
         return render(request, "cases/case_detail.html", case_context(request, case))

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
@@ -59,3 +60,39 @@ class DatabaseUnavailableMiddleware:
             )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+def _holding_nul(params):
+    return sorted(
+        {key for key, values in params.lists() if "\x00" in key or any("\x00" in v for v in values)}
+    )
+
+
+class NullCharacterMiddleware:
+    """A query parameter or form field holding a NUL character (U+0000) is refused with 400,
+    naming it, before any view reads it. No input of ours may hold one, and PostgreSQL cannot
+    store or compare it: a view that filtered on it failed with a 500. JSON bodies are left to
+    the serializers, whose fields refuse it the same way; multipart bodies to the forms (an
+    upload's size limit must be in place before its body is read)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        names = _holding_nul(request.GET)
+        if not names and request.content_type == "application/x-www-form-urlencoded":
+            names = _holding_nul(request.POST)
+        if not names:
+            return self.get_response(request)
+        message = _("Null characters are not allowed.")
+        names = [name.replace("\x00", "\\0") for name in names]
+        detail = _("Invalid input: %(fields)s.") % {"fields": ", ".join(names)}
+        if request.path.startswith("/api/"):
+            body = {"detail": detail, "code": "invalid", "fields": dict.fromkeys(names, [message])}
+            return JsonResponse(body, status=400)
+        return render(
+            request,
+            "400.html",
+            {"detail": detail, "fields": [(name, message) for name in names]},
+            status=400,
+        )

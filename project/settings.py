@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.NullCharacterMiddleware",
     "core.middleware.TrailContextMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
