@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from cases.views import case_context
 from core.errors import DomainError
@@ -29,6 +29,7 @@ from .models import OPEN_STATUSES, Delegation, TaskKind
 VIEWS = {"inbox": selectors.inbox, "queue": selectors.queue, "archive": selectors.archive}
 
 
+@require_safe
 @page("tasks")
 def task_list(request):
     view = request.GET.get("view", "inbox")

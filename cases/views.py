@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from viewflow.workflow import chart
 
 from approvals.models import OPEN_STATUSES
@@ -102,6 +102,7 @@ def case_context(request, case):
     }
 
 
+@require_safe
 @page("cases")
 def case_detail(request, pk):
     case = _case_or_404(request, pk)
@@ -134,6 +135,7 @@ def withdraw(request, pk):
     return redirect("case-detail", pk=case.pk)
 
 
+@require_safe
 @page("mine")
 def my_cases(request):
     from approvals.selectors import inbox
@@ -160,6 +162,7 @@ def my_cases(request):
     )
 
 
+@require_safe
 @page("cases")
 def case_search(request):
     q = request.GET.get("q", "").strip()[:100]

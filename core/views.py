@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import defaults
+from django.views.decorators.http import require_safe
 
 from .ui import page
 
@@ -60,6 +61,7 @@ def locked_out(request, original_response=None, credentials=None):
     return response
 
 
+@require_safe
 @login_required
 def home(request):
     """Officers start at their tasks; members at their cases."""
@@ -73,6 +75,7 @@ def home(request):
     return redirect("my-cases")
 
 
+@require_safe
 @page("apply")
 def apply(request):
     """Which kinds of case the user can start, each with its form."""

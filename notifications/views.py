@@ -1,6 +1,6 @@
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from core.errors import NotFound
 from core.ui import page
@@ -8,6 +8,7 @@ from core.ui import page
 from . import selectors, services
 
 
+@require_safe
 @page("notifications")
 def notification_list(request):
     unread = request.GET.get("unread") == "1"

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from cases.hardship.models import AidType
 from cases.hardship.models import Category as HardshipCategory
@@ -219,6 +219,7 @@ def _picker(user):
     return [(o.pk, "\u3000" * (o.depth - top) + o.name) for o in organizations]
 
 
+@require_safe
 @page("reports")
 def dashboard(request):
     user = request.user
@@ -297,6 +298,7 @@ FIGURE_TITLES = {
 }
 
 
+@require_safe
 @page("reports")
 def figure_cases(request):
     """The cases behind a figure (or, without one, the case filters of the API)."""
@@ -347,6 +349,7 @@ def _download(request, build):
         return redirect("reports-dashboard")
 
 
+@require_safe
 @page("reports")
 def summary_file(request, fmt):
     _reporter_or_403(request.user)
@@ -355,6 +358,7 @@ def summary_file(request, fmt):
     )
 
 
+@require_safe
 @page("reports")
 def yearly_file(request):
     _reporter_or_403(request.user)
@@ -364,6 +368,7 @@ def yearly_file(request):
     )
 
 
+@require_safe
 @page("reports")
 def trail_file(request, pk, fmt):
     _reporter_or_403(request.user)
@@ -395,6 +400,7 @@ def export_cases(request):
     return redirect("reports-export", pk=job.pk)
 
 
+@require_safe
 @page("reports")
 def export_job(request, pk):
     _reporter_or_403(request.user)
@@ -406,6 +412,7 @@ def export_job(request, pk):
     return render(request, "reports/export.html", {"job": job, "now": timezone.now()})
 
 
+@require_safe
 @page("reports")
 def export_download(request, pk):
     _reporter_or_403(request.user)

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_safe
 
 from cases.selectors import case_in_reach
 from core.config import parameter
@@ -157,6 +158,7 @@ def _case_attachments(request, pk):
     )
 
 
+@require_safe
 @page("cases")
 def download(request, pk):
     """The file itself, to anyone with its case in reach (404 otherwise)."""

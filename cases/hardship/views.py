@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from viewflow.workflow.status import STATUS
 
 from approvals.models import CaseTask
@@ -105,6 +106,7 @@ def panel(request, case, *, objection_form=None):
     }
 
 
+@require_safe
 @page("notices")
 def notices(request):
     """公示: the applications of my union(s) now on public notice."""

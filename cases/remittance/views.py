@@ -4,6 +4,7 @@ from django import forms
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from core.errors import DomainError
 from core.ui import form_error, page
@@ -46,6 +47,7 @@ def declare(request):
     return render(request, "remittance/declare.html", {"form": form})
 
 
+@require_safe
 @page("remittance")
 def overview(request):
     period_text = request.GET.get("period") or (

@@ -255,3 +255,31 @@ def test_broken_trail_is_shown_plainly(demo, browser_client):
         )
     page = browser_client(demo.county_auditor).get(f"/cases/{case.pk}/").content.decode()
     assert "verify broken" in page and "2" in page.split("verify broken")[1][:200]
+
+
+def test_pages_that_only_show_refuse_a_post_with_405(demo, browser_client):
+    case = submit("sample", demo.worker1)
+    task = open_tasks(case)[0]
+    pages = [
+        "/",
+        "/apply/",
+        "/tasks/",
+        "/cases/",
+        "/cases/mine/",
+        f"/cases/{case.pk}/",
+        "/hardship/notices/",
+        "/remittance/overview/",
+        "/notifications/",
+        "/reports/",
+        "/reports/cases/",
+        "/reports/summary.csv",
+        "/reports/yearly.pdf",
+        f"/reports/cases/{case.pk}/trail.pdf",
+    ]
+    chair = browser_client(demo.chair1)
+    refused = {url: chair.post(url, {"decision": "approve"}).status_code for url in pages}
+    assert refused == dict.fromkeys(pages, 405)
+    # A page that takes a form still does.
+    assert chair.get(f"/tasks/{task.pk}/").status_code == 200
+    task.refresh_from_db()
+    assert task.status == "NEW"
