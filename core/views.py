@@ -5,6 +5,7 @@ import math
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,6 +18,21 @@ from .ui import page
 
 def _is_api(request):
     return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    """A request Django could not read (a body past DATA_UPLOAD_MAX_MEMORY_SIZE, more fields
+    than DATA_UPLOAD_MAX_NUMBER_FIELDS, a bad host …): 400 in the API's error format under
+    /api/, else the 400 page. The exception's own text is not shown: it may name settings."""
+    if isinstance(exception, RequestDataTooBig):
+        detail = _("The request body is too large.")
+    elif isinstance(exception, (TooManyFieldsSent, TooManyFilesSent)):
+        detail = _("The request has too many fields.")
+    else:
+        detail = _("The request could not be read.")
+    if _is_api(request):
+        return JsonResponse({"detail": detail, "code": "bad_request"}, status=400)
+    return render(request, "400.html", {"detail": detail}, status=400)
 
 
 def not_found(request, exception=None):

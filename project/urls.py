@@ -34,5 +34,6 @@ urlpatterns = [
     path("api/v1/", include("project.api_urls")),
 ]
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

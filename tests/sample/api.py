@@ -42,7 +42,7 @@ class SampleCases(APIView):
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
-from project.urls import handler404, handler500  # noqa: E402, F401  (the project's error pages)
+from project.urls import handler400, handler404, handler500  # noqa: E402, F401  (the project's error pages)
 
 urlpatterns = [
     path("api/v1/sample-cases/", SampleCases.as_view()),
