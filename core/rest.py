@@ -12,7 +12,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Count, Window
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -113,6 +113,17 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, and a body nested past Python's recursion limit is bad JSON (400),
+    not a server error."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(_("The JSON body is nested too deeply.")) from exc
 
 
 def _flatten(detail):

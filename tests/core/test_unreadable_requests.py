@@ -29,3 +29,13 @@ def test_a_page_refuses_too_many_parameters_with_the_400_page(demo, client):
     response = client.get(f"/cases/?{MANY_FIELDS}")
     assert response.status_code == 400
     assert "请求的字段过多。" in response.content.decode()
+
+
+def test_a_json_body_nested_past_the_recursion_limit_is_bad_json(demo, api):
+    depth = 50_000
+    body = '{"decision": "approve", "data": ' + "[" * depth + "]" * depth + "}"
+    response = api(demo.chair1).post(
+        "/api/v1/hardship-applications/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON 嵌套层数过多。", "code": "parse_error"}
