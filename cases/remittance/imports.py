@@ -51,6 +51,8 @@ def start(*, user, upload):
     if upload.size > MAX_BYTES:
         raise Invalid(fields={"file": [_("The file is larger than 5 MB.")]})
     content = upload.read()
+    if not content.lstrip(b"\xef\xbb\xbf").strip():  # nothing, or a UTF-8 mark and blanks
+        raise Invalid(fields={"file": [_("The file is empty.")]})
     if _kind(content) is None:
         raise Invalid(fields={"file": [_("Upload an .xlsx or a .csv (UTF-8) file.")]})
     with transaction.atomic():

@@ -345,6 +345,10 @@ def test_import_xlsx_and_refusals(demo, api):
         # Not a spreadsheet; not a finance officer.
         exe = _upload(client, SimpleUploadedFile("d.xlsx", b"MZ\x90\x00binary\x00"))
         assert exe.status_code == 400 and "file" in exe.json()["fields"]
+        # An empty file is refused at once, not queued to fail in the worker.
+        empty = _upload(client, SimpleUploadedFile("d.csv", b"\xef\xbb\xbf\r\n"))
+        assert empty.status_code == 400 and empty.json()["fields"] == {"file": ["文件为空。"]}
+        assert ImportJob.objects.count() == 1
         assert _upload(api(demo.treasurer1), _csv([])).status_code == 403
     assert Remittance.objects.get().organization.name == "东湖纺织公司工会"
 
