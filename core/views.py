@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import defaults
@@ -33,6 +34,19 @@ def bad_request(request, exception=None):
     if _is_api(request):
         return JsonResponse({"detail": detail, "code": "bad_request"}, status=400)
     return render(request, "400.html", {"detail": detail}, status=400)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form sent with a stale or missing token — the page stood open past
+    a new login in another window, or the browser dropped the cookie. Nothing was saved; the
+    page says so in the site's layout and links back to the form (when it was ours), instead
+    of Django's bare page. The reason is technical and stays in the log."""
+    back = request.META.get("HTTP_REFERER", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = ""
+    return render(request, "403_csrf.html", {"back": back}, status=403)
 
 
 def not_found(request, exception=None):

@@ -81,6 +81,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "project.urls"
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 WSGI_APPLICATION = "project.wsgi.application"
 AUTH_USER_MODEL = "organizations.User"
 LOGIN_URL = "login"
