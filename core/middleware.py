@@ -96,3 +96,22 @@ class NullCharacterMiddleware:
             {"detail": detail, "fields": [(name, message) for name in names]},
             status=400,
         )
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django answers a page asked with the wrong method (a form's address opened as a link, a
+    POST to a page that only shows) with an empty 405; a person sees a blank page. This gives
+    it the site's layout and a way on, keeping the status and the Allow header. The API's 405
+    is DRF's, in its error format."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or request.path.startswith("/api/"):
+            return response
+        page = render(request, "405.html", status=405)
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        return page

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.MethodNotAllowedPageMiddleware",
     "core.middleware.NullCharacterMiddleware",
     "core.middleware.TrailContextMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",

@@ -279,6 +279,15 @@ def test_pages_that_only_show_refuse_a_post_with_405(demo, browser_client):
     chair = browser_client(demo.chair1)
     refused = {url: chair.post(url, {"decision": "approve"}).status_code for url in pages}
     assert refused == dict.fromkeys(pages, 405)
+    # Said on a page of the site, which tells where to go; the Allow header stays.
+    response = chair.post("/tasks/")
+    assert 'data-testid="method-not-allowed"' in response.content.decode()
+    assert response["Allow"] == "GET, HEAD"
+    # A form's address opened as a link: the same page.
+    opened = chair.get(f"/cases/{case.pk}/withdraw/")
+    assert (
+        opened.status_code == 405 and 'data-testid="method-not-allowed"' in opened.content.decode()
+    )
     # A page that takes a form still does.
     assert chair.get(f"/tasks/{task.pk}/").status_code == 200
     task.refresh_from_db()
