@@ -129,3 +129,18 @@ def test_pattern_ops_indexes_only_where_prefixes_are_matched(indexes):
         and (index["table_name"], index["columns"][0]) not in PREFIX_MATCHED
     ]
     assert unused == []
+
+
+def test_every_declared_constraint_and_index_is_in_the_database(db):
+    """A migration that drops an index can take a constraint on the same column with it
+    (Django's AlterField removing `db_index` drops every plain index on the column, a partial
+    unique one included): the models would promise what the database no longer holds."""
+    missing = []
+    with connection.cursor() as cursor:
+        for label in PROJECT_APPS:
+            for model in apps.get_app_config(label).get_models():
+                table = model._meta.db_table
+                present = connection.introspection.get_constraints(cursor, table)
+                declared = [*model._meta.constraints, *model._meta.indexes]
+                missing += [(table, c.name) for c in declared if c.name not in present]
+    assert missing == []

@@ -23,10 +23,23 @@ class Migration(migrations.Migration):
             name="id_index",
             field=models.CharField(max_length=64),
         ),
+        # Taking `db_index` off drops every plain index on the column, the partial unique
+        # index of this constraint included: the constraint is taken off first and put back.
+        migrations.RemoveConstraint(
+            model_name="registerentry", name="hardship_one_active_entry_per_person"
+        ),
         migrations.AlterField(
             model_name="registerentry",
             name="id_index",
             field=models.CharField(max_length=64),
+        ),
+        migrations.AddConstraint(
+            model_name="registerentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")),
+                fields=("id_index",),
+                name="hardship_one_active_entry_per_person",
+            ),
         ),
         migrations.AddIndex(
             model_name="hardshipapplication",
