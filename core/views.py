@@ -4,6 +4,7 @@ Django's own elsewhere."""
 import math
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
@@ -19,6 +20,16 @@ from .ui import page
 
 def _is_api(request):
     return request.path.startswith("/api/")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, answering a refused login with 400 as the token endpoint does (and
+    as every other page answers a refused form), not 200."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
 
 
 def bad_request(request, exception=None):

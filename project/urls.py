@@ -17,7 +17,7 @@ api_docs = csp_update({"script-src": [NONCE], "style-src": [NONCE], "img-src": [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("apply/", core_views.apply, name="apply"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("approvals.urls")),

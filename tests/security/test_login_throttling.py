@@ -76,10 +76,18 @@ def test_the_lockout_message_follows_the_language(demo, client, limit):
     assert response.json()["detail"] == ("Too many failed login attempts. Try again in 15 minutes.")
 
 
+def test_a_wrong_password_on_the_login_page_is_refused_with_400(demo, client):
+    response = web_login(client, "worker1", "wrong-password")
+    assert response.status_code == 400
+    assert 'class="error"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
 def test_the_login_page_locks_after_the_limit(demo, client, limit):
     statuses = fail(limit, web_login, client)
-    # The form says "wrong password" until the limit, then the lockout page.
-    assert statuses == [200] * (limit - 1) + [429]
+    # The form says "wrong password" (400, as the token endpoint) until the limit, then the
+    # lockout page.
+    assert statuses == [400] * (limit - 1) + [429]
     response = web_login(client, "worker1", DEMO_PASSWORD)
     assert response.status_code == 429
     page = response.content.decode()
@@ -134,7 +142,7 @@ def test_a_successful_login_forgets_earlier_failures(demo, client, limit, login)
     fail(limit - 1, login, client)
     assert login(client, "worker1", DEMO_PASSWORD).status_code in (200, 302)
     client.logout()
-    assert fail(limit - 1, login, client) == [400 if login is token else 200] * (limit - 1)
+    assert fail(limit - 1, login, client) == [400] * (limit - 1)
     assert login(client, "worker1", DEMO_PASSWORD).status_code in (200, 302)
 
 
