@@ -2,7 +2,8 @@
 outside the API and the admin, its path filled with real and made-up ids, asked with odd query
 values and sent odd form bodies (urlencoded and multipart). No page may answer 5xx, and a POST
 answered with a page must say it was refused (4xx): a POST that succeeds redirects or sends a
-file. Seeded, so a failure repeats; PAGE_FUZZ_TRIES deepens the run (2 per pattern in CI)."""
+file. Seeded, so a failure repeats; PAGE_FUZZ_TRIES deepens the run (2 per pattern in CI) and
+PAGE_FUZZ_SEED varies it."""
 
 import os
 import random
@@ -14,6 +15,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 
 TRIES = int(os.environ.get("PAGE_FUZZ_TRIES", "2"))
+SEED = os.environ.get("PAGE_FUZZ_SEED", "0")
 ROLES = [
     None,
     "worker1",
@@ -150,7 +152,7 @@ def test_no_page_fails_and_every_refused_post_says_so(role, demo, fuzz_data):
     client = Client(raise_request_exception=False)
     if role:
         client.force_login(User.objects.get(username=role))
-    rng = random.Random(role or "anonymous")
+    rng = random.Random(f"{SEED}:{role}")
     patterns = _page_patterns()
     assert len(patterns) > 35 and any(p.startswith("mediation/") for p in patterns)
     ids = _ids()
