@@ -29,19 +29,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-ROLES = [
-    None,  # anonymous
-    "worker1",
-    "chair1",
-    "treasurer1",
-    "town_aid1",
-    "town_finance",
-    "med_head",
-    "mediator1",
-    "town_auditor",
-    "county_auditor",
-    "admin",
-]
+from tests.fuzz import ROLES
+
 # Examples per operation, role and mode (valid data, then invalid data): a few keep CI fast;
 # raise it locally for a deeper run.
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "2"))

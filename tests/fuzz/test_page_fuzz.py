@@ -1,4 +1,4 @@
-"""Fuzzing of every server-rendered page, as every demo role (and anonymous): each URL pattern
+"""Fuzzing of every server-rendered page, as each role of tests.fuzz.ROLES: each URL pattern
 outside the API and the admin, its path filled with real and made-up ids, asked with odd query
 values and sent odd form bodies (urlencoded and multipart). No page may answer 5xx, and a POST
 answered with a page must say it was refused (4xx): a POST that succeeds redirects or sends a
@@ -14,20 +14,10 @@ import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver
 
+from tests.fuzz import ROLES
+
 TRIES = int(os.environ.get("PAGE_FUZZ_TRIES", "2"))
 SEED = os.environ.get("PAGE_FUZZ_SEED", "0")
-ROLES = [
-    None,
-    "worker1",
-    "chair1",
-    "treasurer1",
-    "town_aid1",
-    "town_finance",
-    "med_head",
-    "mediator1",
-    "county_auditor",
-    "admin",
-]
 # Logging out would end the role's session; the language switch only sets a cookie.
 SKIPPED = ("api/", "admin/", "static/", "accounts/logout/", "i18n/")
 ODD = [
