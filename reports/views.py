@@ -20,7 +20,7 @@ from cases.hardship.models import AidType
 from cases.hardship.models import Category as HardshipCategory
 from cases.mediation.models import Category as MediationCategory
 from core.errors import DomainError, Forbidden, NotFound
-from core.ui import page
+from core.ui import page, refuse
 
 from . import charts, selectors, services
 from . import params as report_params
@@ -303,12 +303,16 @@ FIGURE_TITLES = {
 def figure_cases(request):
     """The cases behind a figure (or, without one, the case filters of the API)."""
     _reporter_or_403(request.user)
+    return _cases_page(request, request.GET)
+
+
+def _cases_page(request, params):
+    """The case list for `params` (a figure's, or the API's case filters), with its export form;
+    filters that cannot be read are named on the page with 400."""
     try:
-        cases = services.case_list(request.user, request.GET)
+        cases = services.case_list(request.user, params)
         organization, period = (
-            report_params.parse(request.user, request.GET)
-            if request.GET.get("figure")
-            else (None, None)
+            report_params.parse(request.user, params) if params.get("figure") else (None, None)
         )
     except DomainError as exc:
         _domain(exc)
@@ -318,9 +322,9 @@ def figure_cases(request):
             {"error": exc, "fields": exc.fields, "page": None},
             status=400,
         )
-    figure = request.GET.get("figure", "")
-    page_obj = Paginator(cases, 25).get_page(request.GET.get("page"))
-    query = {k: v for k, v in request.GET.items() if k != "page"}
+    figure = params.get("figure", "")
+    page_obj = Paginator(cases, 25).get_page(params.get("page"))
+    query = {k: v for k, v in params.items() if k != "page"}
     return render(
         request,
         "reports/cases.html",
@@ -381,22 +385,28 @@ def trail_file(request, pk, fmt):
 @require_POST
 @page("reports")
 def export_cases(request):
-    """Export a case list: at once when it is short, else as a job with a progress page."""
+    """Export a case list: at once when it is short, else as a job with a progress page. A
+    refusal shows the list again: filters it cannot read named on it (400), else the reason on
+    top with the refusal's status (core.ui.page)."""
     _reporter_or_403(request.user)
     fmt = request.POST.get("format", "xlsx")
     params = {
         k: v for k, v in request.POST.items() if k in services.PARAMS[ExportJob.Kind.CASES] and v
     }
     try:
-        if services.case_list(request.user, params).count() <= services.SYNC_MAX_ROWS:
+        count = services.case_list(request.user, params).count()
+    except DomainError:
+        return _cases_page(request, params)
+    try:
+        if count <= services.SYNC_MAX_ROWS:
             return file_response(services.cases_file(request.user, params, fmt))
         job = services.start_export(
             user=request.user, kind=ExportJob.Kind.CASES, fmt=fmt, params=params
         )
     except DomainError as exc:
         _domain(exc)
-        messages.error(request, str(exc.detail))
-        return redirect(f"{reverse('reports-cases')}?{urlencode(params)}")
+        refuse(request, exc)
+        return _cases_page(request, params)
     return redirect("reports-export", pk=job.pk)
 
 

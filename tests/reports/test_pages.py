@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 import pytest
+from django.utils.translation import gettext, override
 from openpyxl import load_workbook
 
 from organizations.demo import COUNTY, DONGHU, XISHAN
@@ -156,3 +157,28 @@ def test_a_long_export_shows_its_progress_then_the_download(demo, client, known,
     client.force_login(demo.county_auditor)
     assert client.get(f"/reports/exports/{job.pk}/").status_code == 404
     assert client.get(f"/reports/exports/{job.pk}/download/").status_code == 404
+
+
+def test_a_refused_export_shows_the_list_again_with_the_reason_and_its_status(demo, client, known):
+    client.force_login(demo.town_auditor)
+    form = {"figure": "opened", "process": "hardship"}
+    with reading():
+        wrong_format = client.post("/reports/cases/export/", {**form, "format": "docx"})
+        bad_filter = client.post(
+            "/reports/cases/export/", {**form, "format": "xlsx", "from": "2026-02-30"}
+        )
+    # The list the export was asked from, the reason on top, nothing started.
+    assert wrong_format.status_code == 400
+    page = wrong_format.content.decode()
+    assert 'data-testid="case-export"' in page and known["H1"].number in page
+    with override("zh-hans"):
+        assert f'role="status">{gettext("This export is not available in that format.")}' in page
+    # A filter the list cannot read is named on it.
+    assert bad_filter.status_code == 400
+    errors = html_errors(bad_filter)
+    assert "from" in errors
+    assert not ExportJob.objects.exists()
+
+
+def html_errors(response):
+    return re.search(r'data-testid="report-errors">(.*?)</div>', response.content.decode()).group(1)
