@@ -26,7 +26,7 @@ DATABASES = {
 DATABASES["default"]["OPTIONS"] = dict(POSTGRES_OPTIONS)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.RedisCache",
         "LOCATION": BENCH_REDIS_URL,
     }
 }

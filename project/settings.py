@@ -254,8 +254,18 @@ SPECTACULAR_SETTINGS = {
 # --- Cache (shared by web and workers: import progress, throttling) -------------------------
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
+    # core.cache.RedisCache answers as an empty cache while Redis cannot be reached.
+    _cache_timeout = float(os.environ.get("CACHE_TIMEOUT_SECONDS", "1"))
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": _cache_timeout,
+                "socket_timeout": _cache_timeout,
+                "RETRY_SECONDS": float(os.environ.get("CACHE_RETRY_SECONDS", "5")),
+            },
+        }
     }
 else:
     CACHES = {
