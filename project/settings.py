@@ -315,6 +315,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.verify_all_trails",
         "schedule": crontab(hour=2, minute=30),
     },
+    "export-requeue": {"task": "reports.tasks.requeue_exports", "schedule": 60.0},
+    "import-requeue": {"task": "cases.remittance.tasks.requeue_imports", "schedule": 60.0},
     "export-retention": {
         "task": "reports.tasks.purge_expired_exports",
         "schedule": crontab(hour=3, minute=15),
@@ -330,6 +332,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "unionflow <noreply@unionflow.local>")
+# Background jobs a person waits for (imports, exports; core.jobs): queued again when left
+# waiting this long or without a worker, failed after a worker stopped on them this often.
+UNIONFLOW_JOBS = {
+    "REQUEUE_AFTER_SECONDS": int(os.environ.get("JOB_REQUEUE_AFTER_SECONDS", "60")),
+    "MAX_ATTEMPTS": int(os.environ.get("JOB_MAX_ATTEMPTS", "3")),
+}
 UNIONFLOW_OUTBOX = {
     "MAX_ATTEMPTS": int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8")),
     "BACKOFF_BASE_SECONDS": int(os.environ.get("OUTBOX_BACKOFF_BASE_SECONDS", "30")),

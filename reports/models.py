@@ -61,6 +61,8 @@ class ExportJob(models.Model):
     filename = models.CharField(_("download name"), max_length=200, blank=True)
     content_type = models.CharField(max_length=100, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # Times a worker took the job (core.jobs: one that died is taken over, up to a limit).
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 

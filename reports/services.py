@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from cases import trail
 from cases.models import Case
 from cases.selectors import case_in_reach, cases_in_reach, trail_of
+from core import jobs
 from core.errors import Conflict, DomainError, Invalid, NotFound
 
 from . import params as report_params
@@ -34,8 +35,6 @@ from .models import EXPORTS_DIR, ExportJob, TrailVerification
 logger = logging.getLogger(__name__)
 
 SYNC_MAX_ROWS = settings.REPORTS_EXPORT_SYNC_MAX_ROWS
-# A job still waiting this long was probably never queued (broker down): queue it again.
-REQUEUE_AFTER = timedelta(minutes=2)
 
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -213,12 +212,12 @@ def build(user, kind, fmt, params, *, progress=None, direct=True):
 # --- export jobs --------------------------------------------------------------------------------
 
 
-def _enqueue(job_id):
+def enqueue(job_id):
     from .tasks import run_export
 
     try:
         run_export.delay(job_id)
-    except Exception:  # the broker is down: the job stays pending and is queued again later
+    except Exception:  # the broker is down: the job waits, and beat queues it again (core.jobs)
         logger.warning("Could not queue export job %s", job_id, exc_info=True)
 
 
@@ -246,17 +245,15 @@ def start_export(*, user, kind, fmt, params):
         job = ExportJob.objects.create(
             created_by=user, kind=kind, format=fmt, params=wanted, total=total
         )
-        transaction.on_commit(functools.partial(_enqueue, job.pk), robust=True)
+        transaction.on_commit(functools.partial(enqueue, job.pk), robust=True)
     return job
 
 
 def job_of(user, job_id):
-    """The caller's own job (404 for anyone else's); a job left waiting is queued again."""
+    """The caller's own job (404 for anyone else's)."""
     job = ExportJob.objects.filter(pk=job_id, created_by=user).first()
     if job is None:
         raise NotFound(_("Export not found."))
-    if job.status == ExportJob.Status.PENDING and timezone.now() - job.created_at > REQUEUE_AFTER:
-        _enqueue(job.pk)
     return job
 
 
@@ -267,21 +264,26 @@ def download(user, job_id):
     return job
 
 
+def _give_up(job):
+    """A job that stopped its worker every time it was taken (core.jobs)."""
+    job.status = ExportJob.Status.FAILED
+    job.error = _(
+        "The export stopped before it finished, again and again. Try again, or narrow it down."
+    )
+
+
 def run_export(job_id):
     """Build a job's file as its creator (with their reach now). Taken under a lock and marked
-    running first, so a job queued twice runs once."""
-    with transaction.atomic():
-        job = (
-            ExportJob.objects.select_for_update(skip_locked=True)
-            .filter(pk=job_id, status=ExportJob.Status.PENDING)
-            .first()
-        )
+    running first, so a job queued twice runs once; one whose worker died is taken over
+    (core.jobs)."""
+    with jobs.take(ExportJob, job_id, give_up=_give_up) as job:
         if job is None:
             return None
-        job.status = ExportJob.Status.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        _build_job(job)
+    return job
 
+
+def _build_job(job):
     def progress(done):
         ExportJob.objects.filter(pk=job.pk).update(processed=done)
 
@@ -312,7 +314,6 @@ def run_export(job_id):
             "finished_at",
         ]
     )
-    return job
 
 
 # --- retention of export files ---------------------------------------------------------------

@@ -1,6 +1,9 @@
 from celery import shared_task
 
+from core import jobs
+
 from . import services
+from .models import ExportJob
 
 
 @shared_task(acks_late=True)
@@ -8,6 +11,12 @@ def run_export(job_id):
     """Build an export job's file (a job runs once however often it is queued)."""
     job = services.run_export(job_id)
     return job.status if job else None
+
+
+@shared_task
+def requeue_exports():
+    """Every minute (beat): queue again the exports left waiting or without a worker."""
+    return jobs.requeue(ExportJob, services.enqueue)
 
 
 @shared_task

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import jobs
 from core.errors import DomainError, Forbidden, Invalid
 from organizations.models import Organization, OrganizationKind, Role
 from organizations.selectors import memberships_of
@@ -57,16 +58,16 @@ def start(*, user, upload):
         raise Invalid(fields={"file": [_("Upload an .xlsx or a .csv (UTF-8) file.")]})
     with transaction.atomic():
         job = ImportJob.objects.create(created_by=user, filename=upload.name[:255], content=content)
-        from .tasks import run_import
-
-        transaction.on_commit(functools.partial(_enqueue, run_import, job.pk), robust=True)
+        transaction.on_commit(functools.partial(enqueue, job.pk), robust=True)
     return job
 
 
-def _enqueue(task, job_id):
+def enqueue(job_id):
+    from .tasks import run_import  # the tasks module imports this one
+
     try:
-        task.delay(job_id)
-    except Exception:  # the broker is down: the job stays pending and can be re-run
+        run_import.delay(job_id)
+    except Exception:  # the broker is down: the job waits, and beat queues it again (core.jobs)
         logger.warning("Could not queue import job %s", job_id, exc_info=True)
 
 
@@ -172,54 +173,70 @@ def _check(job, rows):
     return errors
 
 
+def _give_up(job):
+    """A job that stopped its worker every time it was taken (core.jobs)."""
+    job.status = ImportJob.Status.FAILED
+    message = _(
+        "The import stopped before it finished, again and again; nothing was declared. Try "
+        "again, or split the file."
+    )
+    job.errors = [{"row": None, "field": "file", "message": message}]
+
+
 def run(job_id):
-    """The worker's part. Safe to run twice: only a pending job is taken."""
-    with transaction.atomic():
-        job = (
-            ImportJob.objects.select_for_update(skip_locked=True)
-            .filter(pk=job_id, status=ImportJob.Status.PENDING)
-            .first()
-        )
+    """The worker's part. Safe to run twice: only a waiting job is taken, or one whose worker
+    died (core.jobs)."""
+    with jobs.take(ImportJob, job_id, give_up=_give_up) as job:
         if job is None:
             return None
-        job.status = ImportJob.Status.RUNNING
-        job.save(update_fields=["status"])
+        try:
+            errors = _declare_all(job)
+        except Exception:
+            logger.exception("Import job %s failed", job.pk)
+            errors = [{"row": None, "field": "file", "message": _("The import failed; try again.")}]
+            job.created_cases = []
+        job.errors = errors
+        job.status = ImportJob.Status.FAILED if errors else ImportJob.Status.DONE
+        job.finished_at = timezone.now()
+        job.save(update_fields=["errors", "status", "finished_at", "created_cases", "total_rows"])
+    return job
+
+
+def _declare_all(job):
+    """Check every row, then declare them all in one transaction; the errors (none: done)."""
     try:
         rows = _rows(bytes(job.content))
         job.total_rows = len(rows)
         job.save(update_fields=["total_rows"])
         errors = _check(job, rows)
-        if not errors:
-            with transaction.atomic():
-                created = []
-                for number, row in rows:
-                    try:
-                        case = services.declare(
-                            user=job.created_by,
-                            organization=row["organization"],
-                            period=row["period"],
-                            payroll_total=row["payroll_total"],
-                            headcount=row["headcount"],
-                            member_count=row["member_count"],
-                            bulk=True,
-                        )
-                    except DomainError as exc:
-                        errors = [
-                            {"row": number, "field": f, "message": str(m)}
-                            for f, ms in (exc.fields or {"row": [str(exc.detail)]}).items()
-                            for m in ms
-                        ]
-                        transaction.set_rollback(True)
-                        break
-                    created.append(case.number)
-                if not errors:
-                    job.created_cases = created
+        if errors:
+            return errors
+        with transaction.atomic():
+            created = []
+            for number, row in rows:
+                try:
+                    case = services.declare(
+                        user=job.created_by,
+                        organization=row["organization"],
+                        period=row["period"],
+                        payroll_total=row["payroll_total"],
+                        headcount=row["headcount"],
+                        member_count=row["member_count"],
+                        bulk=True,
+                    )
+                except DomainError as exc:
+                    transaction.set_rollback(True)
+                    return [
+                        {"row": number, "field": f, "message": str(m)}
+                        for f, ms in (exc.fields or {"row": [str(exc.detail)]}).items()
+                        for m in ms
+                    ]
+                created.append(case.number)
+            job.created_cases = created
+        return []
     except DomainError as exc:
-        errors = [
-            {"row": None, "field": f, "message": str(m)} for f, ms in exc.fields.items() for m in ms
+        return [
+            {"row": None, "field": f, "message": str(m)}
+            for f, ms in (exc.fields or {"file": [str(exc.detail)]}).items()
+            for m in ms
         ]
-    job.errors = errors
-    job.status = ImportJob.Status.FAILED if errors else ImportJob.Status.DONE
-    job.finished_at = timezone.now()
-    job.save(update_fields=["errors", "status", "finished_at", "created_cases"])
-    return job

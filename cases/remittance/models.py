@@ -77,6 +77,9 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     created_cases = models.JSONField(default=list, blank=True)
+    # Times a worker took the job (core.jobs: one that died is taken over, up to a limit).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

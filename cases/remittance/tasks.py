@@ -1,6 +1,9 @@
 from celery import shared_task
 
+from core import jobs
+
 from . import imports, reminders
+from .models import ImportJob
 
 
 @shared_task(acks_late=True)
@@ -8,6 +11,12 @@ def run_import(job_id):
     """Bulk declaration import (all rows or none)."""
     job = imports.run(job_id)
     return job.status if job else None
+
+
+@shared_task
+def requeue_imports():
+    """Every minute (beat): queue again the imports left waiting or without a worker."""
+    return jobs.requeue(ImportJob, imports.enqueue)
 
 
 @shared_task

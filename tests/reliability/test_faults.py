@@ -13,7 +13,9 @@ exactly that: every message arrives, each is acted on once by a receiver that de
 key, and nothing is re-sent after it was recorded as sent."""
 
 import contextlib
+import csv
 import http.client
+import io
 import json
 import os
 import re
@@ -28,13 +30,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from approvals.models import CaseTask
 from cases import trail
 from cases.models import Case, CaseNumberCounter, TrailEvent
+from cases.remittance import imports
+from cases.remittance.models import ImportJob
+from cases.remittance.tasks import requeue_imports
 from notifications.channels import message_id
 from notifications.models import Channel, Delivery, DeliveryStatus, WebhookEndpoint
 from notifications.services import notify
@@ -329,6 +337,77 @@ def test_a_worker_killed_mid_delivery_leaves_the_delivery_to_the_next_worker(
         sweep_outbox.delay()
     assert wait_until(lambda: _sweeps_done(second) == 1, 20), second.log()[-2000:]
     assert receiver.keys() == Counter({hook.dedupe_key: 2})
+
+
+# --- a worker killed in the middle of an import -----------------------------------------------
+
+
+def _import_of(rows):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["工会", "期间", "工资总额", "职工人数", "会员人数"])
+    writer.writerows(rows)
+    return SimpleUploadedFile("declarations.csv", out.getvalue().encode("utf-8-sig"), "text/csv")
+
+
+def _waiting_for_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_import_leaves_the_import_to_the_next_worker(redis_server, workers):
+    """The whole worker dies while declaring (SIGKILL): the import's transaction dies with it,
+    nothing is declared, and the job stays marked running. The job's lock went with the worker's
+    connection, so beat (here: the test, every second) queues it again, the next worker takes
+    it over, and every row is declared once. Before core.jobs the job stayed running for ever."""
+    seed_demo()
+    env = {"BROKER_VISIBILITY_TIMEOUT": 3}
+    first = workers(**env)
+    year = timezone.localdate().year
+    CaseNumberCounter.objects.get_or_create(prefix="JF", year=year)
+    rows = [
+        ["东湖机械厂工会", f"{year}-01", "100000", "120", "100"],
+        ["西山食品厂工会", f"{year}-01", "55000.50", "60", "60"],
+    ]
+    # Someone holds the fee case numbers: the worker's import waits at its first declaration.
+    holder = psycopg.connect(_test_database_url())
+    holder.execute(
+        f"SELECT 1 FROM {CaseNumberCounter._meta.db_table}"
+        " WHERE prefix = 'JF' AND year = %s FOR UPDATE",
+        [year],
+    )
+    with celery_broker(redis_server.url):
+        job = imports.start(
+            user=User.objects.get(username="county_finance"), upload=_import_of(rows)
+        )
+    assert wait_until(
+        lambda: (
+            ImportJob.objects.filter(pk=job.pk, status="running").exists() and _waiting_for_a_lock()
+        ),
+        30,
+    ), first.log()[-3000:]
+
+    first.kill()
+    holder.close()
+    second = workers(**env)
+
+    def beat_until_done():
+        if ImportJob.objects.filter(pk=job.pk, status="done").exists():
+            return True
+        requeue_imports()
+        return False
+
+    with celery_broker(redis_server.url):
+        assert wait_until(beat_until_done, 30, interval=1), second.log()[-3000:]
+    job.refresh_from_db()
+    assert job.attempts == 2 and len(job.created_cases) == len(rows)
+    assert Case.objects.filter(process="remittance").count() == len(rows)
+    assert "lost its worker" in second.log()
 
 
 # --- PostgreSQL restarted under load ----------------------------------------------------------
