@@ -4,6 +4,8 @@ the same contract the API gives a generic client."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.ui import OnceForm
+
 from .spec import DECISION_LABELS
 
 
@@ -37,7 +39,7 @@ def _field(spec):
     raise AssertionError(kind)
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(OnceForm):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect)
     comment = forms.CharField(
         label=_("Comment"),

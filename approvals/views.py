@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from cases.views import case_context
 from core.errors import DomainError
-from core.ui import form_error, page, refuse
+from core.ui import form_error, once, page, refuse
 
 from . import selectors, services
 from .forms import (
@@ -170,15 +171,19 @@ def task_detail(request, pk):
                     request.POST, decisions=decisions, fields=fields
                 )
                 if form.is_valid():
-                    services.complete(
-                        task_id=task.pk,
-                        user=user,
-                        decision=form.cleaned_data["decision"],
-                        comment=form.cleaned_data["comment"],
-                        data=form.data_values(),
-                    )
-                    messages.success(request, _("Your decision has been recorded."))
-                    return redirect("case-detail", pk=task.case_id)
+
+                    def decide():
+                        services.complete(
+                            task_id=task.pk,
+                            user=user,
+                            decision=form.cleaned_data["decision"],
+                            comment=form.cleaned_data["comment"],
+                            data=form.data_values(),
+                        )
+                        messages.success(request, _("Your decision has been recorded."))
+                        return reverse("case-detail", kwargs={"pk": task.case_id})
+
+                    return redirect(once(request, form, decide))
             elif op == "send_back":
                 form = forms_["send_back"] = SendBackForm(request.POST, steps=send_back_steps)
                 if form.is_valid():

@@ -1,4 +1,5 @@
 import os
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -126,6 +127,10 @@ def _may_take_agrees_with_the_queue(monkeypatch):
 
     def checked(user, task):
         answer = decide(user, task)
+        if threading.current_thread() is not threading.main_thread():
+            # A race's requests read the task while another request commits: the task in
+            # hand and the queue's later read may rightly differ.
+            return answer
         counting, connection.force_debug_cursor = connection.force_debug_cursor, False
         try:
             expected = selectors.queue(user).filter(pk=task.pk).exists()

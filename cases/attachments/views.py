@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 from cases.selectors import case_in_reach
 from core.config import parameter
 from core.errors import DomainError
-from core.ui import form_error, page, refuse
+from core.ui import OnceForm, form_error, once, page, refuse
 
 from . import services
 from .content import NAMES
@@ -26,7 +26,7 @@ from .policy import policy_for
 from .uploads import limit_uploads
 
 
-class UploadForm(forms.Form):
+class UploadForm(OnceForm):
     kind = forms.ChoiceField(label=_lazy("What is it?"))
     file = forms.FileField(
         label=_lazy("File"),
@@ -134,17 +134,22 @@ def _case_attachments(request, pk):
         )
         if form.is_valid():
             try:
-                attachment = services.upload(
-                    case_id=case.pk,
-                    user=request.user,
-                    file=form.cleaned_data["file"],
-                    kind=form.cleaned_data["kind"],
-                )
-                messages.success(
-                    request,
-                    _("%(name)s has been added to the case.") % {"name": attachment.original_name},
-                )
-                return redirect(_next_or_case(request, case))
+
+                def upload():
+                    attachment = services.upload(
+                        case_id=case.pk,
+                        user=request.user,
+                        file=form.cleaned_data["file"],
+                        kind=form.cleaned_data["kind"],
+                    )
+                    messages.success(
+                        request,
+                        _("%(name)s has been added to the case.")
+                        % {"name": attachment.original_name},
+                    )
+                    return _next_or_case(request, case)
+
+                return redirect(once(request, form, upload))
             except DomainError as exc:
                 if policy.may_upload(request.user, case)[0]:
                     form_error(request, form, exc)

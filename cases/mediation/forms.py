@@ -2,7 +2,6 @@
 reported at once, next to the field; the services apply the same rules again for any caller."""
 
 import re
-import uuid
 from datetime import timedelta
 
 from django import forms
@@ -10,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
+
+from core import ui
 
 from .models import Category, Channel, Party
 
@@ -39,16 +40,8 @@ class PanelForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class OnceForm(PanelForm):
-    """A form that creates something carries a one-time key: a second submission of the same
-    page (a double tap on a slow phone) returns the first result instead of repeating it."""
-
-    form_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial["form_key"] = uuid.uuid4().hex
+class OnceForm(PanelForm, ui.OnceForm):
+    """A panel form with a one-time key (core.ui.once)."""
 
 
 def _text(label, **attrs):

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from functools import wraps
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,8 +25,7 @@ from cases.models import CaseStatus
 from cases.selectors import case_in_reach
 from core.config import parameter
 from core.errors import DomainError
-from core.models import IdempotencyRecord
-from core.ui import form_error, page, refuse
+from core.ui import form_error, once, page, refuse
 from organizations.models import Organization, Role
 from organizations.selectors import has_role, memberships_of, users_with_role
 
@@ -71,43 +69,6 @@ def may_apply(user):
     return any(m.role in (Role.MEMBER, Role.MEDIATOR) for m in memberships_of(user))
 
 
-def _once(request, form, act):
-    """Run `act()` (→ the URL to go to) once per rendered form: a repeated submission of the
-    same form (a double tap, a resend after a timeout) gets the first result's URL and a note,
-    and changes nothing. The key is kept in the same transaction as the work, as the API's
-    Idempotency-Key is; a failed attempt leaves no key, so the corrected form can be sent."""
-    key = form.cleaned_data.get("form_key")
-    if not key:
-        return act()
-    key = f"page:{key}"
-
-    def replay():
-        first = IdempotencyRecord.objects.get(user=request.user, key=key)
-        messages.info(request, _("This form had already been sent; nothing was recorded twice."))
-        return first.response_body["location"]
-
-    if IdempotencyRecord.objects.filter(user=request.user, key=key).exists():
-        return replay()
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=request.user,
-                    key=key,
-                    method="POST",
-                    path=request.path[:500],
-                    request_hash="",
-                )
-        except IntegrityError:
-            # A concurrent submission of the same form committed first.
-            return replay()
-        location = act()
-        record.status_code = 302
-        record.response_body = {"location": location}
-        record.save(update_fields=["status_code", "response_body"])
-    return location
-
-
 @page("apply")
 def apply(request):
     """Apply for mediation: a member in writing; a mediator recording a worker's application
@@ -144,7 +105,7 @@ def apply(request):
                 )
                 return reverse("case-detail", kwargs={"pk": case.pk})
 
-            return redirect(_once(request, form, file))
+            return redirect(once(request, form, file))
         except DomainError as exc:
             form_error(request, form, exc)
     return render(
@@ -421,7 +382,7 @@ def _back(request, case):
     return reverse("case-detail", kwargs={"pk": case.pk})
 
 
-def _act(request, case, *, name, form, act, success, once=False):
+def _act(request, case, *, name, form, act, success, only_once=False):
     """Validate `form`, run `act(cleaned_data)` through the service, and go back with a
     message. Bad input shows the case page again with the errors next to the fields; a refusal
     without a field (not allowed, wrong state) shows it with the message at the top. Either
@@ -438,7 +399,7 @@ def _act(request, case, *, name, form, act, success, once=False):
                 )
                 return _back(request, case)
 
-            return redirect(_once(request, form, run) if once else run())
+            return redirect(once(request, form, run) if only_once else run())
         except DomainError as exc:
             if exc.fields:
                 form_error(request, form, exc)
@@ -466,7 +427,7 @@ def record_session(request, pk):
             notes=v["notes"],
         ),
         success=_("The session has been recorded."),
-        once=True,
+        only_once=True,
     )
 
 
@@ -513,7 +474,7 @@ def record_extension(request, pk):
             note=v["note"],
         ),
         success=_("The statutory term has been extended."),
-        once=True,
+        only_once=True,
     )
 
 
@@ -530,7 +491,7 @@ def request_recusal(request, pk):
             case_id=case.pk, user=request.user, party=v["party"], reason=v["reason"]
         ),
         success=_("The recusal request has been recorded; the mediation head decides."),
-        once=True,
+        only_once=True,
     )
 
 

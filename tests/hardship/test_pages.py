@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from approvals.models import CaseTask
@@ -193,6 +194,35 @@ def test_an_uploaded_file_is_listed_and_downloads_within_reach_only(demo, api, a
     for user in (demo.xs_aid1, demo.worker2):
         assert as_user(user).get(download).status_code == 404, user.username
         assert as_user(user).get(f"/cases/{case.pk}/attachments/").status_code == 404
+
+
+def test_a_second_send_of_the_same_upload_form_adds_nothing(demo, api, as_user):
+    """A double tap on a slow phone, or a resend after a timeout: the same rendered form (its
+    one-time key) uploads once, and the second send goes where the first went."""
+    case = submit(api, demo.worker1)
+    client = as_user(demo.worker1)
+    page = html(client.get(f"/cases/{case.pk}/"))
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', page).group(1)
+    back = f"/cases/{case.pk}/"
+
+    def send(key):
+        body = {
+            "kind": "income_proof",
+            "file": SimpleUploadedFile("收入证明.png", png(), content_type="image/png"),
+            "next": back,
+            "form_key": key,
+        }
+        return client.post(f"/cases/{case.pk}/attachments/", body)
+
+    first, again = send(key), send(key)
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"] == back
+    assert Attachment.objects.filter(case=case).count() == 1
+    shown = html(client.get(back))
+    assert "该表单此前已提交，未重复记录。" in shown
+    # A newly rendered form (a new key) is a new upload.
+    send("0" * 32)
+    assert Attachment.objects.filter(case=case).count() == 2
 
 
 def test_a_refused_file_is_shown_next_to_the_field(demo, api, as_user):

@@ -280,3 +280,28 @@ def test_twenty_submissions_at_once_get_consecutive_numbers(api, town, union):
         ]
         assert trail.verify(case).valid
         assert len(open_tasks(case, "review")) == 1
+
+
+def test_one_decision_form_sent_from_twenty_taps_at_once_decides_once(town):
+    """The same rendered decision form (its one-time key) sent twenty times at once, as a
+    phone resending on a bad connection might: one decision, and every send goes to the case
+    page — none answers "task already closed"."""
+    from django.test import Client
+
+    chair = User.objects.get(username="chair1")
+    case = submit("sample", User.objects.get(username="worker1"))
+    [task] = open_tasks(case)
+    key = uuid.uuid4().hex
+    body = {"op": "decide", "decision": "approve", "data_note": "ok", "form_key": key}
+
+    def tap():
+        client = Client()
+        client.force_login(chair)
+        return client.post(f"/tasks/{task.pk}/", body)
+
+    responses = race([tap] * THREADS)
+    assert _statuses(responses) == Counter({302: THREADS})
+    assert {r["Location"] for r in responses} == {f"/cases/{case.pk}/"}
+    assert _trail_counts(case, "task.completed") == {task.pk: 1}
+    assert [t.flow_task.name for t in open_tasks(case)] == ["approval"]
+    assert trail.verify(case).valid

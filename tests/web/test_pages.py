@@ -1,6 +1,8 @@
 """Server-rendered pages: each renders for the people it is for, checks reach on the server
 (404 out of reach), and acts through the same services as the API."""
 
+import re
+
 import pytest
 
 from cases.models import Case
@@ -44,6 +46,29 @@ def test_officer_decides_from_the_task_page(demo, browser_client):
     )
     assert done.status_code == 302 and done["Location"] == f"/cases/{case.pk}/"
     assert open_tasks(case)[0].flow_task.name == "approval"
+
+
+def test_a_decision_sent_twice_is_recorded_once_and_both_go_to_the_case(demo, browser_client):
+    """The officer taps "Submit decision" twice on a slow phone: the second send of the same
+    form is not a "task already closed" refusal, it goes where the first went."""
+    from cases.models import TrailEvent
+
+    case = submit("sample", demo.worker1)
+    chair = browser_client(demo.chair1)
+    [task] = open_tasks(case)
+    page = chair.get(f"/tasks/{task.pk}/").content.decode()
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', page).group(1)
+    body = {"op": "decide", "decision": "approve", "data_note": "ok", "form_key": key}
+    first = chair.post(f"/tasks/{task.pk}/", body)
+    events = TrailEvent.objects.count()
+    again = chair.post(f"/tasks/{task.pk}/", body)
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"] == f"/cases/{case.pk}/"
+    assert TrailEvent.objects.count() == events
+    assert [t.flow_task.name for t in open_tasks(case)] == ["approval"]
+    # Without the key, a second send is refused (the closed task takes no decision).
+    stale = chair.post(f"/tasks/{task.pk}/", {**body, "form_key": ""})
+    assert stale.status_code == 400 and TrailEvent.objects.count() == events
 
 
 def test_a_claim_lost_to_a_colleague_shows_the_page_with_409(demo, browser_client):
@@ -292,3 +317,23 @@ def test_pages_that_only_show_refuse_a_post_with_405(demo, browser_client):
     assert chair.get(f"/tasks/{task.pk}/").status_code == 200
     task.refresh_from_db()
     assert task.status == "NEW"
+
+
+def test_a_form_key_no_rendered_form_carries_is_refused_not_a_500(demo, browser_client):
+    """Found by the page fuzzing: a NUL in the key (sent multipart, which the NUL middleware
+    leaves to the forms) reached the database."""
+    from cases.models import TrailEvent
+
+    case = submit("sample", demo.worker1)
+    chair = browser_client(demo.chair1)
+    [task] = open_tasks(case)
+    events = TrailEvent.objects.count()
+    for key in ("a\x00b", "x" * 65, "键"):
+        body = {"op": "decide", "decision": "approve", "data_note": "ok", "form_key": key}
+        response = chair.post(f"/tasks/{task.pk}/", body)  # multipart
+        assert response.status_code == 400, key
+        errors = re.search(
+            r'<div class="errors" role="alert">(.*?)</div>', response.content.decode()
+        )
+        assert errors and ("请刷新页面后重新提交表单。" in errors.group(1) or "\x00" in key), key
+    assert TrailEvent.objects.count() == events
