@@ -18,7 +18,7 @@ IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "schema": {"type": "string", "maxLength": 255},
     "description": "A repeat of the same POST with the same key returns the first result and "
-    "creates nothing.",
+    "creates nothing. A key is remembered for IDEMPOTENCY_RETENTION_HOURS (7 days by default).",
 }
 
 DESCRIPTIONS = {

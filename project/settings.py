@@ -317,6 +317,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "export-requeue": {"task": "reports.tasks.requeue_exports", "schedule": 60.0},
     "import-requeue": {"task": "cases.remittance.tasks.requeue_imports", "schedule": 60.0},
+    "idempotency-retention": {
+        "task": "core.tasks.purge_idempotency_records",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "export-retention": {
         "task": "reports.tasks.purge_expired_exports",
         "schedule": crontab(hour=3, minute=15),
@@ -332,6 +336,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "unionflow <noreply@unionflow.local>")
+# How long a repeated POST (Idempotency-Key, a page's one-time form key) still gets its first
+# result; older records are purged daily.
+IDEMPOTENCY_RETENTION_HOURS = int(os.environ.get("IDEMPOTENCY_RETENTION_HOURS", "168"))
+
 # Background jobs a person waits for (imports, exports; core.jobs): queued again when left
 # waiting this long or without a worker, failed after a worker stopped on them this often.
 UNIONFLOW_JOBS = {
