@@ -233,7 +233,8 @@ class Finish(flow.End):
 
     activation_class = FinishActivation
 
-    def __init__(self, *, status, outcome=""):
+    def __init__(self, title, *, status, outcome=""):
         super().__init__()
+        self.task_title = title  # on the process diagram and in the trail
         self.status = status
         self.outcome = outcome or status

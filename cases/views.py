@@ -66,6 +66,10 @@ def diagram(case):
     flow_class = flow_for(case.process)
     grid = chart.calc_layout_data(flow_class)
     chart.calc_cell_status(flow_class, grid, case.flow_process_id)
+    # viewflow captions an If's two ways in English.
+    captions = {"yes": _("yes"), "no": _("no")}
+    for edge in grid.edges:
+        edge.label = captions.get(edge.label, edge.label)
     return mark_safe(chart.grid_to_svg(grid))  # rendered by viewflow from our flow definition
 
 

@@ -62,8 +62,13 @@ class HardshipFlow(CaseFlow):
     process_name = "hardship"
     number_prefix = "KN"
 
-    start = flow.StartHandle(this.start_case).Next(this.route)
-    route = flow.If(this.is_register_review).Then(this.register_review).Else(this.grassroots_review)
+    start = flow.StartHandle(this.start_case).Annotation(title=_("Application")).Next(this.route)
+    route = (
+        flow.If(this.is_register_review)
+        .Annotation(title=_("Review of a register entry?"))
+        .Then(this.register_review)
+        .Else(this.grassroots_review)
+    )
 
     # --- Application ------------------------------------------------------------------------
     grassroots_review = (
@@ -98,9 +103,16 @@ class HardshipFlow(CaseFlow):
         .OnReject(this.rejected)
     )
     notice_needed = (
-        flow.If(this.needs_public_notice).Then(this.public_notice).Else(this.town_review)
+        flow.If(this.needs_public_notice)
+        .Annotation(title=_("Public notice needed?"))
+        .Then(this.public_notice)
+        .Else(this.town_review)
     )
-    public_notice = flow.Timer(delay=this.notice_end).Next(this.town_review)
+    public_notice = (
+        flow.Timer(delay=this.notice_end)
+        .Annotation(title=_("Public notice"))
+        .Next(this.town_review)
+    )
     town_review = (
         Step(
             _("Town review"),
@@ -148,8 +160,8 @@ class HardshipFlow(CaseFlow):
         validate=this.check_disbursement,
         on_complete=this.record_disbursement,
     ).Next(this.disbursed)
-    disbursed = Finish(status="approved", outcome="disbursed")
-    rejected = Finish(status="rejected", outcome="rejected")
+    disbursed = Finish(_("Aid disbursed"), status="approved", outcome="disbursed")
+    rejected = Finish(_("Not approved"), status="rejected", outcome="rejected")
 
     # --- Register review (档案复核) and closure (退档) ----------------------------------------
     register_review = Step(
@@ -178,8 +190,17 @@ class HardshipFlow(CaseFlow):
         validate=this.check_review,
         on_complete=this.record_review,
     ).Next(this.exit_needed)
-    exit_needed = flow.If(this.is_exit_proposed).Then(this.exit_notice).Else(this.retained)
-    exit_notice = flow.Timer(delay=this.exit_notice_end).Next(this.exit_approval)
+    exit_needed = (
+        flow.If(this.is_exit_proposed)
+        .Annotation(title=_("Leaving the register proposed?"))
+        .Then(this.exit_notice)
+        .Else(this.retained)
+    )
+    exit_notice = (
+        flow.Timer(delay=this.exit_notice_end)
+        .Annotation(title=_("Public notice of leaving"))
+        .Next(this.exit_approval)
+    )
     exit_approval = (
         Step(
             _("County approval of the closure"),
@@ -190,8 +211,8 @@ class HardshipFlow(CaseFlow):
         .Next(this.exited)
         .OnReject(this.retained)
     )
-    retained = Finish(status="approved", outcome="retained")
-    exited = Finish(status="closed", outcome="exited")
+    retained = Finish(_("Kept in the register"), status="approved", outcome="retained")
+    exited = Finish(_("Left the register"), status="closed", outcome="exited")
 
     # --- Callbacks: each delegates to cases.hardship.services --------------------------------
     def is_register_review(self, activation):

@@ -34,7 +34,9 @@ class MediationFlow(CaseFlow):
     process_name = "mediation"
     number_prefix = "TJ"
 
-    start = flow.StartHandle(this.start_case).Next(this.acceptance)
+    start = (
+        flow.StartHandle(this.start_case).Annotation(title=_("Application")).Next(this.acceptance)
+    )
     acceptance = (
         Step(
             _("Accept or decline the application"),
@@ -92,7 +94,12 @@ class MediationFlow(CaseFlow):
         validate=this.check_outcome,
         on_complete=this.record_outcome,
     ).Next(this.outcome_gate)
-    outcome_gate = flow.If(this.agreement_reached).Then(this.signing).Else(this.no_agreement)
+    outcome_gate = (
+        flow.If(this.agreement_reached)
+        .Annotation(title=_("Agreement reached?"))
+        .Then(this.signing)
+        .Else(this.no_agreement)
+    )
     signing = Step(
         _("Signatures and seal of the agreement"),
         approvers=Users(_mediator, role="mediator"),
@@ -119,13 +126,19 @@ class MediationFlow(CaseFlow):
         on_complete=this.record_performance,
     ).Next(this.concluded)
 
-    concluded = Finish(status=CaseStatus.CLOSED, outcome=Outcome.AGREEMENT)
-    no_agreement = Finish(status=CaseStatus.CLOSED, outcome=Outcome.NO_AGREEMENT)
+    concluded = Finish(
+        _("Closed with an agreement"), status=CaseStatus.CLOSED, outcome=Outcome.AGREEMENT
+    )
+    no_agreement = Finish(
+        _("Closed without an agreement"), status=CaseStatus.CLOSED, outcome=Outcome.NO_AGREEMENT
+    )
     # A declined application never entered mediation: rejected, so that it does not count
     # among the closed mediations of the success rate.
-    declined = Finish(status=CaseStatus.REJECTED, outcome=Outcome.DECLINED)
+    declined = Finish(_("Not accepted"), status=CaseStatus.REJECTED, outcome=Outcome.DECLINED)
     # Reached from the periodic job only (services.expire), never by a decision.
-    expired = Finish(status=CaseStatus.CLOSED, outcome=Outcome.EXPIRED)
+    expired = Finish(
+        _("Closed at the end of the term"), status=CaseStatus.CLOSED, outcome=Outcome.EXPIRED
+    )
 
     # --- the steps write into the mediation record (cases.mediation.services) --------------
 

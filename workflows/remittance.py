@@ -23,7 +23,11 @@ class RemittanceFlow(CaseFlow):
     process_name = "remittance"
     number_prefix = "JF"
 
-    start = flow.StartHandle(this.start_case).Next(this.chair_approval)
+    start = (
+        flow.StartHandle(this.start_case)
+        .Annotation(title=_("Declaration"))
+        .Next(this.chair_approval)
+    )
     chair_approval = (
         Step(
             _("Approve the declaration"),
@@ -62,9 +66,13 @@ class RemittanceFlow(CaseFlow):
         .Next(this.verified)
         .OnReturn(this.payment)
     )
-    void_declaration = flow.Function(this.release_period).Next(this.rejected)
-    verified = Finish(status=CaseStatus.CLOSED, outcome="verified")
-    rejected = Finish(status=CaseStatus.REJECTED)
+    void_declaration = (
+        flow.Function(this.release_period)
+        .Annotation(title=_("Declaration voided"))
+        .Next(this.rejected)
+    )
+    verified = Finish(_("Payment verified"), status=CaseStatus.CLOSED, outcome="verified")
+    rejected = Finish(_("Not approved"), status=CaseStatus.REJECTED)
 
     # --- what the steps write into the declaration ---------------------------------------
 

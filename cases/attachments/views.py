@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_safe
 
@@ -27,9 +27,9 @@ from .uploads import limit_uploads
 
 
 class UploadForm(OnceForm):
-    kind = forms.ChoiceField(label=_lazy("What is it?"))
+    kind = forms.ChoiceField(label=gettext_lazy("What is it?"))
     file = forms.FileField(
-        label=_lazy("File"),
+        label=gettext_lazy("File"),
         # Django's own "empty file" check would pre-empt the service's message; it decides.
         allow_empty_file=True,
         widget=forms.FileInput,

@@ -192,3 +192,36 @@ def test_compiled_catalog_matches_the_po():
         else:
             for n, msgstr in enumerate(e["msgstr"]):  # Chinese has one form, for every n
                 assert compiled.ngettext(msgid, e["plural"], n + 1) == msgstr, msgid
+
+
+# The names xgettext looks for in Python (Django's makemessages keywords).
+EXTRACTED_NAMES = {
+    "_",
+    "gettext",
+    "gettext_lazy",
+    "gettext_noop",
+    "ngettext",
+    "ngettext_lazy",
+    "pgettext",
+    "pgettext_lazy",
+    "npgettext",
+    "npgettext_lazy",
+}
+
+
+def test_messages_are_marked_under_names_makemessages_extracts():
+    """A message marked with `gettext_lazy` imported as another name (`_lazy`) is never
+    extracted: it stays English on a Chinese page (the upload form's "What is it?" did)."""
+    wrong = []
+    for path in settings.BASE_DIR.rglob("*.py"):
+        parts = path.relative_to(settings.BASE_DIR).parts
+        if parts[0] in (".venv", "var", "tests", "docs") or "migrations" in parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+                for alias in node.names:
+                    if alias.name in EXTRACTED_NAMES and (alias.asname or alias.name) not in (
+                        EXTRACTED_NAMES
+                    ):
+                        wrong.append(f"{path.relative_to(settings.BASE_DIR)}: {alias.asname}")
+    assert wrong == []

@@ -55,8 +55,8 @@ class SampleFlow(CaseFlow):
         .OnReject(this.rejected)
         .OnReturn(this.review)
     )
-    approved = Finish(status="approved")
-    rejected = Finish(status="rejected")
+    approved = Finish("Approved", status="approved")
+    rejected = Finish("Rejected", status="rejected")
 
 
 @register
@@ -73,8 +73,8 @@ class WaitingSampleFlow(CaseFlow):
         .Next(this.approved)
         .OnReject(this.rejected)
     )
-    approved = Finish(status="approved")
-    rejected = Finish(status="rejected")
+    approved = Finish("Approved", status="approved")
+    rejected = Finish("Rejected", status="rejected")
 
 
 def _users(*usernames):
@@ -147,8 +147,8 @@ class ModesSampleFlow(CaseFlow):
         .Next(this.approved)
         .OnReject(this.rejected)
     )
-    approved = Finish(status="approved")
-    rejected = Finish(status="rejected")
+    approved = Finish("Approved", status="approved")
+    rejected = Finish("Rejected", status="rejected")
 
 
 @register
@@ -196,8 +196,8 @@ class LevelsSampleFlow(CaseFlow):
         .Next(this.approved)
         .OnReject(this.rejected)
     )
-    approved = Finish(status="approved")
-    rejected = Finish(status="rejected")
+    approved = Finish("Approved", status="approved")
+    rejected = Finish("Rejected", status="rejected")
 
 
 @register
@@ -226,5 +226,5 @@ class ParallelSampleFlow(CaseFlow):
         .Next(this.approved)
         .OnReject(this.rejected)
     )
-    approved = Finish(status="approved")
-    rejected = Finish(status="rejected")
+    approved = Finish("Approved", status="approved")
+    rejected = Finish("Rejected", status="rejected")
