@@ -120,7 +120,7 @@ class CCForm(forms.Form):
         ]
 
 
-class DelegationForm(forms.Form):
+class DelegationForm(OnceForm):
     delegate = forms.CharField(label=_("Delegate (username)"), max_length=150)
     starts_at = forms.DateTimeField(
         label=_("From"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})

@@ -233,10 +233,15 @@ def delegations(request):
                 messages.error(request, _("Delegation not found."))
             return redirect("delegations")
         if form.is_valid():
-            try:
-                services.create_delegation(user=request.user, **form.cleaned_data)
+            values = {k: v for k, v in form.cleaned_data.items() if k != "form_key"}
+
+            def create():
+                services.create_delegation(user=request.user, **values)
                 messages.success(request, _("Your delegation has been recorded."))
-                return redirect("delegations")
+                return reverse("delegations")
+
+            try:
+                return redirect(once(request, form, create))
             except DomainError as exc:
                 form_error(request, form, exc)
     rows = Delegation.objects.filter(delegator=request.user) | Delegation.objects.filter(

@@ -46,6 +46,14 @@ def create_delegation(*, user, delegate, starts_at, ends_at, reason=""):
     if errors:
         raise Invalid(_("The delegation cannot be recorded."), fields=errors)
     with transaction.atomic():
+        # Both people's delegations are checked below: two requests at once (a double tap, the
+        # two delegating to each other) queue here, in one order, so that both cannot pass.
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=(user.pk, target.pk))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         overlapping = Delegation.objects.filter(
             delegator=user, revoked_at__isnull=True, starts_at__lt=ends_at, ends_at__gt=starts_at
         )

@@ -305,3 +305,28 @@ def test_one_decision_form_sent_from_twenty_taps_at_once_decides_once(town):
     assert _trail_counts(case, "task.completed") == {task.pk: 1}
     assert [t.flow_task.name for t in open_tasks(case)] == ["approval"]
     assert trail.verify(case).valid
+
+
+def test_delegations_asked_at_once_never_overlap_nor_point_at_each_other(api, town):
+    """Twenty requests for the same period at once give one delegation; and two officers
+    delegating to each other at once do not both succeed (each would hand their tasks to
+    someone who is away)."""
+    from approvals.models import Delegation
+
+    aid1, aid2 = (User.objects.get(username=u) for u in ("town_aid1", "town_aid2"))
+    period = {"starts_at": "2027-01-04T00:00:00Z", "ends_at": "2027-01-09T00:00:00Z"}
+    url = "/api/v1/delegations/"
+    responses = race([_post(api, aid1, url, {"delegate": "town_aid2", **period})] * THREADS)
+    assert _statuses(responses) == Counter({201: 1, 400: THREADS - 1})
+    assert Delegation.objects.filter(delegator=aid1).count() == 1
+
+    later = {"starts_at": "2027-02-01T00:00:00Z", "ends_at": "2027-02-06T00:00:00Z"}
+    for _round in range(5):
+        Delegation.objects.filter(starts_at__gte="2027-02-01T00:00:00Z").delete()
+        responses = race(
+            [
+                _post(api, aid1, url, {"delegate": "town_aid2", **later}),
+                _post(api, aid2, url, {"delegate": "town_aid1", **later}),
+            ]
+        )
+        assert _statuses(responses) == Counter({201: 1, 400: 1})

@@ -258,6 +258,18 @@ def test_delegation_page(demo, browser_client):
     )
     assert response.status_code == 302
     delegation = Delegation.objects.get()
+    # The form sent twice (its one-time key): one delegation, the repeat goes to the list.
+    page = officer.get("/delegations/").content.decode()
+    key = re.search(r'name="form_key" value="([0-9a-f]{32})"', page).group(1)
+    body = {
+        "delegate": "county_aid",
+        "starts_at": "2031-01-01T08:00",
+        "ends_at": "2031-01-10T18:00",
+        "form_key": key,
+    }
+    first, again = officer.post("/delegations/", body), officer.post("/delegations/", body)
+    assert first.status_code == again.status_code == 302 and again["Location"] == "/delegations/"
+    assert Delegation.objects.count() == 2
     assert officer.post("/delegations/", {"revoke": delegation.pk}).status_code == 302
     delegation.refresh_from_db()
     assert delegation.revoked_at is not None
