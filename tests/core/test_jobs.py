@@ -3,8 +3,6 @@ message never reached the broker is queued again by beat; one whose worker died 
 go with the worker's connection) is taken over and finishes once; one that stops its worker
 every time fails with a message; an import that breaks fails, not left running."""
 
-import csv
-import io
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
@@ -12,8 +10,6 @@ from datetime import timedelta
 import psycopg
 import pytest
 import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -27,6 +23,8 @@ from organizations.models import User
 from reports import services as report_services
 from reports.models import ExportJob
 from reports.tasks import requeue_exports, run_export
+from tests.reliability.services import current_database_url
+from tests.remittance.helpers import declarations_csv
 
 ROWS = [
     ["东湖机械厂工会", "2026-01", "100000", "120", "100"],
@@ -34,16 +32,10 @@ ROWS = [
 ]
 
 
-def declarations(rows=ROWS):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["工会", "期间", "工资总额", "职工人数", "会员人数"])
-    writer.writerows(rows)
-    return SimpleUploadedFile("declarations.csv", out.getvalue().encode("utf-8-sig"), "text/csv")
-
-
 def an_import():
-    return imports.start(user=User.objects.get(username="county_finance"), upload=declarations())
+    return imports.start(
+        user=User.objects.get(username="county_finance"), upload=declarations_csv(ROWS)
+    )
 
 
 @pytest.fixture
@@ -114,17 +106,11 @@ def test_an_import_that_breaks_fails_with_a_message_and_declares_nothing(demo, m
 # --- a worker that died (PostgreSQL: the job's advisory lock) -----------------------------------
 
 
-def _database_url():
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @contextmanager
 def a_worker_running(model, pk):
     """A worker elsewhere, on its own connection: it holds the job's lock and marked the job
     running. Leaving the block ends its connection, as the worker's death would."""
-    worker = psycopg.connect(_database_url(), autocommit=True)
+    worker = psycopg.connect(current_database_url(), autocommit=True)
     try:
         worker.execute("SELECT pg_advisory_lock(%s, %s)", jobs._lock_key(model, pk))
         worker.execute(

@@ -30,6 +30,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def current_database_url():
+    """The database this test runs on (pytest-django's test_<name>), for another process or
+    connection."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
 def wait_until(condition, timeout, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:

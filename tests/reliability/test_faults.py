@@ -13,9 +13,7 @@ exactly that: every message arrives, each is acted on once by a receiver that de
 key, and nothing is re-sent after it was recorded as sent."""
 
 import contextlib
-import csv
 import http.client
-import io
 import json
 import os
 import re
@@ -32,7 +30,6 @@ from urllib.parse import urlencode
 
 import psycopg
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -50,12 +47,14 @@ from notifications.tasks import sweep_outbox
 from organizations.demo import DEMO_PASSWORD, seed_demo
 from organizations.models import Organization, User
 from tests.conftest import celery_broker
+from tests.remittance.helpers import declarations_csv
 
 from .services import (
     CeleryWorker,
     PostgresCluster,
     RedisServer,
     WebServer,
+    current_database_url,
     django_env,
     manage,
     unavailable,
@@ -78,13 +77,6 @@ def redis_server(tmp_path_factory):
         server.close()
 
 
-def _test_database_url():
-    """The database this test runs on (pytest-django's test_<name>), for a subprocess."""
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.fixture
 def mail_dir(tmp_path):
     path = tmp_path / "mail"
@@ -101,7 +93,7 @@ def workers(transactional_db, redis_server, mail_dir, tmp_path):
     def start(**env):
         worker = CeleryWorker(
             django_env(
-                DATABASE_URL=_test_database_url(),
+                DATABASE_URL=current_database_url(),
                 CELERY_BROKER_URL=redis_server.url,
                 DJANGO_SETTINGS_MODULE="tests.reliability.worker_settings",
                 EMAIL_FILE_PATH=mail_dir,
@@ -342,14 +334,6 @@ def test_a_worker_killed_mid_delivery_leaves_the_delivery_to_the_next_worker(
 # --- a worker killed in the middle of an import -----------------------------------------------
 
 
-def _import_of(rows):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["工会", "期间", "工资总额", "职工人数", "会员人数"])
-    writer.writerows(rows)
-    return SimpleUploadedFile("declarations.csv", out.getvalue().encode("utf-8-sig"), "text/csv")
-
-
 def _waiting_for_a_lock():
     with connection.cursor() as cursor:
         cursor.execute(
@@ -375,7 +359,7 @@ def test_a_worker_killed_mid_import_leaves_the_import_to_the_next_worker(redis_s
         ["西山食品厂工会", f"{year}-01", "55000.50", "60", "60"],
     ]
     # Someone holds the fee case numbers: the worker's import waits at its first declaration.
-    holder = psycopg.connect(_test_database_url())
+    holder = psycopg.connect(current_database_url())
     holder.execute(
         f"SELECT 1 FROM {CaseNumberCounter._meta.db_table}"
         " WHERE prefix = 'JF' AND year = %s FOR UPDATE",
@@ -383,7 +367,7 @@ def test_a_worker_killed_mid_import_leaves_the_import_to_the_next_worker(redis_s
     )
     with celery_broker(redis_server.url):
         job = imports.start(
-            user=User.objects.get(username="county_finance"), upload=_import_of(rows)
+            user=User.objects.get(username="county_finance"), upload=declarations_csv(rows)
         )
     assert wait_until(
         lambda: (

@@ -1,7 +1,6 @@
 """Fee remittance through the API: declare, approve, pay, verify; late fees, returns,
 duplicates, supplements, the overview, reminders and the bulk import."""
 
-import csv
 import io
 import threading
 from datetime import date, datetime
@@ -19,6 +18,7 @@ from cases.remittance.models import ImportJob, Remittance
 from cases.remittance.tasks import run_import, send_reminders
 from notifications.models import Notification
 from tests.helpers import complete, open_tasks, post
+from tests.remittance.helpers import declarations_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -268,14 +268,6 @@ def test_reminders_before_due_and_on_each_overdue_working_day(demo, api):
     assert _reminders(demo.xs_finance, "remittance_overdue") == 2
 
 
-def _csv(rows):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["工会", "期间", "工资总额", "职工人数", "会员人数"])
-    writer.writerows(rows)
-    return SimpleUploadedFile("declarations.csv", out.getvalue().encode("utf-8-sig"), "text/csv")
-
-
 def _upload(client, file):
     return client.post("/api/v1/fee-remittances/imports/", {"file": file}, format="multipart")
 
@@ -285,7 +277,7 @@ def test_import_creates_one_declaration_per_row(demo, api):
     with at(2026, 2, 5, 10):
         job = _upload(
             client,
-            _csv(
+            declarations_csv(
                 [
                     ["东湖机械厂工会", "2026-01", "100000", "120", "100"],
                     ["西山食品厂工会", "2026-01", "55000.50", "60", "60"],
@@ -309,7 +301,7 @@ def test_import_with_one_bad_row_rejects_the_whole_file(demo, api):
     with at(2026, 2, 5, 10):
         job = _upload(
             client,
-            _csv(
+            declarations_csv(
                 [
                     ["东湖机械厂工会", "2026-01", "100000", "120", "100"],
                     ["东湖纺织公司工会", "2026-01", "-5", "10", "10"],
@@ -349,7 +341,7 @@ def test_import_xlsx_and_refusals(demo, api):
         empty = _upload(client, SimpleUploadedFile("d.csv", b"\xef\xbb\xbf\r\n"))
         assert empty.status_code == 400 and empty.json()["fields"] == {"file": ["文件为空。"]}
         assert ImportJob.objects.count() == 1
-        assert _upload(api(demo.treasurer1), _csv([])).status_code == 403
+        assert _upload(api(demo.treasurer1), declarations_csv([])).status_code == 403
     assert Remittance.objects.get().organization.name == "东湖纺织公司工会"
 
 
