@@ -16,6 +16,13 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ["recipient", "case"]
     date_hierarchy = "created_at"
 
+    # What a person was told is not rewritten afterwards, nor made up: read-only (deletable).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):

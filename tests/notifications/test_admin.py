@@ -38,3 +38,12 @@ def test_deliveries_cannot_be_added_or_edited_in_the_admin(rows, admin_client):
     admin_client.post(url, {"status": "sent", "attempts": 5})
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 0)
+
+
+def test_what_someone_was_told_cannot_be_added_or_rewritten_in_the_admin(rows, admin_client):
+    notification = Notification.objects.first()
+    assert admin_client.get(reverse("admin:notifications_notification_add")).status_code == 403
+    url = reverse("admin:notifications_notification_change", args=[notification.pk])
+    admin_client.post(url, {"title": "rewritten", "verb": "v", "event": "e"})
+    notification.refresh_from_db()
+    assert notification.title == "t"
