@@ -54,3 +54,33 @@ def test_member_applies_on_a_phone_and_the_chair_approves(seeded, live_server, l
     login("xs_aid1")
     response = page.goto(case_url)
     assert response.status == 404
+
+
+def test_a_decision_form_sent_twice_decides_once(seeded, live_server, login, page, api):
+    """The chair's phone sends the decision form twice — the first answer lost on a weak
+    signal, the form sent again as it was: both sends end on the case page, and the step is
+    decided once. (Without the form's one-time key the second send was refused.)"""
+    from approvals.models import CaseTask
+    from organizations.models import User
+    from tests.hardship.helpers import submit
+
+    case = submit(api, User.objects.get(username="worker1"))
+    task = CaseTask.objects.get(case=case, flow_task__endswith=".grassroots_review")
+    login("chair1", **PHONE)
+    page.goto(f"{live_server.url}/tasks/{task.pk}/")
+    page.check("input[name=decision][value=approve]")
+    landed = page.evaluate(
+        """async () => {
+            const form = document.querySelector("main form:has(input[name=decision])");
+            const send = () => fetch(form.action, {method: "POST", body: new FormData(form)});
+            const first = await send();
+            const again = await send();
+            const note = (await again.text()).includes("该表单此前已提交，未重复记录。");
+            return [[first.status, first.url], [again.status, again.url], note];
+        }"""
+    )
+    case_page = f"{live_server.url}/cases/{case.pk}/"
+    # Both followed their redirect to the case page; the second says it was a repeat.
+    assert landed == [[200, case_page], [200, case_page], True]
+    assert case.trail.filter(action="task.completed", task_id=task.pk).count() == 1
+    assert CaseTask.objects.filter(case=case, flow_task__endswith=".investigation").count() == 2
