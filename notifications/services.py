@@ -23,7 +23,7 @@ from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import memo
+from core import memo, queue
 from core.errors import NotFound
 
 from . import channels
@@ -270,17 +270,10 @@ def enqueue(delivery_ids):
     from .tasks import deliver, deliver_each  # the tasks module imports this one
 
     ids = list(delivery_ids)
-    try:
-        if len(ids) == 1:
-            deliver.delay(ids[0])
-        elif ids:
-            deliver_each.delay(ids)
-    except Exception:
-        logger.warning(
-            "Could not publish %d outbox deliveries; the sweep will send them.",
-            len(ids),
-            exc_info=True,
-        )
+    if len(ids) == 1:
+        queue.publish(lambda: deliver.delay(ids[0]), f"outbox delivery {ids[0]}")
+    elif ids:
+        queue.publish(lambda: deliver_each.delay(ids), f"{len(ids)} outbox deliveries")
 
 
 def publish_each(delivery_ids):

@@ -276,6 +276,13 @@ else:
     }
 
 # --- Background work ------------------------------------------------------------------------
+# kombu waits for ever on a Redis that accepts but does not answer (a hung server, a half-open
+# connection): a request publishing after its commit would hang with it.
+_broker_timeout = float(os.environ.get("BROKER_TIMEOUT_SECONDS", "3"))
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": _broker_timeout,
+    "socket_connect_timeout": _broker_timeout,
+}
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
@@ -287,6 +294,8 @@ if CELERY_BROKER_URL == "filesystem://":
     }
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -298,6 +307,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must never hang on a dead broker: the outbox keeps the row and the sweep resends.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# After a failed publish a process leaves the broker alone this long (core.queue).
+BROKER_PAUSE_SECONDS = float(os.environ.get("BROKER_PAUSE_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "workflow-timers": {"task": "workflows.tasks.fire_timers", "schedule": 60.0},

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from cases import trail
 from cases.models import Case
 from cases.selectors import case_in_reach, cases_in_reach, trail_of
-from core import jobs
+from core import jobs, queue
 from core.errors import Conflict, DomainError, Invalid, NotFound
 
 from . import params as report_params
@@ -215,10 +215,8 @@ def build(user, kind, fmt, params, *, progress=None, direct=True):
 def enqueue(job_id):
     from .tasks import run_export
 
-    try:
-        run_export.delay(job_id)
-    except Exception:  # the broker is down: the job waits, and beat queues it again (core.jobs)
-        logger.warning("Could not queue export job %s", job_id, exc_info=True)
+    # Not sent, the job waits, and beat queues it again (core.jobs).
+    queue.publish(lambda: run_export.delay(job_id), f"export job {job_id}")
 
 
 def start_export(*, user, kind, fmt, params):

@@ -89,7 +89,11 @@ def celery_broker(url, **transport_options):
 @pytest.fixture(autouse=True)
 def celery_test_app():
     """Every test publishes to an in-memory broker nobody consumes (after-commit callbacks
-    run in many tests), unless it sets up its own."""
+    run in many tests), unless it sets up its own; and none inherits an earlier test's pause
+    after a failed publish (core.queue)."""
+    from core import queue
+
+    queue._paused_until = 0.0
     with celery_broker("memory://") as app:
         yield app
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import jobs
+from core import jobs, queue
 from core.errors import DomainError, Forbidden, Invalid
 from organizations.models import Organization, OrganizationKind, Role
 from organizations.selectors import memberships_of
@@ -65,10 +65,8 @@ def start(*, user, upload):
 def enqueue(job_id):
     from .tasks import run_import  # the tasks module imports this one
 
-    try:
-        run_import.delay(job_id)
-    except Exception:  # the broker is down: the job waits, and beat queues it again (core.jobs)
-        logger.warning("Could not queue import job %s", job_id, exc_info=True)
+    # Not sent, the job waits, and beat queues it again (core.jobs).
+    queue.publish(lambda: run_import.delay(job_id), f"import job {job_id}")
 
 
 def _kind(content):

@@ -235,6 +235,74 @@ def test_cases_submitted_while_redis_is_down_are_notified_once_it_is_back(
     assert all(d.attempts == 1 for d in Delivery.objects.all())
 
 
+@pytest.fixture
+def hung_broker():
+    """A "Redis" that accepts connections and never answers (a hung server, a half-open
+    connection through a firewall): its URL."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_hangs_holds_up_one_request_then_none(hung_broker, api, settings):
+    """Without socket timeouts kombu waited for ever on such a broker, and with it every
+    request that publishes after its commit. Now the first waits for the broker's timeout
+    (BROKER_TIMEOUT_SECONDS, 3), the next ones not at all (BROKER_PAUSE_SECONDS): each is
+    saved, its deliveries wait in the outbox for the sweep."""
+    seed_demo()
+    WebhookEndpoint.objects.create(
+        organization=Organization.objects.get(name="东湖镇总工会"), name="robot", url="http://x/"
+    )
+    worker = User.objects.get(username="worker1")
+
+    def submit():
+        try:
+            return api(worker).post(
+                "/api/v1/sample-cases/", {"title": "Roof", "amount": "300.00"}, format="json"
+            )
+        finally:
+            connection.close()  # the thread's own
+
+    took = []
+    with celery_broker(hung_broker, **settings.REDIS_BROKER_TRANSPORT_OPTIONS):
+        for _ in range(3):
+            started = time.monotonic()
+            # In a thread, so that a request hanging on the broker fails the test, not CI.
+            with ThreadPoolExecutor(1) as pool:
+                response = pool.submit(submit).result(timeout=20)
+            took.append(time.monotonic() - started)
+            assert response.status_code == 201, response.json()
+    assert took[0] < 10, took  # the broker's timeout, retried once at most
+    assert max(took[1:]) < 1, took
+    assert Case.objects.count() == 3
+    assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == (
+        Delivery.objects.count()
+    )
+    assert Delivery.objects.exists()
+
+
 # --- a worker killed in the middle of a delivery ----------------------------------------------
 
 

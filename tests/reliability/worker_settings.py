@@ -11,6 +11,7 @@ EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 
 if os.environ.get("BROKER_VISIBILITY_TIMEOUT"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
         "visibility_timeout": int(os.environ["BROKER_VISIBILITY_TIMEOUT"]),
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
