@@ -345,12 +345,15 @@ def _cases_page(request, params):
 
 
 def _download(request, build):
+    """The file, or — refused — the dashboard for the same organization and period, with the
+    reason on top (and a period it cannot read named on it)."""
     try:
         return build()
     except DomainError as exc:
         _domain(exc)
         messages.error(request, str(exc.detail))
-        return redirect("reports-dashboard")
+        kept = {k: v for k, v in request.GET.items() if k in ("organization", "from", "to")}
+        return redirect(f"{reverse('reports-dashboard')}?{urlencode(kept)}")
 
 
 @require_safe

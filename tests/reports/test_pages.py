@@ -182,3 +182,16 @@ def test_a_refused_export_shows_the_list_again_with_the_reason_and_its_status(de
 
 def html_errors(response):
     return re.search(r'data-testid="report-errors">(.*?)</div>', response.content.decode()).group(1)
+
+
+def test_a_refused_download_goes_back_to_the_dashboard_it_was_asked_from(demo, client):
+    client.force_login(demo.town_auditor)
+    query = f"organization={demo.org(DONGHU).pk}&from=2026-02-30"
+    response = client.get(f"/reports/summary.xlsx?{query}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/reports/?{query}"
+    page = client.get(response["Location"])
+    # The same organization, the bad date named next to the period, the reason on top.
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert 'data-testid="report-errors"' in html and 'class="messages"' in html
