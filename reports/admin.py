@@ -16,7 +16,16 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnly):
-    list_display = ("pk", "kind", "format", "status", "created_by", "created_at", "finished_at")
+    list_display = (
+        "pk",
+        "kind",
+        "format",
+        "status",
+        "attempts",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("kind", "format", "status")
     search_fields = ("created_by__username", "filename")
     date_hierarchy = "created_at"

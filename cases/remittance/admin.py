@@ -23,5 +23,5 @@ class RemittanceAdmin(ReadOnlyAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(ReadOnlyAdmin):
-    list_display = ("filename", "created_by", "status", "total_rows", "created_at")
+    list_display = ("filename", "created_by", "status", "attempts", "total_rows", "created_at")
     exclude = ("content",)

@@ -188,3 +188,18 @@ def test_without_advisory_locks_a_running_job_is_left_to_its_worker(demo, queued
     with later(3600):
         assert requeue_imports() == 0
     assert run_import.run(job.pk) is None
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_jobs_with_their_attempts(demo, admin_client, queued):
+    job = an_import()
+    export = report_services.start_export(
+        user=demo.county_auditor, kind="cases", fmt="csv", params={"figure": "opened"}
+    )
+    for listing, change in (
+        ("/admin/remittance/importjob/", f"/admin/remittance/importjob/{job.pk}/change/"),
+        ("/admin/reports/exportjob/", f"/admin/reports/exportjob/{export.pk}/change/"),
+    ):
+        page = admin_client.get(listing)
+        assert page.status_code == 200 and 'class="column-attempts' in page.content.decode()
+        assert admin_client.get(change).status_code == 200
