@@ -346,6 +346,9 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Django's default is to wait for ever on a mail server that does not answer, holding the
+# worker's process and the delivery's row lock with it.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT_SECONDS", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "unionflow <noreply@unionflow.local>")
 # How long a repeated POST (Idempotency-Key, a page's one-time form key) still gets its first
 # result; older records are purged daily.

@@ -396,3 +396,61 @@ def test_retry_now_forgets_the_killed_starts(make_case, make_user, outbox_config
     assert retry_deliveries(delivery_ids=[pk]) == 1
     assert deliver(pk) == "sent"
     assert len(mailoutbox) == 1
+
+
+@pytest.fixture
+def hung_mail_server():
+    """A mail server that accepts connections and never greets: its port."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_does_not_answer_is_given_up_on_and_retried(
+    make_case, make_user, hung_mail_server, settings
+):
+    """Django's SMTP backend waited for ever on it, holding the worker's process (and the
+    delivery's row): EMAIL_TIMEOUT_SECONDS (10) ends the attempt, and the delivery waits for
+    its next one."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", hung_mail_server
+    settings.EMAIL_TIMEOUT = 1
+    [pk] = _notify(make_case(), [make_user()])
+    outcome = []
+
+    # In a thread, so that a hanging attempt fails the test rather than stalling the suite.
+    def send():
+        try:
+            outcome.append(deliver(pk))
+        finally:
+            connection.close()  # the thread's own
+
+    attempt = threading.Thread(target=send, daemon=True)
+    attempt.start()
+    attempt.join(15)
+    assert outcome == ["retry"]
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert "timed out" in delivery.last_error

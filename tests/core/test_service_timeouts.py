@@ -1,5 +1,7 @@
-"""A Redis broker gets socket timeouts: kombu's default is to wait for ever on a broker that
-accepts and does not answer (tests/reliability/test_faults.py shows a request held by one)."""
+"""The services outside the process get timeouts: kombu's default and Django's SMTP backend's
+are to wait for ever on a server that accepts and does not answer (a request held by such a
+broker: tests/reliability/test_faults.py; a delivery by such a mail server:
+tests/notifications/test_delivery.py)."""
 
 import json
 import os
@@ -10,11 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_redis_broker_has_the_configured_timeouts():
+def test_the_broker_and_the_mail_server_have_the_configured_timeouts():
     script = (
         "import django, json; django.setup(); from django.conf import settings; "
         "print(json.dumps([settings.CELERY_BROKER_TRANSPORT_OPTIONS, "
-        "settings.BROKER_PAUSE_SECONDS]))"
+        "settings.BROKER_PAUSE_SECONDS, settings.EMAIL_TIMEOUT]))"
     )
     env = {
         **os.environ,
@@ -22,11 +24,12 @@ def test_a_redis_broker_has_the_configured_timeouts():
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "BROKER_TIMEOUT_SECONDS": "4",
         "BROKER_PAUSE_SECONDS": "20",
+        "EMAIL_TIMEOUT_SECONDS": "7",
     }
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    options, pause = json.loads(result.stdout.strip().splitlines()[-1])
+    options, pause, mail = json.loads(result.stdout.strip().splitlines()[-1])
     assert options == {"socket_timeout": 4.0, "socket_connect_timeout": 4.0}
-    assert pause == 20.0
+    assert pause == 20.0 and mail == 7.0
