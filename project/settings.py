@@ -141,7 +141,12 @@ def _postgres_options(threshold):
     }
 
 
-POSTGRES_OPTIONS = _postgres_options(os.environ.get("DB_PREPARE_THRESHOLD", ""))
+POSTGRES_OPTIONS = {
+    **_postgres_options(os.environ.get("DB_PREPARE_THRESHOLD", "")),
+    # libpq's default waits as long as the system's TCP does (about two minutes on Linux) on a
+    # database host that does not answer; a request should fail with 503 sooner.
+    "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT_SECONDS", "5")),
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

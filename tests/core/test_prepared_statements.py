@@ -42,12 +42,13 @@ def database_options(monkeypatch, tmp_path, value):
 def test_the_threshold_comes_from_the_environment(monkeypatch, tmp_path, value, expected):
     options = database_options(monkeypatch, tmp_path, value)
     if expected is None:
-        assert options == {}
+        assert options == {"connect_timeout": 5}
     else:
         assert options == {
             "server_side_binding": True,
             "prepare_threshold": expected,
             "options": "-c plan_cache_mode=force_custom_plan",
+            "connect_timeout": 5,
         }
 
 
