@@ -50,3 +50,27 @@ def complete(client, task, decision="approve", **body):
 
 def actions(case):
     return list(case.trail.order_by("seq").values_list("action", flat=True))
+
+
+def settings_under(env, expression):
+    """`expression` (Python, over `settings` and `caches`) evaluated in a fresh process whose
+    project settings read `env` on top of this one's environment; its value, through JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        f"from django.core.cache import caches; print(json.dumps({expression}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -3,30 +3,23 @@ cache answers as an empty one and requests go on (a login, an import and its pro
 is used again once Redis is back. Django's own Redis backend raised, and the token endpoint
 answered 500, because its throttle reads the cache."""
 
-import csv
-import io
-import json
 import logging
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from cases.remittance.tasks import run_import
 from core.api import AuthThrottle
 from core.cache import RedisCache
 from organizations.demo import DEMO_PASSWORD
+from tests.helpers import settings_under
 from tests.reliability.services import RedisServer, free_port
+from tests.remittance.helpers import declarations_csv
 
 pytestmark = pytest.mark.faults
 
 RETRY_SECONDS = 0.5
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -92,14 +85,6 @@ def test_a_host_that_does_not_answer_costs_one_timeout_then_nothing():
     assert cache._down_until is not None and time.monotonic() - started < 60
 
 
-def _declarations():
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["工会", "期间", "工资总额", "职工人数", "会员人数"])
-    writer.writerow(["东湖机械厂工会", "2026-01", "100000", "120", "100"])
-    return SimpleUploadedFile("declarations.csv", out.getvalue().encode("utf-8-sig"), "text/csv")
-
-
 @pytest.mark.django_db
 def test_logins_imports_and_their_progress_go_on_while_the_cache_is_down(
     demo, api, client, redis_server, monkeypatch
@@ -124,7 +109,9 @@ def test_logins_imports_and_their_progress_go_on_while_the_cache_is_down(
 
         officer = api(demo.county_finance)
         job = officer.post(
-            "/api/v1/fee-remittances/imports/", {"file": _declarations()}, format="multipart"
+            "/api/v1/fee-remittances/imports/",
+            {"file": declarations_csv([["东湖机械厂工会", "2026-01", "100000", "120", "100"]])},
+            format="multipart",
         )
         assert job.status_code == 202, job.json()
         assert run_import.run(job.json()["id"]) == "done"
@@ -134,24 +121,15 @@ def test_logins_imports_and_their_progress_go_on_while_the_cache_is_down(
 
 
 def test_a_redis_cache_url_uses_this_cache_with_the_configured_timeouts():
-    script = (
-        "import django, json; django.setup(); from django.conf import settings; "
-        "from django.core.cache import caches; cache = caches['default']; "
-        "print(json.dumps([settings.CACHES['default'], type(cache).__module__, "
-        "cache.retry_seconds]))"
+    config, module, retry_seconds = settings_under(
+        {
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+            "CACHE_TIMEOUT_SECONDS": "2",
+            "CACHE_RETRY_SECONDS": "7",
+        },
+        "[settings.CACHES['default'], type(caches['default']).__module__, "
+        "caches['default'].retry_seconds]",
     )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "CACHE_URL": "redis://127.0.0.1:6379/1",
-        "CACHE_TIMEOUT_SECONDS": "2",
-        "CACHE_RETRY_SECONDS": "7",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    config, module, retry_seconds = json.loads(result.stdout.strip().splitlines()[-1])
     assert config["BACKEND"] == "core.cache.RedisCache" and module == "core.cache"
     assert config["OPTIONS"]["socket_connect_timeout"] == config["OPTIONS"]["socket_timeout"] == 2
     assert retry_seconds == 7

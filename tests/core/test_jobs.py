@@ -10,6 +10,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 import time_machine
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from organizations.models import User
 from reports import services as report_services
 from reports.models import ExportJob
 from reports.tasks import requeue_exports, run_export
-from tests.reliability.services import current_database_url
+from tests.reliability.services import current_database_url, wait_until
 from tests.remittance.helpers import declarations_csv
 
 ROWS = [
@@ -120,7 +121,17 @@ def a_worker_running(model, pk):
         )
         yield
     finally:
+        pid = worker.info.backend_pid
         worker.close()
+        # The server lets go of the lock when its backend sees the connection gone, a moment
+        # after the close: wait for that, as beat (a minute later) would.
+        assert wait_until(lambda: not _backend_alive(pid), 10)
+
+
+def _backend_alive(pid):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.postgres

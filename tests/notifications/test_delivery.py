@@ -19,6 +19,7 @@ from notifications.models import Channel, Delivery, DeliveryStatus
 from notifications.services import notify
 from notifications.tasks import deliver, deliver_each, sweep_outbox
 from tests.conftest import celery_broker
+from tests.reliability.services import SilentServer
 
 pytestmark = pytest.mark.django_db
 
@@ -401,30 +402,8 @@ def test_retry_now_forgets_the_killed_starts(make_case, make_user, outbox_config
 @pytest.fixture
 def hung_mail_server():
     """A mail server that accepts connections and never greets: its port."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    for conn in held:
-        conn.close()
-    server.close()
+    with SilentServer() as server:
+        yield server.port
 
 
 @pytest.mark.django_db(transaction=True)

@@ -53,6 +53,7 @@ from .services import (
     CeleryWorker,
     PostgresCluster,
     RedisServer,
+    SilentServer,
     WebServer,
     current_database_url,
     django_env,
@@ -237,32 +238,9 @@ def test_cases_submitted_while_redis_is_down_are_notified_once_it_is_back(
 
 @pytest.fixture
 def hung_broker():
-    """A "Redis" that accepts connections and never answers (a hung server, a half-open
-    connection through a firewall): its URL."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    stop.set()
-    thread.join(5)
-    for conn in held:
-        conn.close()
-    server.close()
+    """A "Redis" that accepts connections and never answers: its URL."""
+    with SilentServer() as server:
+        yield f"redis://127.0.0.1:{server.port}/0"
 
 
 @pytest.mark.django_db(transaction=True)
