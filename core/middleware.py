@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -6,7 +8,9 @@ from django.utils.translation import gettext as _
 
 from cases.trail import acting
 
-from .rest import RETRY_AFTER_SECONDS, database_unavailable, database_unavailable_body
+from .rest import RETRY_AFTER_SECONDS, database_refusal
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request):
@@ -33,8 +37,9 @@ class TrailContextMiddleware:
 
 
 class DatabaseUnavailableMiddleware:
-    """A view that fails because the database cannot be reached (down, restarting) answers 503
-    with Retry-After instead of a 500: JSON in the API's error format under /api/, a plain
+    """A view that fails because the database cannot be reached (down, restarting), or whose
+    statement the database stopped for running too long, answers 503 with Retry-After instead
+    of a 500: JSON in the API's error format under /api/, a plain
     page elsewhere. DRF views get the same from core.rest.exception_handler; this covers the
     rest (the UI, admin). Any other error is left to the 500 handler."""
 
@@ -45,9 +50,10 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not database_unavailable(exception):
+        body = database_refusal(exception)
+        if body is None:
             return None
-        body = database_unavailable_body()
+        logger.warning("Database refused the request (%s): %s", body["code"], exception)
         if request.path.startswith("/api/"):
             response = JsonResponse(body, status=503)
         else:

@@ -173,13 +173,34 @@ def database_unavailable(exc):
     return not sqlstate.startswith(_TRANSACTION_SQLSTATE_PREFIXES)
 
 
-def database_unavailable_body():
-    return {
-        "detail": _(
-            "The database is not available at the moment; nothing was changed. Try again shortly."
-        ),
-        "code": "database_unavailable",
-    }
+# SQLSTATE of a statement the server stopped: the web process's statement timeout
+# (DB_STATEMENT_TIMEOUT_SECONDS) or an administrator's pg_cancel_backend.
+_QUERY_CANCELED = "57014"
+
+
+def database_refusal(exc):
+    """The body of the 503 for `exc` when it is the database's condition rather than a bug —
+    a statement stopped for taking too long, or the database out of reach — else None. Either
+    way the transaction was rolled back: nothing was changed."""
+    if isinstance(exc, OperationalError) and (
+        getattr(exc.__cause__, "sqlstate", None) == _QUERY_CANCELED
+    ):
+        return {
+            "detail": _(
+                "The request took longer than the server allows and was stopped; nothing was "
+                "changed. Try again shortly."
+            ),
+            "code": "timeout",
+        }
+    if database_unavailable(exc):
+        return {
+            "detail": _(
+                "The database is not available at the moment; nothing was changed. "
+                "Try again shortly."
+            ),
+            "code": "database_unavailable",
+        }
+    return None
 
 
 def exception_handler(exc, context):
@@ -196,10 +217,11 @@ def exception_handler(exc, context):
         fields = _django_validation_fields(exc)
         first = next(iter(fields.values()))[0] if fields else _("Invalid input.")
         return Response({"detail": first, "code": "invalid", "fields": fields}, status=400)
-    if database_unavailable(exc):
-        logger.warning("Database unavailable: %s", exc)
+    refusal = database_refusal(exc)
+    if refusal:
+        logger.warning("Database refused the request (%s): %s", refusal["code"], exc)
         return Response(
-            database_unavailable_body(),
+            refusal,
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

@@ -141,12 +141,44 @@ def _postgres_options(threshold):
     }
 
 
+def _statement_timeout(value):
+    """Seconds a web request's statement may run (or wait for a lock) before PostgreSQL stops
+    it, from DB_STATEMENT_TIMEOUT_SECONDS; 0 for none."""
+    value = value.strip() or "20"
+    if not (value.isascii() and value.isdigit()):
+        raise ImproperlyConfigured(
+            f"DB_STATEMENT_TIMEOUT_SECONDS must be a whole number of seconds (0 for none), "
+            f"not {value!r}"
+        )
+    return int(value)
+
+
+# Only web processes (project.wsgi) are held to it: a statement that runs away (a plan gone
+# wrong, a lock held by a stuck transaction) would otherwise hold a gunicorn worker until
+# gunicorn kills it, with the statement still running. Workers, beat and commands run long
+# statements on purpose (exports, imports, the nightly verification, migrations).
+DB_STATEMENT_TIMEOUT_SECONDS = (
+    _statement_timeout(os.environ.get("DB_STATEMENT_TIMEOUT_SECONDS", ""))
+    if os.environ.get("UNIONFLOW_WEB_PROCESS")
+    else 0
+)
+
 POSTGRES_OPTIONS = {
     **_postgres_options(os.environ.get("DB_PREPARE_THRESHOLD", "")),
     # libpq's default waits as long as the system's TCP does (about two minutes on Linux) on a
     # database host that does not answer; a request should fail with 503 sooner.
     "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT_SECONDS", "5")),
 }
+if DB_STATEMENT_TIMEOUT_SECONDS:
+    POSTGRES_OPTIONS["options"] = " ".join(
+        filter(
+            None,
+            [
+                POSTGRES_OPTIONS.get("options", ""),
+                f"-c statement_timeout={DB_STATEMENT_TIMEOUT_SECONDS * 1000}",
+            ],
+        )
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRES_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -443,6 +443,9 @@ def test_a_worker_killed_mid_import_leaves_the_import_to_the_next_worker(redis_s
 # --- PostgreSQL restarted under load ----------------------------------------------------------
 
 
+# The web server's statement timeout (DB_STATEMENT_TIMEOUT_SECONDS; 20 by default).
+STATEMENT_TIMEOUT = 3
+
 _MIGRATE_AND_SEED = """
 from django.core.management import call_command
 from organizations.demo import seed_demo
@@ -468,6 +471,7 @@ def _web_in_background(tmp_path_factory):
         DJANGO_SETTINGS_MODULE="tests.settings",
         CELERY_BROKER_URL="memory://",
         DB_CONN_MAX_AGE=600,
+        DB_STATEMENT_TIMEOUT_SECONDS=STATEMENT_TIMEOUT,
         DEBUG=None,
         UNIONFLOW_VAR_DIR=tmp / "var",
     )
@@ -503,13 +507,15 @@ def web(_web_in_background):
     return _web_in_background
 
 
-def _request(base_url, method, path, *, token=None, body=None, headers=None, timeout=10):
+def _request(
+    base_url, method, path, *, token=None, body=None, raw_body=None, headers=None, timeout=10
+):
     host, port = base_url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     all_headers = {"Accept": "application/json", **(headers or {})}
     if token:
         all_headers["Authorization"] = f"Token {token}"
-    payload = None
+    payload = raw_body
     if body is not None:
         payload = json.dumps(body).encode()
         all_headers["Content-Type"] = "application/json"
@@ -786,3 +792,98 @@ def test_postgres_restarted_under_load(web):
     [counter] = [c for c in counters if c["prefix"] == "SP"]
     numbers = sorted(int(c["number"].rsplit("-", 1)[1]) for c in cases)
     assert numbers == list(range(1, len(cases) + 1)) and counter["last"] == len(cases)
+
+
+def _token(base_url, username):
+    status, _headers, raw = _request(
+        base_url,
+        "POST",
+        "/api/v1/auth/token/",
+        body={"username": username, "password": DEMO_PASSWORD},
+    )
+    assert status == 200, raw
+    return json.loads(raw)["token"]
+
+
+def test_a_request_held_by_a_stuck_transaction_is_stopped_with_a_503_and_nothing_written(web):
+    """A transaction left open on a case's process row (a stuck client, a session left in a
+    transaction) made every operation on that case wait for ever, each holding a web worker
+    until gunicorn killed it, and the statement went on waiting in PostgreSQL. The web
+    process's statements stop after DB_STATEMENT_TIMEOUT_SECONDS: the request answers 503 with
+    its reason, nothing is written, and the same request succeeds once the row is free."""
+    worker, chair = _token(web.url, "worker1"), _token(web.url, "chair1")
+    status, _headers, raw = _request(
+        web.url,
+        "POST",
+        "/api/v1/sample-cases/",
+        token=worker,
+        body={"title": "Roof", "amount": "100.00"},
+    )
+    assert status == 201, raw
+    case_id = json.loads(raw)["id"]
+    with psycopg.connect(web.cluster.url("unionflow")) as conn:
+        [(task_id, process_id)] = conn.execute(
+            "SELECT t.id, t.process_id FROM viewflow_task t JOIN approvals_casetask c "
+            "ON c.task_ptr_id = t.id WHERE c.case_id = %s AND t.flow_task_type = 'HUMAN' "
+            "AND t.status = 'NEW'",
+            [case_id],
+        ).fetchall()
+
+    def trail_length():
+        with psycopg.connect(web.cluster.url("unionflow")) as conn:
+            return conn.execute(
+                f"SELECT count(*) FROM {TrailEvent._meta.db_table} WHERE case_id = %s", [case_id]
+            ).fetchone()[0]
+
+    def assignee():
+        with psycopg.connect(web.cluster.url("unionflow")) as conn:
+            return conn.execute(
+                "SELECT owner_id FROM viewflow_task WHERE id = %s", [task_id]
+            ).fetchone()[0]
+
+    events = trail_length()
+    cookie = _login(web.url, "chair1")
+    csrf = re.search(r"csrftoken=([^;]+)", cookie).group(1)
+    stuck = psycopg.connect(web.cluster.url("unionflow"))
+    try:
+        stuck.execute("SELECT 1 FROM viewflow_process WHERE id = %s FOR UPDATE", [process_id])
+        started = time.monotonic()
+        status, headers, raw = _request(
+            web.url, "POST", f"/api/v1/tasks/{task_id}/claim/", token=chair, timeout=30
+        )
+        waited = time.monotonic() - started
+        assert status == 503, raw
+        body = json.loads(raw)
+        assert body["code"] == "timeout" and "未做任何更改" in body["detail"], body
+        assert headers.get("Retry-After")
+        assert STATEMENT_TIMEOUT - 0.5 < waited < STATEMENT_TIMEOUT + 5, waited
+
+        # The page's claim: a short page saying so, not gunicorn's kill nor a traceback.
+        status, headers, raw = _request(
+            web.url,
+            "POST",
+            "/tasks/claim/",
+            body=None,
+            headers={
+                "Cookie": cookie,
+                "Accept": "text/html",
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": csrf,
+                "Referer": f"{web.url}/tasks/",
+            },
+            raw_body=urlencode({"task": task_id}).encode(),
+            timeout=30,
+        )
+        assert status == 503, raw[:300]
+        assert headers.get("Content-Type", "").startswith("text/html")
+        assert b"Traceback" not in raw and "未做任何更改".encode() in raw, raw[:500]
+        assert assignee() is None and trail_length() == events
+    finally:
+        stuck.rollback()
+        stuck.close()
+
+    status, _headers, raw = _request(
+        web.url, "POST", f"/api/v1/tasks/{task_id}/claim/", token=chair
+    )
+    assert status == 200, raw
+    assert assignee() is not None and trail_length() == events + 1
