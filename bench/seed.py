@@ -5,7 +5,7 @@ services (submission, decisions, payment, mediation sessions) into typical state
 for the chair, under investigation, approved and paid, declined, … — and then each template is
 *cloned* with PostgreSQL COPY: every row of the case (viewflow process and tasks, the approvals
 task rows, the process record, the trail) is copied with new ids, moved to another union and
-its officers, shifted in time, and its trail re-chained with `cases.trail.compute_hash`. So the
+its officers, shifted in time, and its trail re-chained and re-sealed (`cases.trail`). So the
 clones have exactly the shape the application itself produces, and their chains verify.
 
 Rows are only ever inserted (COPY), so the trail's append-only trigger stays on, and foreign
@@ -639,7 +639,7 @@ class Shape:
         what a clone changes — checked against the real function on the template's events."""
         model, columns, rows = trail_raw
         names = [c for c, _ in columns]
-        self.trail_pos = {c: names.index(c) for c in ("prev_hash", "hash")}
+        self.trail_pos = {c: names.index(c) for c in ("prev_hash", "hash", "seal")}
         self.trail_events = []
         for row in rows:
             value = dict(zip(names, row, strict=True))
@@ -930,9 +930,10 @@ class Cloner:
                         copy.write(chunk)
 
     def _chain(self, shape, case_id, rows):
-        """Re-hash the clone's trail: its ids, times and people changed."""
+        """Re-hash and re-seal the clone's trail: its ids, times and people changed."""
         cols = shape.trail_cols
         prev_pos, hash_pos = shape.trail_pos["prev_hash"], shape.trail_pos["hash"]
+        seal_pos = shape.trail_pos["seal"]
         prev = trail.GENESIS_HASH
         sha = hashlib.sha256
         for (parts, values), (fixed, originals) in zip(rows, shape.trail_events, strict=True):
@@ -947,6 +948,7 @@ class Cloner:
             )
             parts[prev_pos] = prev
             prev = parts[hash_pos] = sha((prev + body).encode()).hexdigest()
+            parts[seal_pos] = trail.seal(prev)
 
     def save_counters(self):
         for (prefix, year), last in self.counters.items():

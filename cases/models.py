@@ -97,8 +97,9 @@ class CaseNumberCounter(models.Model):
 
 class TrailEvent(models.Model):
     """One state change of a case, append-only and hash-chained:
-    hash = sha256(prev_hash + canonical JSON of the event). The database refuses UPDATE and
-    DELETE on this table (triggers created by migration 0002)."""
+    hash = sha256(prev_hash + canonical JSON of the event), and sealed: seal = HMAC-SHA256 of
+    the hash under a key kept outside the database (cases.trail.seal). The database refuses
+    UPDATE and DELETE on this table (triggers created by migration 0003)."""
 
     case = models.ForeignKey(Case, models.PROTECT, related_name="trail", db_index=False)
     seq = models.PositiveIntegerField()
@@ -118,6 +119,9 @@ class TrailEvent(models.Model):
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The database's default lets a writer without the key (an application server still
+    # running older code, a bulk load) insert an event; unsealed, verification reports it.
+    seal = models.CharField(max_length=64, db_default="")
 
     class Meta:
         verbose_name = _("trail event")

@@ -9,6 +9,7 @@ who caused them.
 import contextvars
 import functools
 import hashlib
+import hmac
 import itertools
 import json
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from core.sensitive import trail_seal_keys
 
 from .models import Case, TrailEvent, TrailHead
 
@@ -93,6 +96,28 @@ def compute_hash(prev_hash, event):
     return hashlib.sha256((prev_hash + canonical(event)).encode()).hexdigest()
 
 
+# The seal. The chain alone shows an edited, inserted or removed event only to someone who
+# does not recompute the hashes after it: whoever can write to the database (a DBA, a stolen
+# database password, a restored and doctored backup) could re-chain a case's events and verify
+# clean. Each event's hash is therefore also sealed with a key that never enters the database
+# (TRAIL_SEAL_KEYS, newest first; core.sensitive): a re-chained event's seal does not match.
+
+
+def seal(hash_):
+    """The seal of an event's hash under the newest key."""
+    return hmac.digest(trail_seal_keys()[0], hash_.encode(), "sha256").hex()
+
+
+def seal_matches(hash_, stored):
+    """Whether `stored` is the seal of `hash_` under one of the keys (older keys verify the
+    events sealed before a rotation)."""
+    message = hash_.encode()
+    return any(
+        hmac.compare_digest(hmac.digest(key, message, "sha256").hex(), stored)
+        for key in trail_seal_keys()
+    )
+
+
 def append(
     case,
     action,
@@ -131,6 +156,7 @@ def append(
         prev_hash=prev_hash,
     )
     event.hash = compute_hash(prev_hash, event)
+    event.seal = seal(event.hash)
     _insert(connection, event)
     _remember_head(connection, case_id, seq, event.hash)
     return event
@@ -252,7 +278,7 @@ class Verification:
 
 def verify_events(events):
     """Walk a case's events in order. `broken_at` is the first event whose sequence, link to the
-    previous event or own hash does not match; `events` counts them all."""
+    previous event, own hash or seal does not match; `events` counts them all."""
     prev_hash = GENESIS_HASH
     count = 0
     broken_at = None
@@ -262,13 +288,14 @@ def verify_events(events):
             event.seq != count
             or event.prev_hash != prev_hash
             or compute_hash(prev_hash, event) != event.hash
+            or not seal_matches(event.hash, event.seal)
         ):
             broken_at = event.seq
         prev_hash = event.hash
     return Verification(broken_at is None, count, broken_at)
 
 
-# What verification reads of an event: the hashed fields and the two hashes.
+# What verification reads of an event: the hashed fields, the two hashes and the seal.
 VERIFIED_FIELDS = (
     "case_id",
     "seq",
@@ -284,6 +311,7 @@ VERIFIED_FIELDS = (
     "source_ip",
     "prev_hash",
     "hash",
+    "seal",
 )
 
 
@@ -368,6 +396,7 @@ def verify_rows(rows):
             seq != count
             or stored_prev != prev_hash
             or sha256((prev_hash + canonical_row(row, cache)).encode()).hexdigest() != stored_hash
+            or not seal_matches(stored_hash, row[14])
         ):
             broken_at = seq
         prev_hash = stored_hash

@@ -3,8 +3,8 @@ reveal them, a keyed hash (blind index) to find duplicates without decrypting, a
 display to people who may not see them whole.
 
 Keys: FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys, newest first, so old rows stay
-readable after a rotation) and BLIND_INDEX_KEY. Without them — development only — both are
-derived from SECRET_KEY."""
+readable after a rotation) and BLIND_INDEX_KEY; TRAIL_SEAL_KEYS for the trail's seals
+(cases.trail). Without them — development only — each is derived from SECRET_KEY."""
 
 import base64
 import functools
@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 
 
 def _derive(info):
@@ -41,6 +43,20 @@ def _index_key():
     if settings.BLIND_INDEX_KEY:
         return settings.BLIND_INDEX_KEY.encode()
     return _derive(b"unionflow blind index")
+
+
+@functools.cache
+def trail_seal_keys():
+    """The keys of the trail's seals, newest first (cases.trail.seal)."""
+    keys = [k.strip().encode() for k in settings.TRAIL_SEAL_KEYS if k.strip()]
+    return keys or [_derive(b"unionflow trail seal")]
+
+
+@receiver(setting_changed)
+def _keys_changed(setting, **kwargs):
+    if setting in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "TRAIL_SEAL_KEYS"):
+        for cached in (_fernet, _index_key, trail_seal_keys):
+            cached.cache_clear()
 
 
 def encrypt(value):

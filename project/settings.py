@@ -432,6 +432,8 @@ REPORTS_EXPORT_SYNC_MAX_ROWS = _whole_number_from_env("EXPORT_SYNC_MAX_ROWS", 20
 # Both derive from SECRET_KEY when unset, which is only acceptable in development.
 FIELD_ENCRYPTION_KEYS = [k for k in os.environ.get("FIELD_ENCRYPTION_KEYS", "").split(",") if k]
 BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
+# Keys of the trail's seals (cases.trail.seal), newest first: older ones verify older events.
+TRAIL_SEAL_KEYS = [k for k in os.environ.get("TRAIL_SEAL_KEYS", "").split(",") if k.strip()]
 
 # --- Domain parameters ----------------------------------------------------------------------
 # Defaults only: administrators override any of these per organization and effective date

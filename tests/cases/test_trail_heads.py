@@ -169,10 +169,12 @@ def test_twenty_appends_at_once_take_consecutive_numbers(demo, head_row):
     assert trail.verify(case).valid
 
 
+@pytest.mark.tampers_trail
 def test_events_written_by_others_move_the_head_too(demo):
     """An event inserted without the trail's code (a bulk load, an application server still
     running the code from before heads were kept) moves the head all the same, so the next
-    append follows it instead of taking its number."""
+    append follows it instead of taking its number. Written without the key, it has no seal:
+    verification names it (tests/cases/test_trail_seals.py)."""
     case = submit_sample(demo.worker1)
     head_seq, head_hash = _head(case)
     event = TrailEvent(
@@ -189,4 +191,8 @@ def test_events_written_by_others_move_the_head_too(demo):
     with transaction.atomic():
         after = trail.append(case, "case.noted", actor=demo.chair1)
     assert after.seq == event.seq + 1 and after.prev_hash == event.hash
-    assert trail.verify(case).valid
+    assert trail.verify(case).as_dict() == {
+        "valid": False,
+        "events": after.seq,
+        "broken_at": event.seq,
+    }

@@ -21,6 +21,7 @@ def production_env(tmp_path, **overrides):
         "SECRET_KEY",
         "FIELD_ENCRYPTION_KEYS",
         "BLIND_INDEX_KEY",
+        "TRAIL_SEAL_KEYS",
         "DEBUG",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
     )
@@ -31,6 +32,7 @@ def production_env(tmp_path, **overrides):
         SECRET_KEY="Xq3" + "t9VbNw2sLkP0ZcRyHf7GmJd4QaEuTo1iWn6Ys8Br5Kx-_AzMhCvUgIeOlDjSpF",
         FIELD_ENCRYPTION_KEYS=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
         BLIND_INDEX_KEY="c2VjcmV0LWJsaW5kLWluZGV4LWtleS1mb3ItdGVzdHM",
+        TRAIL_SEAL_KEYS="dHJhaWwtc2VhbC1rZXktZm9yLXRlc3Rz,b2xkZXItdHJhaWwtc2VhbC1rZXktZm9yLXRlc3Rz",
         ALLOWED_HOSTS="union.example.org",
     )
     for key, value in overrides.items():
@@ -96,8 +98,15 @@ def test_production_defaults(tmp_path):
             "SECRET_KEY is the development key",
         ),
         ({"FIELD_ENCRYPTION_KEYS": None}, "FIELD_ENCRYPTION_KEYS is not set"),
+        ({"FIELD_ENCRYPTION_KEYS": " , "}, "FIELD_ENCRYPTION_KEYS is not set"),
         ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "must be comma-separated Fernet keys"),
         ({"BLIND_INDEX_KEY": None}, "BLIND_INDEX_KEY is not set"),
+        ({"TRAIL_SEAL_KEYS": None}, "TRAIL_SEAL_KEYS is not set"),
+        ({"TRAIL_SEAL_KEYS": " , "}, "TRAIL_SEAL_KEYS is not set"),
+        (
+            {"TRAIL_SEAL_KEYS": "dHJhaWwtc2VhbC1rZXktZm9yLXRlc3Rz,short"},
+            "at least 32 characters",
+        ),
     ],
 )
 def test_it_refuses_to_start_without_its_secrets(tmp_path, overrides, message):
@@ -116,6 +125,7 @@ def test_the_development_settings_still_start_without_secrets(tmp_path):
         SECRET_KEY=None,
         FIELD_ENCRYPTION_KEYS=None,
         BLIND_INDEX_KEY=None,
+        TRAIL_SEAL_KEYS=None,
     )
     result = manage(env, "check")
     assert result.returncode == 0, result.stderr
