@@ -264,7 +264,7 @@ class TaskList(generics.ListAPIView):
         if params.get("process"):
             qs = qs.filter(case__process=params["process"])
         if params.get("step"):
-            qs = qs.filter(flow_task__endswith=f".{params['step']}")
+            qs = qs.filter(selectors.step_q(params["step"]))
         if overdue is True:
             qs = qs.filter(status__in=OPEN_STATUSES, due_at__lt=timezone.now())
         elif overdue is False:

@@ -60,6 +60,9 @@ class DecisionForm(OnceForm):
             field = _field(spec)
             field.required = False
             field.widget.attrs["data-required-to-approve"] = "true" if spec.required else "false"
+            if spec.required:
+                hint = _("Required to approve.")
+                field.help_text = f"{field.help_text} {hint}" if field.help_text else hint
             self.fields[f"data_{spec.name}"] = field
             self.data_fields.append(f"data_{spec.name}")
 

@@ -87,7 +87,9 @@ class Step(flow.View):
     `escalate_to` (who decides when nobody at the first level may), and
     `separation_of_duties` (on: whoever decided another step of the case may not act here),
     `applicant_may_act` (off: nobody acts on their own case; on for steps that only record
-    facts, such as a payment)."""
+    facts, such as a payment), `officer_operations` (on: its assignee may transfer 转交, add
+    approvers 加签, send back 退回, CC 抄送 and release it; off for a step that is one
+    person's own, such as the applicant's supplement)."""
 
     activation_class = StepActivation
 
@@ -106,6 +108,7 @@ class Step(flow.View):
         separation_of_duties=True,
         applicant_may_act=False,
         allow_send_back=True,
+        officer_operations=True,
         validate=None,
         on_complete=None,
         **kwargs,
@@ -129,6 +132,7 @@ class Step(flow.View):
         # Off for steps after which going back would leave recorded facts in place (a signed
         # agreement, a payment).
         self.allow_send_back = allow_send_back
+        self.officer_operations = officer_operations
         # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
         # field types (an amount not above the approved one …); on_complete(task, decision,
         # values) writes the decision into the process record, in the same transaction.
@@ -213,6 +217,8 @@ class Supplement(Step):
             decisions=(RESUBMIT,),
             fields=(Field("note", "text", _("Note"), required=False),),
             separation_of_duties=False,
+            # The applicant's own: not theirs to hand on, show to others or put back in a queue.
+            officer_operations=False,
             **kwargs,
         )
 

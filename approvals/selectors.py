@@ -306,5 +306,33 @@ def _round(batch):
 COUNTING_KINDS = (TaskKind.APPROVAL, TaskKind.ADDED)
 
 
+def step_q(text):
+    """The task lists' step filter (the page's 环节 and the API's `step`): a step's code
+    (`grassroots_review`), as before, or its title as the lists show it, in the active language
+    (`基层工会审核`). A code means that step only; a title, every step so titled — or, when no
+    step's title is exactly that, every step whose title contains it (any case). Titles become the
+    matching steps' stored references, so the query compares the stored step as the code
+    filter does."""
+    from workflows.base import registered
+
+    text = (text or "").strip()
+    if not text:
+        return Q()  # empty, like every optional filter, means not given
+    by_code = Q(flow_task__endswith=f".{text}")
+    nodes = [node for flow in registered().values() for node in flow.instance.nodes()]
+    if any(node.name == text for node in nodes):
+        return by_code
+    wanted = text.casefold()
+    titled = [  # the steps a task list shows
+        (str(node.task_title).strip().casefold(), node)
+        for node in nodes
+        if getattr(node, "task_type", None) == HUMAN and getattr(node, "task_title", None)
+    ]
+    matches = [node for title, node in titled if title == wanted] or [
+        node for title, node in titled if wanted in title
+    ]
+    return by_code | Q(flow_task__in=sorted({step_ref(node) for node in matches}))
+
+
 def overdue_q(now=None):
     return Q(status__in=OPEN_STATUSES, due_at__lt=now or timezone.now())

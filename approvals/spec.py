@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core import memo
+from core.errors import Invalid
 
 APPROVE = "approve"
 REJECT = "reject"
@@ -97,13 +98,11 @@ def validate_fields(fields, data, *, enforce_required=True):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise serializers.ValidationError({"data": [_("Must be an object.")]})
+        raise _invalid({"data": [_("Must be an object.")]})
     declared = {f.name for f in fields}
     unknown = sorted(set(data) - declared)
     if unknown:
-        raise serializers.ValidationError(
-            {f"data.{k}": [_("Unknown field for this task.")] for k in unknown}
-        )
+        raise _invalid({f"data.{k}": [_("Unknown field for this task.")] for k in unknown})
     serializer_class = type(
         "TaskDataSerializer",
         (serializers.Serializer,),
@@ -111,11 +110,19 @@ def validate_fields(fields, data, *, enforce_required=True):
     )
     serializer = serializer_class(data=data, partial=not enforce_required)
     if not serializer.is_valid():
-        raise serializers.ValidationError({f"data.{k}": v for k, v in serializer.errors.items()})
+        raise _invalid({f"data.{k}": [str(m) for m in v] for k, v in serializer.errors.items()})
     return {
         k: (str(v) if isinstance(v, Decimal) else v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in serializer.validated_data.items()
     }
+
+
+def _invalid(fields):
+    """A domain error (not DRF's ValidationError), so that the pages put each message next to
+    its field as the API names it, instead of failing with a 500."""
+    return Invalid(
+        _("Invalid input: %(fields)s.") % {"fields": ", ".join(sorted(fields))}, fields=fields
+    )
 
 
 # --- Where approvers sit, relative to the case ---------------------------------------------

@@ -41,7 +41,7 @@ def task_list(request):
     if process:
         tasks = tasks.filter(case__process=process)
     if step:
-        tasks = tasks.filter(flow_task__endswith=f".{step}")
+        tasks = tasks.filter(selectors.step_q(step))
     if overdue == "1":
         tasks = tasks.filter(selectors.overdue_q())
     if view == "archive":
@@ -124,7 +124,8 @@ def _offered(task, user):
     return {
         "claim": can_claim,
         "decide": acting or can_claim,
-        "acting": acting,  # transfer, add approver, send back, CC, release
+        # transfer, add approver, send back, CC, release: on the steps that offer them
+        "acting": acting and task.flow_task.officer_operations,
         "urge": task.is_open and not mine and services.may_urge(user, task),
     }
 
@@ -139,7 +140,9 @@ def task_detail(request, pk):
     task = _task_or_404(request, pk)
     user = request.user
     offered = _offered(task, user)
-    decisions = services.allowed_decisions(task) if task.is_open else ()
+    # Even on a closed task: a decision sent from a page opened before a colleague closed it
+    # must reach the service, whose refusal says why (an empty choice was a silent 400).
+    decisions = services.allowed_decisions(task)
     fields = task.flow_task.fields if task.kind != TaskKind.CONSULT else ()
     send_back_steps = (
         [("applicant", _("the applicant (supplement)"))]
@@ -200,13 +203,18 @@ def task_detail(request, pk):
             else:
                 raise Http404
         except DomainError as exc:
-            target = forms_.get(op)
-            if target is not None and target.is_bound and offered.get(_form_for(op)):
-                form_error(request, target, exc)
-            else:  # no form of the user's to show it on: the page as it is now, saying why
-                refuse(request, exc)
+            refused = exc
+        else:
+            refused = None
         task = _task_or_404(request, pk)
         offered = _offered(task, user)
+        if refused is not None:
+            target = forms_.get(op)
+            if target is not None and target.is_bound and offered.get(_form_for(op)):
+                form_error(request, target, refused)
+            else:  # the form is not shown any more (the task closed meanwhile), or there was
+                # none: the page as it is now, saying why
+                refuse(request, refused)
     context = case_context(request, task.case)
     context.update(
         {

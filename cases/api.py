@@ -204,7 +204,14 @@ class CaseTrail(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return TrailEvent.objects.none()
-        return selectors.trail_of(_case_or_404(self.request, self.kwargs["pk"]))
+        self.case = _case_or_404(self.request, self.kwargs["pk"])
+        return selectors.trail_of(self.case)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is None:
+            return page
+        return selectors.trail_shown_to(self.request.user, self.case, page)
 
     @extend_schema(tags=["cases"])
     def get(self, request, *args, **kwargs):

@@ -4,6 +4,13 @@ its fields and the serializer that renders them; the case API merges them into t
 
 from dataclasses import dataclass
 
+from rest_framework import serializers
+
+
+class RateField(serializers.DecimalField):
+    """A rate kept as a fraction (0.020000): the same in the case JSON as a DecimalField, shown
+    on the case page as a percentage (2%)."""
+
 
 @dataclass(frozen=True)
 class ProcessDetails:

@@ -131,6 +131,51 @@ def in_reach(user, case):
     return cases_in_reach(user).filter(pk=case.pk).exists()
 
 
+# Trail events whose author the case's own people are not told: an objection during the
+# public notice (公示异议) comes from a fellow member, whom the applicant is not to learn of
+# (they are told that an objection was lodged, and its reason).
+AUTHOR_WITHHELD = frozenset({"hardship.objection"})
+
+
+def withholds_authors(user, case):
+    """Whether `user` reads `case`'s trail without the authors of AUTHOR_WITHHELD events:
+    everyone but the officers and auditors over the case — and never its applicant or
+    submitter, even one who is an officer."""
+    if user.pk in (case.applicant_id, case.submitted_by_id):
+        return True
+    return not (
+        user.is_superuser
+        or any(case.organization.path.startswith(path) for path in officer_paths(user))
+    )
+
+
+def without_author(event):
+    """A copy of a trail event without who wrote it and from where (the stored row, which
+    verification reads, is untouched)."""
+    values = {f.attname: getattr(event, f.attname) for f in TrailEvent._meta.concrete_fields}
+    values.update(actor_id=None, actor_role="", on_behalf_of_id=None, source_ip=None)
+    event = TrailEvent(**values)
+    event.author_withheld = True  # shown as such, not as the system's
+    return event
+
+
+def trail_shown_to(user, case, events):
+    """`events` of `case` as `user` may read them: without the authors of AUTHOR_WITHHELD
+    events — on those events and on every other one they wrote on the case (the objection's
+    own operation cancels the notice and opens the investigation in their name)."""
+    if not withholds_authors(user, case):
+        return events
+    withheld = set(
+        TrailEvent.objects.filter(case=case, action__in=AUTHOR_WITHHELD)
+        .exclude(actor=None)
+        .values_list("actor_id", flat=True)
+    )
+    return [
+        without_author(e) if e.action in AUTHOR_WITHHELD or e.actor_id in withheld else e
+        for e in events
+    ]
+
+
 def trail_of(case):
     return (
         TrailEvent.objects.filter(case=case).select_related("actor", "on_behalf_of").order_by("seq")

@@ -2,15 +2,20 @@
 it stands on the process diagram, what happens next and by when, its trail with the chain
 verified. Every page checks reach on the server: a case out of reach is 404."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
+from rest_framework import serializers
 from viewflow.workflow import chart
 
 from approvals.models import OPEN_STATUSES
@@ -19,7 +24,7 @@ from core.errors import DomainError, Invalid
 from core.ui import page, refuse
 
 from . import selectors, trail
-from .details import for_process
+from .details import RateField, for_process
 from .forms import WithdrawForm
 from .models import CaseStatus
 
@@ -49,12 +54,25 @@ def process_fields(request, case):
             or field.write_only
         ):
             continue  # structured parts have their own panels; empty ones say nothing
-        if isinstance(value, bool):
-            value = _("Yes") if value else _("No")
-        elif getattr(field, "choices", None) and value in field.choices:
-            value = field.choices[value]
-        rows.append((field.label or name.replace("_", " "), value))
+        rows.append((field.label or name.replace("_", " "), shown_value(field, value)))
     return rows
+
+
+def shown_value(field, value):
+    """A field's JSON value as the page shows it: yes/no, a choice's label, a rate as a
+    percentage, a time in local time (as the page's other times)."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if getattr(field, "choices", None) and value in field.choices:
+        return field.choices[value]
+    if isinstance(field, RateField):
+        percent = Decimal(value) * 100
+        return f"{percent.normalize():f}%"
+    if isinstance(field, serializers.DateTimeField):
+        moment = parse_datetime(value)
+        if moment is not None:
+            return date_format(timezone.localtime(moment), "Y-m-d H:i")
+    return value
 
 
 def diagram(case):
@@ -95,8 +113,8 @@ def case_context(request, case):
         "step_titles": step_titles(case),
         "fields": process_fields(request, case),
         "open_tasks": list(open_tasks_of([case.pk])),
-        "events": events,
         "verification": trail.verify_events(events),
+        "events": selectors.trail_shown_to(request.user, case, events),
         "chart": diagram(case),
         "panel": panel,
         "can_withdraw": case.status == CaseStatus.IN_PROGRESS
@@ -152,9 +170,10 @@ def my_cases(request):
     page_obj = Paginator(cases, 20).get_page(request.GET.get("page"))
     current = {}
     for task in open_tasks_of([c.pk for c in page_obj]):
-        current.setdefault(task.case_id, []).append(task)
+        # Each step once: a countersign step's slots (two investigators …) read as one step.
+        current.setdefault(task.case_id, {}).setdefault(task.flow_task.name, task)
     for case in page_obj:
-        case.current_tasks = current.get(case.pk, [])
+        case.current_tasks = list(current.get(case.pk, {}).values())
     return render(
         request,
         "cases/my_cases.html",

@@ -105,13 +105,16 @@ def locked_out(request, original_response=None, credentials=None):
 @require_safe
 @login_required
 def home(request):
-    """Officers start at their tasks; members at their cases."""
+    """Officers start at their tasks, auditors at the reports, members at their cases."""
     from organizations.models import OFFICER_ROLES
     from organizations.selectors import memberships_of
 
-    if request.user.is_superuser or any(
-        m.role in OFFICER_ROLES for m in memberships_of(request.user)
-    ):
+    from .context import is_auditor_only
+
+    roles = {m.role for m in memberships_of(request.user)}
+    if not request.user.is_superuser and is_auditor_only(roles):
+        return redirect("reports-dashboard")
+    if request.user.is_superuser or roles & OFFICER_ROLES:
         return redirect("task-list")
     return redirect("my-cases")
 

@@ -443,6 +443,9 @@ UNIONFLOW_PARAMETERS = {
     "approvals.urge_interval_hours": 4,
     # remind the assignee this many working days before a task is due
     "approvals.reminder_working_days": 1,
+    # a delegation (代理) covers an absence of at most this many days (local practice): a
+    # longer one is most likely a mistyped year
+    "approvals.delegation_max_days": 366,
     # --- A. hardship aid (困难职工帮扶) ---
     "hardship.living_standard": 900,  # 低保标准, CNY per person per month (per region, by date)
     "hardship.relative_hardship_multiple": 2,  # relative hardship: below 2 × 低保标准

@@ -1,9 +1,12 @@
 """代理: out-of-office delegation."""
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.config import parameter
 from core.errors import Forbidden, Invalid, NotFound
 from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 
@@ -39,10 +42,16 @@ def create_delegation(*, user, delegate, starts_at, ends_at, reason=""):
         errors["delegate"] = [_("Choose someone else.")]
     elif not _covers(user, target):
         errors["delegate"] = [_("The delegate must hold the same role within reach.")]
+    longest = parameter("approvals.delegation_max_days")
     if ends_at <= starts_at:
         errors["ends_at"] = [_("Must be after the start.")]
     elif ends_at <= timezone.now():
         errors["ends_at"] = [_("Must be in the future.")]
+    elif ends_at - starts_at > timedelta(days=int(longest)):
+        errors["ends_at"] = [
+            _("A delegation covers at most %(days)s days: check the end date.")
+            % {"days": int(longest)}
+        ]
     if errors:
         raise Invalid(_("The delegation cannot be recorded."), fields=errors)
     with transaction.atomic():

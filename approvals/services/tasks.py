@@ -237,6 +237,7 @@ def release(*, task_id, user):
         _require_open(task)
         if task.owner_id != user.pk:
             raise Forbidden(_("Only the assignee can release this task."))
+        _require_officer_operations(task)
         if not task.candidate_role:
             raise Conflict(_("This task was assigned to you by name and cannot be released."))
         task.on_behalf_of = None
@@ -400,11 +401,22 @@ def _check_may_join(task, target, *, field="user", by_role=True):
         raise Invalid(problem, fields={field: [problem]})
 
 
+def _require_officer_operations(task):
+    """Transfer, adding approvers, sending back, CC and release: only on steps that declare
+    them (not the applicant's supplement, which is theirs alone to resubmit)."""
+    if not task.flow_task.officer_operations:
+        raise Conflict(
+            _("This step is for the applicant alone: it can only be resubmitted."),
+            code="not_offered_on_this_step",
+        )
+
+
 def transfer(*, task_id, user, to, comment=""):
     """转交: hand an assigned task to another eligible person."""
     with _locked_task(task_id, user) as task:
         _require_open(task)
         _require_assignee(task, user)
+        _require_officer_operations(task)
         target = _target(to, "to")
         _check_may_join(task, target, field="to")
         owner, principal = delegate_of(target)
@@ -447,7 +459,8 @@ def add_approver(*, task_id, user, approver, position, comment=""):
     with _locked_task(task_id, user) as task:
         _require_open(task)
         _require_assignee(task, user)
-        if task.kind == TaskKind.CONSULT or isinstance(task.flow_task, Supplement):
+        _require_officer_operations(task)
+        if task.kind == TaskKind.CONSULT:
             raise Conflict(_("Approvers cannot be added to this task."))
         if task.on_hold:
             raise Conflict(
@@ -517,11 +530,8 @@ def send_back(*, task_id, user, to_step, comment):
     with _locked_task(task_id, user) as task:
         _require_open(task)
         _require_assignee(task, user)
-        if (
-            task.kind != TaskKind.APPROVAL
-            or isinstance(task.flow_task, Supplement)
-            or not task.flow_task.allow_send_back
-        ):
+        _require_officer_operations(task)
+        if task.kind != TaskKind.APPROVAL or not task.flow_task.allow_send_back:
             raise Conflict(_("This task cannot send the case back."))
         flow = task.flow_task.flow_class.instance
         if to_step != "applicant" and to_step not in earlier_steps(task):
@@ -609,6 +619,7 @@ def cc(*, task_id, user, users, comment=""):
     with _locked_task(task_id, user) as task:
         _require_assignee(task, user)
         _require_open(task)
+        _require_officer_operations(task)
         people = list(User.objects.filter(username__in=users, is_active=True))
         missing = sorted(set(users) - {p.username for p in people})
         if missing:

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -225,13 +226,18 @@ def missing_signatures(record):
     return [p.value for p in Party if p.value not in record.signatures]
 
 
+def party_names(parties):
+    """Signature codes ("worker", "seal") as their names, listed for a message."""
+    return pgettext("list separator", ", ").join(str(Party(p).label) for p in parties)
+
+
 def check_signing(case):
     missing = missing_signatures(record_of(case))
     if missing:
         return {
             "signatures": [
                 _("The agreement takes effect once signed and sealed; missing: %(parties)s.")
-                % {"parties": ", ".join(missing)}
+                % {"parties": party_names(missing)}
             ]
         }
     return {}

@@ -26,7 +26,7 @@ from cases.selectors import case_in_reach
 from core.config import parameter
 from core.errors import DomainError
 from core.ui import form_error, once, page, refuse
-from organizations.models import Organization, Role
+from organizations.models import Organization, Role, User
 from organizations.selectors import has_role, memberships_of, users_with_role
 
 from . import pdf, rules, selectors, services
@@ -203,6 +203,25 @@ def _signature_rows(record):
     return rows
 
 
+def _extension_rows(record):
+    """The term's extensions, each with who recorded it by name (the record keeps the
+    username)."""
+    usernames = {e["recorded_by"] for e in record.extensions}
+    people = (
+        {u.username: u for u in User.objects.filter(username__in=usernames)} if usernames else {}
+    )
+    return [
+        {
+            **e,
+            "recorded_by": people.get(e["recorded_by"], e["recorded_by"]),
+            "previous_deadline": _moment(e["previous_deadline"]),
+            "new_deadline": _moment(e["new_deadline"]),
+            "recorded_at": _moment(e["recorded_at"]),
+        }
+        for e in record.extensions
+    ]
+
+
 NOTICE_TITLES = {
     pdf.NOTICE_DECLINED: gettext_lazy("Notice of non-acceptance (PDF)"),
     pdf.NOTICE_NO_AGREEMENT: gettext_lazy("Notice of the end of mediation (PDF)"),
@@ -256,15 +275,7 @@ def panel(request, case):
             {**s, "date": date.fromisoformat(s["date"]), "recorded_at": _moment(s["recorded_at"])}
             for s in record.sessions
         ],
-        "extensions": [
-            {
-                **e,
-                "previous_deadline": _moment(e["previous_deadline"]),
-                "new_deadline": _moment(e["new_deadline"]),
-                "recorded_at": _moment(e["recorded_at"]),
-            }
-            for e in record.extensions
-        ],
+        "extensions": _extension_rows(record),
         "recusals": recusals,
         "pending_recusal": pending,
     }
@@ -312,6 +323,10 @@ def panel(request, case):
         }
         context["seal_waits"] = (
             signing_task is not None and head and Party.SEAL.value in missing and len(missing) > 1
+        )
+        # Everyone else who follows the signing (the mediator above all) learns who seals.
+        context["seal_by_head"] = (
+            signing_task is not None and not head and Party.SEAL.value in missing
         )
         if may_sign:
             context["signature_form"] = bound.get("signature") or SignatureForm(parties=may_sign)

@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 from django.urls import path
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,6 +11,7 @@ from rest_framework.views import APIView
 
 from cases.api import CaseSerializer, case_response
 from cases.attachments.uploads import SizeLimitHandler
+from cases.details import RateField
 from core.api import idempotent
 from core.config import parameter
 from core.errors import Invalid, NotFound
@@ -23,25 +26,44 @@ ERRORS = dict.fromkeys((400, 403, 404, 409), ErrorSerializer)
 
 
 class RemittanceDetailsSerializer(serializers.Serializer):
-    """The remittance fields of a case's JSON (all computed on the server)."""
+    """The remittance fields of a case's JSON (all computed on the server). The labels name
+    them on the case page, which shows rates as percentages and times in local time."""
 
-    period = serializers.DateField(format="%Y-%m")
-    supplements = serializers.IntegerField(source="supplements_id", allow_null=True)
-    payroll_total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    headcount = serializers.IntegerField()
-    member_count = serializers.IntegerField()
-    fund_rate = serializers.DecimalField(max_digits=8, decimal_places=6)
-    upper_share_rate = serializers.DecimalField(max_digits=8, decimal_places=6)
-    fund_due = serializers.DecimalField(max_digits=14, decimal_places=2)
-    upper_share = serializers.DecimalField(max_digits=14, decimal_places=2)
-    retained_share = serializers.DecimalField(max_digits=14, decimal_places=2)
-    due_date = serializers.DateField()
-    paid_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
-    paid_on = serializers.DateField(allow_null=True)
-    bank_reference = serializers.CharField()
-    days_late = serializers.IntegerField(allow_null=True)
-    late_fee = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
-    verified_at = serializers.DateTimeField(allow_null=True)
+    period = serializers.DateField(format="%Y-%m", label=capfirst(_("period")))
+    supplements = serializers.IntegerField(
+        source="supplements_id",
+        allow_null=True,
+        label=_("Supplement to the declaration of case ID"),
+    )
+    payroll_total = serializers.DecimalField(
+        max_digits=14, decimal_places=2, label=capfirst(_("payroll total"))
+    )
+    headcount = serializers.IntegerField(label=capfirst(_("headcount")))
+    member_count = serializers.IntegerField(label=capfirst(_("member count")))
+    fund_rate = RateField(max_digits=8, decimal_places=6, label=capfirst(_("fund rate")))
+    upper_share_rate = RateField(
+        max_digits=8, decimal_places=6, label=capfirst(_("upper share rate"))
+    )
+    fund_due = serializers.DecimalField(
+        max_digits=14, decimal_places=2, label=capfirst(_("fund due"))
+    )
+    upper_share = serializers.DecimalField(
+        max_digits=14, decimal_places=2, label=capfirst(_("upper share"))
+    )
+    retained_share = serializers.DecimalField(
+        max_digits=14, decimal_places=2, label=capfirst(_("retained share"))
+    )
+    due_date = serializers.DateField(label=capfirst(_("due date")))
+    paid_amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, label=capfirst(_("paid amount"))
+    )
+    paid_on = serializers.DateField(allow_null=True, label=_("Paid on"))
+    bank_reference = serializers.CharField(label=capfirst(_("bank reference")))
+    days_late = serializers.IntegerField(allow_null=True, label=capfirst(_("days late")))
+    late_fee = serializers.DecimalField(
+        max_digits=14, decimal_places=2, allow_null=True, label=capfirst(_("late fee"))
+    )
+    verified_at = serializers.DateTimeField(allow_null=True, label=capfirst(_("verified at")))
 
 
 class DeclarationSerializer(serializers.Serializer):

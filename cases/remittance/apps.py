@@ -11,10 +11,15 @@ class RemittanceConfig(AppConfig):
         from cases import details
 
         from .api import RemittanceDetailsSerializer
-        from .views import may_declare
+        from .views import may_declare, panel
 
+        # The remittance fields in the case JSON; the case page's payment check (due, paid,
+        # difference) once a payment is recorded.
         details.register(
-            "remittance", related_name="remittance", serializer=RemittanceDetailsSerializer
+            "remittance",
+            related_name="remittance",
+            serializer=RemittanceDetailsSerializer,
+            panel=panel,
         )
         details.register_start_form(
             "remittance",

@@ -18,10 +18,12 @@ from notifications.services import notify
 from organizations.models import Organization, OrganizationKind, Role, User
 from organizations.selectors import has_role, memberships_of, organization_in_reach
 
-from . import rules
+from . import rules, selectors
 from .models import Remittance
 
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+# The first month a declaration (or the overview) accepts; the last is the current month.
+EARLIEST_PERIOD = date(2000, 1, 1)
 MAX_PAYROLL = Decimal("9999999999.99")  # what the column holds: ten billion a month
 MAX_HEADCOUNT = 1_000_000
 
@@ -32,15 +34,26 @@ def parse_period(value):
     if not match:
         raise Invalid(_("Use the form YYYY-MM."), fields={"period": [_("Use the form YYYY-MM.")]})
     year, month = int(match.group(1)), int(match.group(2))
-    if not (1 <= month <= 12 and year >= 2000):
+    if not 1 <= month <= 12:
         raise Invalid(_("No such month."), fields={"period": [_("No such month.")]})
     period = date(year, month, 1)
-    if period > timezone.localdate().replace(day=1):
+    if period < EARLIEST_PERIOD:
+        message = _("Choose a month from %(earliest)s to %(latest)s.") % {
+            "earliest": f"{EARLIEST_PERIOD:%Y-%m}",
+            "latest": f"{latest_period():%Y-%m}",
+        }
+        raise Invalid(message, fields={"period": [message]})
+    if period > latest_period():
         raise Invalid(
             _("A period in the future cannot be declared."),
             fields={"period": [_("A period in the future cannot be declared.")]},
         )
     return period
+
+
+def latest_period():
+    """The latest month that may be declared: the current one."""
+    return timezone.localdate().replace(day=1)
 
 
 def _decimal(value, field):
@@ -91,10 +104,34 @@ def validate_figures(*, payroll_total, headcount, member_count):
     return payroll, counts["headcount"], counts["member_count"]
 
 
+def declarable_unions(user):
+    """The grassroots unions the user may declare for on their own: those whose treasurer they
+    are (`may_declare`). A bulk import is the only other way (`imports`)."""
+    return [
+        m.organization
+        for m in memberships_of(user)
+        if m.role == Role.TREASURER and m.organization.kind == OrganizationKind.GRASSROOTS
+    ]
+
+
+def check_may_declare(user):
+    """403 unless the user is the treasurer of a grassroots union (DOMAIN.md C.1): what the
+    declaration page and its button ask before offering the form."""
+    if not declarable_unions(user):
+        raise Forbidden(
+            _(
+                "Only the treasurer of a grassroots union declares its union fund, and you are "
+                "not the treasurer of any grassroots union."
+            ),
+            code="not_a_treasurer",
+        )
+
+
 def union_for(user, organization_id=None):
     """The grassroots union the declaration is for: the given one, else the treasurer's own."""
     if organization_id is None:
-        unions = [m.organization for m in memberships_of(user) if m.role == Role.TREASURER]
+        check_may_declare(user)
+        unions = declarable_unions(user)
         if len(unions) != 1:
             raise Invalid(
                 _("Say which union this declaration is for."),
@@ -248,19 +285,8 @@ def record_payment(case, values):
 def confirm_receipt(case):
     """Verified: the late fee, if any, is computed now, from the day paid."""
     remittance = Remittance.objects.select_for_update().get(case=case)
-    union = remittance.organization
-    days = rules.days_late(remittance.due_date, remittance.paid_on)
+    days, remittance.late_fee = selectors.late_fee(remittance)
     remittance.days_late = days
-    remittance.late_fee = rules.late_fee(
-        remittance.upper_share,
-        days,
-        daily_rate=parameter(
-            "remittance.late_fee_daily_rate", organization=union, on=remittance.due_date
-        ),
-        cap_ratio=parameter(
-            "remittance.late_fee_cap_ratio", organization=union, on=remittance.due_date
-        ),
-    )
     remittance.verified_at = timezone.now()
     remittance.save(update_fields=["days_late", "late_fee", "verified_at"])
     trail.append(
@@ -270,6 +296,8 @@ def confirm_receipt(case):
             "days_late": days,
             "late_fee": remittance.late_fee,
             "paid_amount": remittance.paid_amount,
+            # What was due, so the trail shows an underpayment confirmed as such.
+            "upper_share": remittance.upper_share,
         },
     )
 

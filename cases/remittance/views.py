@@ -1,37 +1,32 @@
-"""Pages of fee remittance: the declaration form (treasurers) and the period overview."""
+"""Pages of fee remittance: the declaration form (treasurers), the period overview, and the
+remittance section of the case page (how the payment compares with what was due)."""
 
-from django import forms
+from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from approvals.models import OPEN_STATUSES
 from core.errors import DomainError
 from core.ui import form_error, page
-from organizations.models import Role
-from organizations.selectors import memberships_of
 
 from . import selectors, services
-
-
-class DeclarationForm(forms.Form):
-    period = forms.CharField(
-        label=_("Period"),
-        max_length=7,
-        help_text=_("YYYY-MM"),
-        widget=forms.TextInput(attrs={"type": "month"}),
-    )
-    payroll_total = forms.DecimalField(
-        label=_("Payroll total (CNY)"), max_digits=12, decimal_places=2, min_value=0.01
-    )
-    headcount = forms.IntegerField(label=_("Headcount"), min_value=1)
-    member_count = forms.IntegerField(label=_("Member count"), min_value=0)
+from .forms import DeclarationForm
 
 
 @page("remittance")
 def declare(request):
+    try:
+        services.check_may_declare(request.user)
+    except DomainError as exc:
+        # Nothing to fill in: the page says why, with the refusal's status.
+        return render(
+            request, "remittance/declare.html", {"refusal": exc.detail}, status=exc.status_code
+        )
     form = DeclarationForm(
         request.POST or None,
+        unions=services.declarable_unions(request.user),
         initial={
             "period": (timezone.localdate().replace(day=1) - timezone.timedelta(days=1)).strftime(
                 "%Y-%m"
@@ -60,9 +55,57 @@ def overview(request):
     except DomainError as exc:
         error = exc.detail
     return render(
-        request, "remittance/overview.html", {"rows": rows, "period": period_text, "error": error}
+        request,
+        "remittance/overview.html",
+        {
+            "rows": rows,
+            "period": period_text,
+            "error": error,
+            "may_declare": may_declare(request.user),
+        },
     )
 
 
 def may_declare(user):
-    return any(m.role == Role.TREASURER for m in memberships_of(user))
+    """Whether to offer the declaration form: the declare service's own rule."""
+    return bool(services.declarable_unions(user))
+
+
+def panel(request, case):
+    """The remittance section of the case page and its task pages (cases.details panel): once a
+    payment is recorded, the upper share due, the amount paid and the difference — while the
+    receipt waits for verification, on the task pages also at the top, where the finance
+    officer decides, with the advice to send a mismatch back."""
+    remittance = getattr(case, "remittance", None)
+    check = selectors.payment_check(remittance) if remittance else None
+    if check is None:
+        return None
+    mismatch = ""
+    if not check.matches:
+        at_verification = case.tasks.filter(
+            flow_task__endswith=".verification", status__in=OPEN_STATUSES
+        ).exists()
+        mismatch = mismatch_text(check, advice=at_verification)
+        match = request.resolver_match
+        if at_verification and match is not None and match.url_name == "task-detail":
+            messages.add_message(request, messages.WARNING, mismatch, extra_tags="error")
+    return {
+        "template": "remittance/panel.html",
+        "remittance": remittance,
+        "check": check,
+        "mismatch": mismatch,
+    }
+
+
+def mismatch_text(check, *, advice):
+    if check.shortfall:
+        text = _(
+            "The amount paid (%(paid)s) is %(shortfall)s short of the upper share due (%(due)s)."
+        ) % {"paid": check.paid_amount, "shortfall": check.shortfall, "due": check.upper_share}
+    else:
+        text = _(
+            "The amount paid (%(paid)s) is %(excess)s more than the upper share due (%(due)s)."
+        ) % {"paid": check.paid_amount, "excess": check.excess, "due": check.upper_share}
+    if advice:
+        text = f"{text} {_('Send it back with the reason unless the difference is settled.')}"
+    return text

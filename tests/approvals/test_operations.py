@@ -339,3 +339,73 @@ def test_steps_that_record_facts_cannot_send_back(demo, api):
             {"to_step": "chair_approval", "comment": "x"},
         )
         assert response.status_code == 409
+
+
+def test_the_applicants_supplement_is_only_resubmitted(demo, api, client):
+    """补正 is the applicant's own step: they may not release it to a queue nobody can take it
+    from (the case was stuck), CC their application to another member, transfer it, add
+    approvers or send it back — through the API or the page, which offers none of them."""
+    from cases.models import CaseCC, TrailEvent
+
+    case, task = _at_approval(demo, api)
+    officer = api(demo.town_aid1)
+    post(officer, f"/api/v1/tasks/{task.pk}/claim/")
+    post(officer, f"/api/v1/tasks/{task.pk}/send-back/", {"to_step": "applicant", "comment": "x"})
+    [supplement] = open_tasks(case)
+    applicant = api(demo.worker1)
+    events = TrailEvent.objects.count()
+    for path, body in [
+        ("release", {}),
+        ("cc", {"users": ["worker2"]}),
+        ("transfer", {"to": "worker2"}),
+        ("add-approver", {"user": "chair1", "position": "after"}),
+        ("send-back", {"to_step": "applicant", "comment": "x"}),
+    ]:
+        refused = post(applicant, f"/api/v1/tasks/{supplement.pk}/{path}/", body)
+        assert refused.status_code == 409, (path, refused.json())
+        assert refused.json()["code"] == "not_offered_on_this_step", path
+    assert TrailEvent.objects.count() == events
+    assert not CaseCC.objects.filter(case=case).exists()
+    assert CaseTask.objects.get(pk=supplement.pk).owner == demo.worker1
+
+    client.force_login(demo.worker1)
+    page = client.get(f"/tasks/{supplement.pk}/").content.decode()
+    assert 'value="decide"' in page
+    for op in ("transfer", "add_approver", "send_back", "cc", "release"):
+        assert f'value="{op}"' not in page, op
+    refused = client.post(f"/tasks/{supplement.pk}/", {"op": "release"})
+    assert refused.status_code == 409
+    assert CaseTask.objects.get(pk=supplement.pk).owner == demo.worker1
+
+
+def test_a_delegation_longer_than_configured_is_refused_naming_the_end(demo, api):
+    """A delegation covers an absence: one to 2099 is a mistyped year, refused with the end
+    date named; the longest is configuration (approvals.delegation_max_days, 366)."""
+    from datetime import date
+
+    from approvals.models import Delegation
+    from core.models import Parameter
+
+    now = timezone.now()
+    boss = api(demo.town_aid2)
+
+    def ask(days):
+        return post(
+            boss,
+            "/api/v1/delegations/",
+            {
+                "delegate": "town_aid1",
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(days=days)).isoformat(),
+            },
+        )
+
+    refused = ask(27_000)
+    assert refused.status_code == 400 and list(refused.json()["fields"]) == ["ends_at"]
+    assert "366" in refused.json()["fields"]["ends_at"][0]
+    Parameter.objects.create(
+        key="approvals.delegation_max_days", value=30, effective_from=date(2000, 1, 1)
+    )
+    assert ask(31).status_code == 400
+    assert not Delegation.objects.exists()
+    assert ask(30).status_code == 201

@@ -1,8 +1,11 @@
 """The data both fuzzers run against: the demo tree, a few cases of each process at different
 steps, and what hangs off them."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 
 def _ids(queryset, limit=6):
@@ -31,12 +34,13 @@ def fuzz_data(demo, api):
     """The demo tree, a few cases of each process at different steps, and the objects that hang
     off them (tasks, notifications, a delegation)."""
     call_command("seed_cases")
+    now = timezone.now()
     response = api(demo.town_aid1).post(
         "/api/v1/delegations/",
         {
             "delegate": "town_aid2",
-            "starts_at": "2026-01-01T00:00:00Z",
-            "ends_at": "2036-01-01T00:00:00Z",
+            "starts_at": (now - timedelta(days=1)).isoformat(),
+            "ends_at": (now + timedelta(days=300)).isoformat(),  # in force, within the longest
         },
         format="json",
     )

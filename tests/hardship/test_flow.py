@@ -406,6 +406,38 @@ def test_objection_during_notice_sends_the_case_back_to_investigation(demo, api)
     assert trail.verify(case).valid
 
 
+def test_the_objector_is_not_named_to_the_applicant(demo, api, client):
+    """The applicant is told an objection was lodged and why, not by whom: neither their case
+    page nor the trail through the API names the member who objected (nor their address);
+    the officers and auditors over the case see who did, and the stored chain verifies."""
+    case = submit(api, demo.worker1, aid_type="medical", requested_amount="3000.00")
+    to_town_review(api, demo, case)
+    url = f"/api/v1/cases/{case.pk}/objections/"
+    assert post(api(demo.worker2), url, {"reason": "He owns two flats."}).status_code == 201
+    trail_url = f"/api/v1/cases/{case.pk}/trail/?page_size=100"
+
+    def objection(user):
+        [event] = [
+            e
+            for e in api(user).get(trail_url).json()["results"]
+            if e["action"] == "hardship.objection"
+        ]
+        return event
+
+    told = objection(demo.worker1)
+    assert (told["actor"], told["actor_role"], told["source_ip"]) == (None, "", None)
+    assert told["comment"] == "He owns two flats."
+    for officer in (demo.town_aid1, demo.county_auditor, demo.chair1):
+        assert objection(officer)["actor"]["username"] == "worker2"
+    client.force_login(demo.worker1)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "He owns two flats." in page and demo.worker2.display_name not in page
+    assert "不公开" in page  # said to be withheld, not passed off as the system's
+    assert 'class="verify valid" data-testid="trail-verification"' in page
+    client.force_login(demo.town_aid1)
+    assert demo.worker2.display_name in client.get(f"/cases/{case.pk}/").content.decode()
+
+
 def test_no_objection_without_a_notice(demo, api):
     case = submit(api, demo.worker1, aid_type="festival")
     to_town_review(api, demo, case)

@@ -27,6 +27,25 @@ def test_login_page_and_redirects(db, client):
 def test_home_sends_officers_to_tasks_and_members_to_their_cases(demo, browser_client):
     assert browser_client(demo.chair1).get("/")["Location"] == "/tasks/"
     assert browser_client(demo.worker1).get("/")["Location"] == "/cases/mine/"
+    # Auditors never act on a task: they start at the reports.
+    assert browser_client(demo.county_auditor).get("/")["Location"] == "/reports/"
+
+
+def test_the_menu_offers_only_what_its_reader_can_use(demo, browser_client):
+    """No task list or delegation for auditors (they never act); no "Apply" for those who can
+    start nothing (it opened an empty page)."""
+
+    def menu(user):
+        html = browser_client(user).get("/notifications/").content.decode()
+        return html[html.find("<nav") : html.find("</nav>")]
+
+    auditor = menu(demo.county_auditor)
+    assert 'href="/tasks/"' not in auditor and 'href="/delegations/"' not in auditor
+    assert 'href="/reports/"' in auditor and 'href="/apply/"' not in auditor
+    officer = menu(demo.town_aid1)
+    assert 'href="/tasks/"' in officer and 'href="/apply/"' not in officer
+    assert browser_client(demo.town_aid1).get("/apply/").status_code == 200  # still answers
+    assert 'href="/apply/"' in menu(demo.worker1) and 'href="/apply/"' in menu(demo.chair1)
 
 
 def test_officer_decides_from_the_task_page(demo, browser_client):
@@ -66,9 +85,9 @@ def test_a_decision_sent_twice_is_recorded_once_and_both_go_to_the_case(demo, br
     assert first["Location"] == again["Location"] == f"/cases/{case.pk}/"
     assert TrailEvent.objects.count() == events
     assert [t.flow_task.name for t in open_tasks(case)] == ["approval"]
-    # Without the key, a second send is refused (the closed task takes no decision).
+    # Without the key, a second send is refused as the API refuses it: the task is closed.
     stale = chair.post(f"/tasks/{task.pk}/", {**body, "form_key": ""})
-    assert stale.status_code == 400 and TrailEvent.objects.count() == events
+    assert stale.status_code == 409 and TrailEvent.objects.count() == events
 
 
 def test_a_claim_lost_to_a_colleague_shows_the_page_with_409(demo, browser_client):
@@ -349,3 +368,60 @@ def test_a_form_key_no_rendered_form_carries_is_refused_not_a_500(demo, browser_
         )
         assert errors and ("请刷新页面后重新提交表单。" in errors.group(1) or "\x00" in key), key
     assert TrailEvent.objects.count() == events
+
+
+def test_a_step_field_missing_or_out_of_range_is_named_next_to_the_field(demo, browser_client):
+    """Approving needs the step's own fields (here the approved amount): left empty, or out of
+    range, the task page comes back with 400 and the reason next to the field — it was a 500
+    (the service's DRF ValidationError was not a domain error)."""
+    from cases.models import TrailEvent
+
+    case, task, officer = _claimed_approval(demo, browser_client)
+    page = officer.get(f"/tasks/{task.pk}/").content.decode()
+    assert re.search(r'id="id_data_approved_amount_helptext">[^<]*同意时必填', page)
+    events = TrailEvent.objects.count()
+    for amount in ("", "99999999999999"):
+        refused = officer.post(
+            f"/tasks/{task.pk}/",
+            {"op": "decide", "decision": "approve", "data_approved_amount": amount},
+        )
+        assert refused.status_code == 400
+        html = refused.content.decode()
+        assert re.search(r'id="id_data_approved_amount-error">[^<]+<', html), html
+        assert TrailEvent.objects.count() == events
+    assert open_tasks(case)[0].pk == task.pk
+
+
+def test_a_decision_on_a_task_a_colleague_closed_meanwhile_says_why(demo, browser_client):
+    """Both town officers filled in the same unclaimed task; the second one's decision is
+    refused with the reason on top of the page (the form it came from is no longer shown, so
+    an error put on it was never seen)."""
+    from django.test import Client
+
+    from approvals import services
+
+    case = submit("sample", demo.worker1)
+    services.complete(task_id=open_tasks(case)[0].pk, user=demo.chair1, decision="approve")
+    [task] = open_tasks(case)
+    first, second = Client(), Client()
+    first.force_login(demo.town_aid1)
+    second.force_login(demo.town_aid2)
+    assert 'value="decide"' in second.get(f"/tasks/{task.pk}/").content.decode()
+    body = {"op": "decide", "decision": "approve", "data_approved_amount": "80"}
+    assert first.post(f"/tasks/{task.pk}/", body).status_code == 302
+    stale = second.post(f"/tasks/{task.pk}/", body)
+    html = stale.content.decode()
+    assert stale.status_code == 409
+    assert 'value="decide"' not in html
+    assert re.search(r'<ul class="messages"><li class="error" role="status">[^<]*\S', html), html
+
+
+def test_my_cases_names_a_countersigned_step_once(demo, browser_client):
+    """Two officers investigate at once: the applicant sees the step once, not once per
+    officer with nothing to tell them apart."""
+    case = submit("modes_sample", demo.worker1)
+    assert len(open_tasks(case, "investigation")) == 2
+    html = browser_client(demo.worker1).get("/cases/mine/").content.decode()
+    row = html[html.find(case.number) :]
+    row = row[: row.find("</tr>")]
+    assert row.count("Investigation") == 1, row
