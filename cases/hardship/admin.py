@@ -45,6 +45,9 @@ class RegisterEntryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # entries open and close through cases (with their trail), not here
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -57,3 +60,6 @@ class ObjectionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the trail records it; it is not undone here
