@@ -305,6 +305,10 @@ class TaskDetail(generics.RetrieveAPIView):
 
 
 class _TaskAction(APIView):
+    """An operation on a task. Each honours an `Idempotency-Key`: a client that lost the answer
+    (a dropped connection) sends the same request again and gets the first answer back,
+    instead of a 409 for a task it already decided."""
+
     def respond(self, task):
         """The task as the change left it. The service checked the caller's reach before
         acting, so a plain read by id will do (a transfer may even have moved the task out
@@ -326,12 +330,14 @@ class _TaskAction(APIView):
 
 class ClaimTask(_TaskAction):
     @extend_schema(tags=["tasks"], request=None, responses={200: TaskSerializer, **ERRORS})
+    @idempotent
     def post(self, request, pk):
         return self.respond(services.claim(task_id=pk, user=request.user))
 
 
 class ReleaseTask(_TaskAction):
     @extend_schema(tags=["tasks"], request=None, responses={200: TaskSerializer, **ERRORS})
+    @idempotent
     def post(self, request, pk):
         return self.respond(services.release(task_id=pk, user=request.user))
 
@@ -340,6 +346,7 @@ class CompleteTask(_TaskAction):
     @extend_schema(
         tags=["tasks"], request=CompleteSerializer, responses={200: TaskSerializer, **ERRORS}
     )
+    @idempotent
     def post(self, request, pk):
         task = services.complete(task_id=pk, user=request.user, **self.body(CompleteSerializer))
         # The decided task as the service saved it, read under the lock with all it shows: the
@@ -353,6 +360,7 @@ class TransferTask(_TaskAction):
     @extend_schema(
         tags=["tasks"], request=TransferSerializer, responses={200: TaskSerializer, **ERRORS}
     )
+    @idempotent
     def post(self, request, pk):
         return self.respond(
             services.transfer(task_id=pk, user=request.user, **self.body(TransferSerializer))
@@ -366,6 +374,7 @@ class AddApprover(_TaskAction):
     @extend_schema(
         tags=["tasks"], request=AddApproverSerializer, responses={200: TaskSerializer, **ERRORS}
     )
+    @idempotent
     def post(self, request, pk):
         data = self.body(AddApproverSerializer)
         task = services.add_approver(
@@ -384,6 +393,7 @@ class SendBack(_TaskAction):
     @extend_schema(
         tags=["tasks"], request=SendBackSerializer, responses={200: TaskSerializer, **ERRORS}
     )
+    @idempotent
     def post(self, request, pk):
         return self.respond(
             services.send_back(task_id=pk, user=request.user, **self.body(SendBackSerializer))
@@ -398,6 +408,7 @@ class UrgeTask(_TaskAction):
         request=UrgeSerializer,
         responses={200: TaskSerializer, 429: ErrorSerializer, **ERRORS},
     )
+    @idempotent
     def post(self, request, pk):
         return self.respond(
             services.urge(task_id=pk, user=request.user, **self.body(UrgeSerializer))
@@ -408,6 +419,7 @@ class CCTask(_TaskAction):
     """抄送: give people read access to the case and notify them."""
 
     @extend_schema(tags=["tasks"], request=CCSerializer, responses={200: TaskSerializer, **ERRORS})
+    @idempotent
     def post(self, request, pk):
         return self.respond(services.cc(task_id=pk, user=request.user, **self.body(CCSerializer)))
 

@@ -363,3 +363,28 @@ def test_trail_records_actor_and_source_ip(demo, api):
     assert completed["source_ip"] == "10.9.9.9" and completed["actor"]["username"] == "chair1"
     # The next step was opened by the chair's decision.
     assert by_action["task.created"][1]["actor"]["username"] == "chair1"
+
+
+def test_a_decision_sent_again_with_its_idempotency_key_gets_the_first_answer(demo, api):
+    """A client whose connection dropped after deciding cannot know it went through: sent
+    again with the same Idempotency-Key, the decision answers as the first time (not 409
+    "task closed") and is recorded once; the same key for another request is refused."""
+    from cases.models import TrailEvent
+
+    case = submit_sample(demo.worker1)
+    task = open_task(case)
+    chair = api(demo.chair1)
+    url = f"/api/v1/tasks/{task.pk}/complete/"
+    body = {"decision": "approve", "data": {"note": "ok"}}
+    first = chair.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="decide-1")
+    assert first.status_code == 200, first.json()
+    events = TrailEvent.objects.filter(case=case).count()
+    again = chair.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="decide-1")
+    assert again.status_code == 200 and again.json() == first.json()
+    assert TrailEvent.objects.filter(case=case).count() == events
+    other = chair.post(
+        url, {"decision": "reject", "comment": "no"}, format="json", HTTP_IDEMPOTENCY_KEY="decide-1"
+    )
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    without_key = chair.post(url, body, format="json")
+    assert without_key.status_code == 409 and without_key.json()["code"] == "task_closed"
