@@ -28,3 +28,15 @@ def purge_idempotency_records(now=None):
             if not batch:
                 return purged
             purged += IdempotencyRecord.objects.filter(pk__in=batch).delete()[0]
+
+
+def change_password(form):
+    """Save a valid PasswordChangeForm and revoke the user's API tokens in one transaction: a
+    token obtained with the old password (perhaps by whoever learned it) must not outlive it.
+    The caller keeps the session it changed the password from (update_session_auth_hash)."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        user = form.save()
+        Token.objects.filter(user=user).delete()
+    return user

@@ -19,6 +19,7 @@ urlpatterns = [
     path("apply/", core_views.apply, name="apply"),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", core_views.PasswordChangeView.as_view(), name="password-change"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("approvals.urls")),
     path("", include("cases.urls")),

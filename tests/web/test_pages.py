@@ -425,3 +425,41 @@ def test_my_cases_names_a_countersigned_step_once(demo, browser_client):
     row = html[html.find(case.number) :]
     row = row[: row.find("</tr>")]
     assert row.count("Investigation") == 1, row
+
+
+def test_a_user_changes_their_password_and_their_api_tokens_go(demo, client, api):
+    from rest_framework.authtoken.models import Token
+
+    from organizations.demo import DEMO_PASSWORD
+
+    token, _created = Token.objects.get_or_create(user=demo.worker1)
+    client.force_login(demo.worker1)
+    menu = client.get("/cases/mine/").content.decode()
+    assert 'href="/accounts/password/"' in menu
+    page = client.get("/accounts/password/")
+    assert page.status_code == 200 and "修改密码" in page.content.decode()
+    wrong = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "not-my-password",
+            "new_password1": "Lotus-pond-2027",
+            "new_password2": "Lotus-pond-2027",
+        },
+    )
+    assert wrong.status_code == 400 and 'id="id_old_password-error"' in wrong.content.decode()
+    changed = client.post(
+        "/accounts/password/",
+        {
+            "old_password": DEMO_PASSWORD,
+            "new_password1": "Lotus-pond-2027",
+            "new_password2": "Lotus-pond-2027",
+        },
+    )
+    assert changed.status_code == 302
+    landed = client.get(changed["Location"], follow=True)
+    assert landed.status_code == 200 and "密码已修改。" in landed.content.decode()  # signed in
+    demo.worker1.refresh_from_db()
+    assert demo.worker1.check_password("Lotus-pond-2027")
+    assert not Token.objects.filter(key=token.key).exists()
+    stale = client.__class__().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert stale.status_code == 401
