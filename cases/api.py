@@ -101,8 +101,16 @@ class StrictBooleanFilter(filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+def _process_choices():
+    from workflows.base import registered
+
+    return [(name, name) for name in sorted(registered())]
+
+
 class CaseFilter(filters.FilterSet):
-    process = filters.CharFilter()
+    # A process that does not exist is named as the bad filter (400), as a bad status is, not
+    # answered with an empty list.
+    process = filters.ChoiceFilter(choices=_process_choices)
     status = filters.ChoiceFilter(choices=CaseStatus.choices)
     organization = filters.NumberFilter(
         method="filter_organization", label="organization id (and its subtree)"

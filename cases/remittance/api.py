@@ -149,7 +149,7 @@ class Overview(APIView):
     @extend_schema(
         tags=["remittance"],
         parameters=[OpenApiParameter("period", str, required=True, description="YYYY-MM")],
-        responses={200: OverviewSerializer, 400: ErrorSerializer},
+        responses={200: OverviewSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request):
         period = services.parse_period(request.query_params.get("period"))

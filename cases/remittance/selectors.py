@@ -6,9 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import CaseStatus
 from core.config import parameter, parameter_for_each
+from core.errors import Forbidden
 from organizations.models import Organization, OrganizationKind
 from organizations.selectors import officer_paths, subtree_q
 
@@ -119,7 +121,10 @@ def _state(remittance):
 def overview(user, period):
     """Every grassroots union in the user's reach with its regular declaration of `period`:
     declared / paid / verified, late or not, amounts — unions that have not declared too.
-    Two queries, whatever the number of unions."""
+    Two queries, whatever the number of unions. A member who holds no office has no unions
+    to see: refused (403), not answered with an empty overview."""
+    if not officer_paths(user):
+        raise Forbidden(_("Only the officers of a union see the fund remittance overview."))
     unions = list(
         Organization.objects.filter(
             subtree_q(officer_paths(user)), kind=OrganizationKind.GRASSROOTS

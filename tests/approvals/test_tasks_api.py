@@ -388,3 +388,15 @@ def test_a_decision_sent_again_with_its_idempotency_key_gets_the_first_answer(de
     assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
     without_key = chair.post(url, body, format="json")
     assert without_key.status_code == 409 and without_key.json()["code"] == "task_closed"
+
+
+def test_a_case_list_filter_for_a_process_that_does_not_exist_names_it(demo, api):
+    """?process=xyz answered 200 with an empty list — a misspelt filter looked like "no
+    cases" — while ?status=bogus was a 400 naming the field."""
+    submit_sample(demo.worker1)
+    officer = api(demo.town_aid1)
+    assert officer.get("/api/v1/cases/?process=sample").json()["count"] == 1
+    for query in ("process=xyz", "status=bogus"):
+        refused = officer.get(f"/api/v1/cases/?{query}")
+        assert refused.status_code == 400, query
+        assert list(refused.json()["fields"]) == [query.split("=")[0]]

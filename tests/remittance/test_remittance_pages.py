@@ -302,3 +302,14 @@ def test_a_month_that_does_not_exist_is_still_no_such_month(demo, api):
         )
     assert response.status_code == 400
     assert response.json()["fields"]["period"] == ["月份不存在。"]
+
+
+def test_the_overview_refuses_a_member_who_holds_no_office(demo, api):
+    """It answered a plain member 200 with an empty overview."""
+    refused = api(demo.worker1).get("/api/v1/fee-remittances/overview/?period=2026-01")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    assert (
+        api(demo.town_finance)
+        .get("/api/v1/fee-remittances/overview/?period=2026-01")
+        .json()["unions"]
+    )

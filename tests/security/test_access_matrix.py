@@ -640,9 +640,9 @@ GET  /api/v1/mediation-cases/{id}/notice.pdf             MD      | 200/N   N/N  
 GET  /api/v1/mediation-cases/{id}/agreement.pdf          MS      | 200/N   N/N    N/N    200/N  200/N  200/N  200/N  200/N  | 200   200   200   U    | 200/N   N/N    200/N   200/N  200/N
 
 # --- remittance: the treasurer declares (another town's union is "no such organization", 400
-# as for an id that does not exist); finance officers import
+# as for an id that does not exist); finance officers import; the overview is for officers
 POST /api/v1/fee-remittances/                            U       | F/400   F/400  201/400 F/400 F/400  F/400  F/400  F/400  | F     F     F     U    | F/400   F/400  F/400   F/400  F/400
-GET  /api/v1/fee-remittances/overview/                   -       | 200     200    200    200    200    200    200    200    | 200   200   200   U    | 200     200    200     200    200
+GET  /api/v1/fee-remittances/overview/                   -       | F       200    200    200    200    200    200    200    | 200   200   200   U    | F       200    200     200    200
 GET  /api/v1/fee-remittances/member-dues/                -       | 200     200    200    200    200    200    200    200    | 200   200   200   U    | 200     200    200     200    200
 POST /api/v1/fee-remittances/imports/                    -       | F       F      F      F      202    F      F      F      | F     F     F     U    | F       F      F       F      F
 GET  /api/v1/fee-remittances/imports/{id}/               import  | -/N     -/N    -/N    -/N    200/N  -/N    -/N    -/N    | -/N   -/N   -/N   U    | -/N     -/N    -/N     -/N    -/N
