@@ -5,6 +5,7 @@ them and sent by Celery after commit; see notifications.services."""
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -74,7 +75,11 @@ class WebhookEndpoint(models.Model):
         verbose_name=_("organization"),
     )
     name = models.CharField(_("name"), max_length=100)
-    url = models.URLField(_("URL"), max_length=500)
+    # What the sender posts to (notifications.channels): an ftp:// address was accepted here
+    # and then failed every delivery.
+    url = models.URLField(
+        _("URL"), max_length=500, validators=[URLValidator(schemes=["http", "https"])]
+    )
     secret = models.CharField(
         _("secret"),
         max_length=200,

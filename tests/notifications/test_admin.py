@@ -47,3 +47,27 @@ def test_what_someone_was_told_cannot_be_added_or_rewritten_in_the_admin(rows, a
     admin_client.post(url, {"title": "rewritten", "verb": "v", "event": "e"})
     notification.refresh_from_db()
     assert notification.title == "t"
+
+
+def test_a_webhook_address_the_sender_cannot_post_to_is_refused(demo, client):
+    from notifications.models import WebhookEndpoint
+
+    client.force_login(demo.admin)
+    base = {
+        "organization": demo.org("示范县总工会").pk,
+        "name": "群机器人",
+        "secret": "",
+        "is_active": "on",
+        "include_descendants": "on",
+        "created_at_0": "2026-12-01",
+        "created_at_1": "08:00:00",
+    }
+    refused = client.post(
+        "/admin/notifications/webhookendpoint/add/", {**base, "url": "ftp://example.com/x"}
+    )
+    assert refused.status_code == 200 and 'class="errorlist' in refused.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+    added = client.post(
+        "/admin/notifications/webhookendpoint/add/", {**base, "url": "https://example.com/hook"}
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
