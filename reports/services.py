@@ -185,7 +185,9 @@ def trail_file(user, case_id, fmt):
     if fmt == "pdf":
         content = pdf.trail_pdf(case, events, trail.verify_events(events))
     else:
-        content = csvfile.table_csv(tables.TRAIL_COLUMNS, (tables.trail_row(e) for e in events))
+        content = csvfile.table_csv(
+            tables.TRAIL_COLUMNS, (tables.trail_row(e, case.process) for e in events)
+        )
     return _file(content, f"{case.number}-审计轨迹.{fmt}", fmt)
 
 

@@ -151,7 +151,7 @@ def trail_pdf(case, events, verification):
     for event in events:
         who = tables._person(event.actor) or "系统"
         if event.actor_role:
-            who = f"{who}（{zh.label(zh.ROLE, event.actor_role)}）"
+            who = f"{who}（{zh.role(event.actor_role)}）"
         if event.on_behalf_of_id:
             who = f"{who}，代 {tables._person(event.on_behalf_of)}"
         detail = event.comment
@@ -162,7 +162,7 @@ def trail_pdf(case, events, verification):
             [
                 str(event.seq),
                 _p(_moment(event.at), styles["cell"]),
-                _p(zh.label(zh.ACTION, event.action), styles["cell"]),
+                _p(zh.action(event.action), styles["cell"]),
                 _p(who, styles["cell"]),
                 _p(zh.step_label(case.process, event.step) if event.step else "", styles["cell"]),
                 _p(detail, styles["cell"]),

@@ -247,26 +247,26 @@ def _person(user):
 
 
 TRAIL_COLUMNS = (
-    ("序号", "int", lambda e: e.seq),
-    ("时间", "datetime", lambda e: e.at),
-    ("操作", "text", lambda e: zh.label(zh.ACTION, e.action)),
-    ("操作代码", "text", lambda e: e.action),
-    ("操作人", "text", lambda e: _person(e.actor) or "系统"),
-    ("角色", "text", lambda e: zh.label(zh.ROLE, e.actor_role)),
-    ("代理对象", "text", lambda e: _person(e.on_behalf_of)),
-    ("环节", "text", lambda e: e.step),
-    ("任务", "int", lambda e: e.task_id),
-    ("意见", "text", lambda e: e.comment),
+    ("序号", "int", lambda e, process: e.seq),
+    ("时间", "datetime", lambda e, process: e.at),
+    ("操作", "text", lambda e, process: zh.action(e.action)),
+    ("操作代码", "text", lambda e, process: e.action),
+    ("操作人", "text", lambda e, process: _person(e.actor) or "系统"),
+    ("角色", "text", lambda e, process: zh.role(e.actor_role)),
+    ("代理对象", "text", lambda e, process: _person(e.on_behalf_of)),
+    ("环节", "text", lambda e, process: zh.step_label(process, e.step) if e.step else ""),
+    ("任务", "int", lambda e, process: e.task_id),
+    ("意见", "text", lambda e, process: e.comment),
     (
         "数据",
         "text",
-        lambda e: json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data else "",
+        lambda e, process: json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data else "",
     ),
-    ("来源IP", "text", lambda e: e.source_ip or ""),
-    ("前一哈希", "text", lambda e: e.prev_hash),
-    ("哈希", "text", lambda e: e.hash),
+    ("来源IP", "text", lambda e, process: e.source_ip or ""),
+    ("前一哈希", "text", lambda e, process: e.prev_hash),
+    ("哈希", "text", lambda e, process: e.hash),
 )
 
 
-def trail_row(event):
-    return [get(event) for _header, _kind, get in TRAIL_COLUMNS]
+def trail_row(event, process):
+    return [get(event, process) for _header, _kind, get in TRAIL_COLUMNS]

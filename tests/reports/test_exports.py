@@ -4,6 +4,7 @@ with progress and a download."""
 
 import csv
 import io
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -77,7 +78,8 @@ def test_summary_as_xlsx_holds_the_same_numbers(demo, api, known):
         ("案件总体", "期末逾期", "困难职工帮扶"): 1,
         ("案件总体", "办结案件：已撤回", "劳动争议调解"): 1,
         ("办理时长", "困难职工帮扶·县总工会审批", "超期完成数"): 1,
-        ("办理时长", "工会经费上解·缴款", "中位时长（小时）"): "551.5",
+        # Steps are named as on the pages (the flows' titles).
+        ("办理时长", "工会经费上解·登记缴纳", "中位时长（小时）"): "551.5",
         ("月度新立案件", "2026-03", "劳动争议调解"): 5,
     }
     for key, value in expected.items():
@@ -166,6 +168,15 @@ def test_a_trail_as_pdf_and_csv_with_every_hash(demo, api, known):
     assert [(r[0], r[-2], r[-1]) for r in rows[1:]] == [
         (str(e.seq), e.prev_hash, e.hash) for e in events
     ]
+    # Every action, role and step by its Chinese name, as on the case page (codes were left
+    # raw: attachment.uploaded, grassroots_review …); the action's code has its own column.
+    header = rows[0]
+    named = [dict(zip(header, r, strict=True)) for r in rows[1:]]
+    for row in named:
+        for column in ("操作", "角色", "环节"):
+            assert not re.search(r"[a-z_]{3,}", row[column]), (column, row[column])
+    assert {r["操作代码"] for r in named} >= {"case.submitted", "task.completed"}
+    assert "基层工会审核" in {r["环节"] for r in named}
 
 
 def test_the_yearly_report_in_chinese_with_charts(demo, api, known):
