@@ -255,9 +255,20 @@ class MediatorConflict(models.Model):
         from stdnum.cn import uscc
         from stdnum.exceptions import ValidationError as StdnumError
 
+        from organizations.models import Membership, Role
+
+        errors = {}
         try:
             self.employer_credit_code = uscc.validate(self.employer_credit_code)
-        except StdnumError as exc:
-            raise ValidationError(
-                {"employer_credit_code": _("Not a valid unified social credit code.")}
-            ) from exc
+        except StdnumError:
+            errors["employer_credit_code"] = _("Not a valid unified social credit code.")
+        if (
+            self.mediator_id
+            and not Membership.objects.filter(
+                user_id=self.mediator_id, role__in=(Role.MEDIATOR, Role.MEDIATION_HEAD)
+            ).exists()
+        ):
+            # Recorded for someone who is never assigned, it would protect no one.
+            errors["mediator"] = _("Only a mediator or mediation head is assigned to disputes.")
+        if errors:
+            raise ValidationError(errors)

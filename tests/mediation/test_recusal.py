@@ -85,6 +85,17 @@ def test_conflict_admin_validates_the_credit_code(demo):
     assert conflict.employer_credit_code == CREDIT_CODE
 
 
+def test_a_conflict_is_recorded_only_for_someone_who_mediates(demo):
+    """Recorded for a finance officer (never assigned a dispute), it protected no one."""
+    from django.core.exceptions import ValidationError
+
+    conflict = MediatorConflict(mediator=demo.xs_finance, employer_credit_code=CREDIT_CODE)
+    with pytest.raises(ValidationError) as refused:
+        conflict.full_clean()
+    assert list(refused.value.message_dict) == ["mediator"]
+    MediatorConflict(mediator=demo.xs_med_head, employer_credit_code=CREDIT_CODE).full_clean()
+
+
 def test_recusal_granted_sends_the_case_back_to_assignment(demo, api, mediating):
     case = mediating
     with time_machine.travel(at(2026, 3, 3, 9, 0), tick=False):
