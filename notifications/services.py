@@ -83,7 +83,7 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
             channel=Channel.EMAIL,
             recipient=u,
             dedupe_key=dedupe_key(event, Channel.EMAIL, u.pk),
-            payload=_email_payload(u, title, body, case),
+            payload=_email_payload(u, title, body, case, data),
             created_at=now,
             next_attempt_at=now,
         )
@@ -242,12 +242,17 @@ def _endpoints_covering(organization):
     )
 
 
-def _email_payload(user, title, body, case):
+def _email_payload(user, title, body, case, data=None):
     subject = " ".join(title.split())  # a header: no line breaks
     text = body or title
     if case is not None:
-        subject = f"[{case.number}] {subject}"
+        if case.number not in subject:
+            subject = f"[{case.number}] {subject}"
         text += "\n\n" + _("Case: %(number)s") % {"number": case.number}
+        if settings.SITE_URL:  # where the reader acts: the task, else the case
+            task = (data or {}).get("task")
+            path = f"/tasks/{task}/" if task else f"/cases/{case.pk}/"
+            text += "\n" + settings.SITE_URL.rstrip("/") + path
     return {"to": [user.email], "subject": subject, "body": text}
 
 

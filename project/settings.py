@@ -427,6 +427,10 @@ EXPORT_RETENTION_DAYS = _whole_number_from_env("EXPORT_RETENTION_DAYS", 7, unit=
 # as a background export job.
 REPORTS_EXPORT_SYNC_MAX_ROWS = _whole_number_from_env("EXPORT_SYNC_MAX_ROWS", 2000)
 
+# The site's address as its users reach it (https://union.example.org): emails link to the
+# task or case they are about. Empty: no link.
+SITE_URL = os.environ.get("SITE_URL", "").strip()
+
 # --- Sensitive data ---------------------------------------------------------------------------
 # Fernet keys (newest first) for encrypted columns, and the key of duplicate-lookup hashes.
 # Both derive from SECRET_KEY when unset, which is only acceptable in development.

@@ -312,8 +312,11 @@ def task_opened(task, *, case):
     if task.due_at:
         who["due_at"] = task.due_at
     trail.append(case, "task.created", task=task, data=who)
+    # The slots of one round offered to a role (two investigators …) are one piece of news for
+    # each holder of the role: told once per round, not once per slot.
+    offered = not task.owner_id and task.batch
     notify(
-        event=f"task:{task.pk}:opened",
+        event=f"round:{task.batch}:opened" if offered else f"task:{task.pk}:opened",
         recipients=recipients_for(task),
         verb="task_created",
         title=_("New task: %(title)s (%(number)s)")

@@ -323,9 +323,11 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
 
 
 def _tell_applicant_of_decision(task, decision):
+    case = task.case
     if task.kind == TaskKind.CONSULT or isinstance(task.flow_task, Supplement):
         return
-    case = task.case
+    if task.owner_id == case.applicant_id:  # a step of their own (a payment): they know
+        return
     notify(
         event=f"task:{task.pk}:decided",
         recipients=[case.applicant],

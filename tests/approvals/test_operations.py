@@ -409,3 +409,42 @@ def test_a_delegation_longer_than_configured_is_refused_naming_the_end(demo, api
     assert ask(31).status_code == 400
     assert not Delegation.objects.exists()
     assert ask(30).status_code == 201
+
+
+def test_the_slots_of_a_round_offered_to_a_role_are_news_once(demo, api):
+    """Two investigators at once: each town aid officer is told of the new step once, not once
+    per slot with nothing to tell the two apart; a named task is told to its person."""
+    case = submit("modes_sample", demo.worker1)
+    assert len(open_tasks(case, "investigation")) == 2
+    told = Notification.objects.filter(case=case, verb="task_created")
+    per_person = {}
+    for username in told.values_list("recipient__username", flat=True):
+        per_person[username] = per_person.get(username, 0) + 1
+    assert per_person == {"town_aid1": 1, "town_aid2": 1}
+
+
+def test_the_applicant_is_not_told_of_their_own_step(demo, api):
+    """A step the applicant acts on themselves (recording a payment) is not news to them."""
+    from cases.models import Case
+
+    response = post(
+        api(demo.treasurer1),
+        "/api/v1/fee-remittances/",
+        {"period": "2026-01", "payroll_total": "100000.00", "headcount": 10, "member_count": 9},
+    )
+    assert response.status_code == 201, response.json()
+    case = Case.objects.get(pk=response.json()["id"])
+    complete(api(demo.chair1), open_tasks(case)[0])
+    [payment] = open_tasks(case)
+    before = Notification.objects.filter(recipient=demo.treasurer1, verb="step_decided").count()
+    done = complete(
+        api(demo.treasurer1),
+        payment,
+        "submit",
+        data={"paid_amount": "800.00", "paid_on": "2026-02-10", "bank_reference": "ICBC-1"},
+    )
+    assert done.status_code == 200, done.json()
+    assert (
+        Notification.objects.filter(recipient=demo.treasurer1, verb="step_decided").count()
+        == before
+    )

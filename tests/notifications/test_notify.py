@@ -301,3 +301,25 @@ def test_an_event_repeated_within_a_batch_is_written_once(make_case, make_user):
 def test_batched_refuses_to_run_outside_a_transaction():
     with pytest.raises(RuntimeError, match="transaction"), batched():
         pass
+
+
+def test_an_email_links_to_what_it_is_about_and_names_the_case_once(
+    make_case, make_user, eager_celery, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://union.example.org/"
+    case = make_case()
+    member = make_user(email="wang@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        _notify(
+            case,
+            [member],
+            event="task:77:opened",
+            title=f"新待办：基层工会审核（{case.number}）",
+            data={"task": 77},
+        )
+        _notify(case, [member], event=f"case:{case.pk}:approved", title="您的申请已批准")
+    task_mail, case_mail = mailoutbox
+    assert task_mail.subject == f"新待办：基层工会审核（{case.number}）"  # not [number] twice
+    assert "https://union.example.org/tasks/77/" in task_mail.body
+    assert case_mail.subject == f"[{case.number}] 您的申请已批准"
+    assert f"https://union.example.org/cases/{case.pk}/" in case_mail.body

@@ -158,7 +158,7 @@ def test_twenty_completions_of_one_task_decide_it_once(api, town, union, endpoin
     # The applicant is told of the decision once; the approvers of the next step once each.
     decided = Notification.objects.filter(event=f"task:{task.pk}:decided")
     assert list(decided.values_list("recipient__username", flat=True)) == ["worker1"]
-    opened = Delivery.objects.filter(event=f"task:{approval.pk}:opened")
+    opened = Delivery.objects.filter(event=f"round:{approval.batch}:opened")
     aid_officers = Membership.objects.filter(organization=town, role="aid_officer").count()
     assert opened.filter(channel=Channel.EMAIL).count() == aid_officers
     assert opened.filter(channel=Channel.WEBHOOK).count() == 1
