@@ -146,3 +146,14 @@ def _may_take_agrees_with_the_queue(monkeypatch):
         return answer
 
     monkeypatch.setattr(selectors, "may_take", checked)
+
+
+@pytest.fixture
+def browser_client(client):
+    """The pages' client, signed in as the given user: `browser_client(demo.chair1).get(…)`."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

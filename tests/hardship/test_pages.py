@@ -7,7 +7,6 @@ import struct
 import zlib
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -20,15 +19,6 @@ from cases.models import Case
 from .helpers import approve, fire, investigate, open_tasks, pay, ric_number, submit
 
 APPLY = "/hardship/apply/"
-
-
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
 
 
 def form_body(**overrides):
@@ -91,8 +81,8 @@ def upload(client, case, content, *, name="收入证明.png", kind="income_proof
 # --- The application form ---------------------------------------------------------------------
 
 
-def test_apply_form_renders_for_a_phone(demo, as_user):
-    page = html(as_user(demo.worker1).get(APPLY))
+def test_apply_form_renders_for_a_phone(demo, browser_client):
+    page = html(browser_client(demo.worker1).get(APPLY))
     assert '<form method="post" class="stack"' in page
     # The ID number's format is checked as you type; the checksum on the server.
     assert 'pattern="[0-9]{17}[0-9Xx]"' in input_tag(page, "id_number")
@@ -104,14 +94,14 @@ def test_apply_form_renders_for_a_phone(demo, as_user):
         assert f'<label for="id_{name}"' in page, name
     # Only chairs may apply for someone else.
     assert 'name="on_behalf_of"' not in page
-    assert 'name="on_behalf_of"' in html(as_user(demo.chair1).get(APPLY))
+    assert 'name="on_behalf_of"' in html(browser_client(demo.chair1).get(APPLY))
     # The apply page offers the form; an officer who is no member is not offered it.
-    assert APPLY in html(as_user(demo.worker1).get("/apply/"))
-    assert APPLY not in html(as_user(demo.town_aid1).get("/apply/"))
+    assert APPLY in html(browser_client(demo.worker1).get("/apply/"))
+    assert APPLY not in html(browser_client(demo.town_aid1).get("/apply/"))
 
 
-def test_a_bad_id_number_is_shown_next_to_the_field_and_nothing_is_created(demo, as_user):
-    client = as_user(demo.worker1)
+def test_a_bad_id_number_is_shown_next_to_the_field_and_nothing_is_created(demo, browser_client):
+    client = browser_client(demo.worker1)
     good = ric_number(1)
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
     response = client.post(APPLY, form_body(id_number=wrong_check))
@@ -130,8 +120,8 @@ def test_a_bad_id_number_is_shown_next_to_the_field_and_nothing_is_created(demo,
     assert Case.objects.count() == 0 and HardshipApplication.objects.count() == 0
 
 
-def test_a_good_application_goes_to_its_case_page(demo, as_user):
-    client = as_user(demo.worker1)
+def test_a_good_application_goes_to_its_case_page(demo, browser_client):
+    client = browser_client(demo.worker1)
     response = client.post(APPLY, form_body(annual_income="12000.00", rigid_expenses="0"))
     case = Case.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
@@ -143,12 +133,12 @@ def test_a_good_application_goes_to_its_case_page(demo, as_user):
     assert 'data-testid="proposed-category" data-category="deep"' in page
     # The applicant sees their own ID number whole; an auditor sees it masked.
     assert ric_number(1) in page
-    audit = html(as_user(demo.county_auditor).get(response["Location"]))
+    audit = html(browser_client(demo.county_auditor).get(response["Location"]))
     assert ric_number(1) not in audit and ric_number(1)[:6] + "********" in audit
 
 
-def test_a_chair_applies_for_a_member_of_the_union(demo, as_user):
-    client = as_user(demo.chair1)
+def test_a_chair_applies_for_a_member_of_the_union(demo, browser_client):
+    client = browser_client(demo.chair1)
     refused = client.post(APPLY, form_body(on_behalf_of="worker3"))  # another union's member
     assert refused.status_code == 403 and Case.objects.count() == 0
     assert 'class="errors"' in html(refused)
@@ -160,8 +150,8 @@ def test_a_chair_applies_for_a_member_of_the_union(demo, as_user):
     assert (case.applicant, case.submitted_by) == (demo.worker2, demo.chair1)
 
 
-def test_a_second_open_application_is_refused_on_the_form(demo, as_user):
-    client = as_user(demo.worker1)
+def test_a_second_open_application_is_refused_on_the_form(demo, browser_client):
+    client = browser_client(demo.worker1)
     client.post(APPLY, form_body())
     again = client.post(APPLY, form_body())
     assert again.status_code == 409 and Case.objects.count() == 1
@@ -171,9 +161,9 @@ def test_a_second_open_application_is_refused_on_the_form(demo, as_user):
 # --- Attachments ------------------------------------------------------------------------------
 
 
-def test_an_uploaded_file_is_listed_and_downloads_within_reach_only(demo, api, as_user):
+def test_an_uploaded_file_is_listed_and_downloads_within_reach_only(demo, api, browser_client):
     case = submit(api, demo.worker1)
-    client = as_user(demo.worker1)
+    client = browser_client(demo.worker1)
     page = html(client.get(f"/cases/{case.pk}/"))
     # The upload form of the case page: multipart, with the kinds of the hardship policy.
     assert 'enctype="multipart/form-data"' in page and 'value="income_proof"' in page
@@ -187,20 +177,20 @@ def test_an_uploaded_file_is_listed_and_downloads_within_reach_only(demo, api, a
     assert f'href="{download}"' in page and "收入证明.png" in page
 
     for user in (demo.worker1, demo.chair1, demo.town_aid1, demo.county_auditor):
-        got = as_user(user).get(download)
+        got = browser_client(user).get(download)
         assert got.status_code == 200, user.username
         assert b"".join(got.streaming_content) == content
         assert got["Content-Type"] == "image/png"
     for user in (demo.xs_aid1, demo.worker2):
-        assert as_user(user).get(download).status_code == 404, user.username
-        assert as_user(user).get(f"/cases/{case.pk}/attachments/").status_code == 404
+        assert browser_client(user).get(download).status_code == 404, user.username
+        assert browser_client(user).get(f"/cases/{case.pk}/attachments/").status_code == 404
 
 
-def test_a_second_send_of_the_same_upload_form_adds_nothing(demo, api, as_user):
+def test_a_second_send_of_the_same_upload_form_adds_nothing(demo, api, browser_client):
     """A double tap on a slow phone, or a resend after a timeout: the same rendered form (its
     one-time key) uploads once, and the second send goes where the first went."""
     case = submit(api, demo.worker1)
-    client = as_user(demo.worker1)
+    client = browser_client(demo.worker1)
     page = html(client.get(f"/cases/{case.pk}/"))
     key = re.search(r'name="form_key" value="([0-9a-f]{32})"', page).group(1)
     back = f"/cases/{case.pk}/"
@@ -225,24 +215,24 @@ def test_a_second_send_of_the_same_upload_form_adds_nothing(demo, api, as_user):
     assert Attachment.objects.filter(case=case).count() == 2
 
 
-def test_a_refused_file_is_shown_next_to_the_field(demo, api, as_user):
+def test_a_refused_file_is_shown_next_to_the_field(demo, api, browser_client):
     case = submit(api, demo.worker1)
-    client = as_user(demo.worker1)
+    client = browser_client(demo.worker1)
     response = upload(client, case, b"MZ\x90\x00" + b"\x00" * 100, name="virus.png")
     assert response.status_code == 400
     assert "PNG" in field_error(html(response), "upload_file")
     assert not Attachment.objects.exists()
     # Officers not acting on the case are not offered the form, and cannot post it.
-    officer = as_user(demo.county_auditor)
+    officer = browser_client(demo.county_auditor)
     assert 'enctype="multipart/form-data"' not in html(officer.get(f"/cases/{case.pk}/"))
     refused = upload(officer, case, png())
     assert refused.status_code == 403 and not Attachment.objects.exists()
     assert 'class="error"' in html(refused)  # the refusal is said, though no form is shown
 
 
-def test_the_applicant_uploads_no_more_once_the_case_is_closed(demo, api, as_user):
+def test_the_applicant_uploads_no_more_once_the_case_is_closed(demo, api, browser_client):
     case = submit(api, demo.worker1)
-    client = as_user(demo.worker1)
+    client = browser_client(demo.worker1)
     client.post(f"/cases/{case.pk}/withdraw/", {"reason": "solved"})
     assert 'enctype="multipart/form-data"' not in html(client.get(f"/cases/{case.pk}/"))
     closed = upload(client, case, png())
@@ -264,40 +254,44 @@ def on_notice(api, demo):
 OBJECTION_FORM = 'data-testid="objection"'
 
 
-def test_the_objection_form_is_only_for_members_of_the_union_during_the_notice(demo, api, as_user):
+def test_the_objection_form_is_only_for_members_of_the_union_during_the_notice(
+    demo, api, browser_client
+):
     case = submit(api, demo.worker1, aid_type="medical", requested_amount="3000.00")
     # Before the notice: nobody is offered the form.
-    assert OBJECTION_FORM not in html(as_user(demo.chair1).get(f"/cases/{case.pk}/"))
-    assert as_user(demo.worker2).get(f"/hardship/notices/{case.pk}/").status_code == 404
+    assert OBJECTION_FORM not in html(browser_client(demo.chair1).get(f"/cases/{case.pk}/"))
+    assert browser_client(demo.worker2).get(f"/hardship/notices/{case.pk}/").status_code == 404
     approve(api, demo.chair1, case, "grassroots_review")
     investigate(api, demo, case)
 
     # During the notice. A member of the union finds it in the notices and may object.
-    member = as_user(demo.worker2)
+    member = browser_client(demo.worker2)
     listing = html(member.get("/hardship/notices/"))
     assert case.number in listing and f'href="/hardship/notices/{case.pk}/"' in listing
     assert OBJECTION_FORM in html(member.get(f"/hardship/notices/{case.pk}/"))
     # The chair is a member too: the case page shows the notice and the form.
-    page = html(as_user(demo.chair1).get(f"/cases/{case.pk}/"))
+    page = html(browser_client(demo.chair1).get(f"/cases/{case.pk}/"))
     assert 'data-state="running"' in page and OBJECTION_FORM in page
     # The applicant sees the notice running, without the form.
-    page = html(as_user(demo.worker1).get(f"/cases/{case.pk}/"))
+    page = html(browser_client(demo.worker1).get(f"/cases/{case.pk}/"))
     assert 'data-state="running"' in page and OBJECTION_FORM not in page
-    assert OBJECTION_FORM not in html(as_user(demo.worker1).get(f"/hardship/notices/{case.pk}/"))
+    assert OBJECTION_FORM not in html(
+        browser_client(demo.worker1).get(f"/hardship/notices/{case.pk}/")
+    )
     # An officer of the town sees the notice on the case page, is not offered the form.
-    page = html(as_user(demo.town_aid1).get(f"/cases/{case.pk}/"))
+    page = html(browser_client(demo.town_aid1).get(f"/cases/{case.pk}/"))
     assert 'data-state="running"' in page and OBJECTION_FORM not in page
     # A member of another union sees nothing of it.
-    other = as_user(demo.worker3)
+    other = browser_client(demo.worker3)
     assert case.number not in html(other.get("/hardship/notices/"))
     assert other.get(f"/hardship/notices/{case.pk}/").status_code == 404
     assert other.post(f"/hardship/notices/{case.pk}/", {"reason": "x"}).status_code == 404
     assert not Objection.objects.exists()
 
 
-def test_an_objection_sends_the_case_back_to_investigation(demo, api, as_user):
+def test_an_objection_sends_the_case_back_to_investigation(demo, api, browser_client):
     case = on_notice(api, demo)
-    member = as_user(demo.worker2)
+    member = browser_client(demo.worker2)
     empty = member.post(f"/hardship/notices/{case.pk}/", {"reason": "  "})
     assert empty.status_code == 400 and field_error(html(empty), "objection_reason")
     assert not Objection.objects.exists()
@@ -312,13 +306,13 @@ def test_an_objection_sends_the_case_back_to_investigation(demo, api, as_user):
     assert not CaseTask.objects.filter(
         case=case, flow_task__endswith=".public_notice", status="SCHEDULED"
     ).exists()
-    page = html(as_user(demo.worker1).get(f"/cases/{case.pk}/"))
+    page = html(browser_client(demo.worker1).get(f"/cases/{case.pk}/"))
     assert 'data-step="investigation"' in page and OBJECTION_FORM not in page
 
 
-def test_the_chair_objects_from_the_case_page(demo, api, as_user):
+def test_the_chair_objects_from_the_case_page(demo, api, browser_client):
     case = on_notice(api, demo)
-    chair = as_user(demo.chair1)
+    chair = browser_client(demo.chair1)
     refused = chair.post(f"/hardship/notices/{case.pk}/", {"reason": "", "from": "case"})
     # Shown again on the case page, the reason next to the field.
     assert refused.status_code == 400 and field_error(html(refused), "objection_reason")
@@ -329,7 +323,7 @@ def test_the_chair_objects_from_the_case_page(demo, api, as_user):
     assert open_tasks(case)[0].flow_task.name == "investigation"
 
 
-def test_register_entry_is_shown_on_the_case_page(demo, api, as_user):
+def test_register_entry_is_shown_on_the_case_page(demo, api, browser_client):
     case = submit(api, demo.worker1, aid_type="file", requested_amount="1000.00")
     approve(api, demo.chair1, case, "grassroots_review")
     investigate(api, demo, case)
@@ -339,6 +333,6 @@ def test_register_entry_is_shown_on_the_case_page(demo, api, as_user):
         approve(api, demo.town_aid1, case, "town_review")
         approve(api, demo.county_aid, case, "county_approval")
         assert pay(api, demo.county_finance, case).status_code == 200
-        page = html(as_user(demo.worker1).get(f"/cases/{case.pk}/"))
+        page = html(browser_client(demo.worker1).get(f"/cases/{case.pk}/"))
     assert 'data-testid="register-entry"' in page
     assert 'data-state="ended"' in page

@@ -2,7 +2,7 @@
 as the people who take it."""
 
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils.timezone import localdate
@@ -92,6 +92,14 @@ AGREEMENT = {
 
 def agree(api, user, case, **overrides):
     return decide(api, user, case, "mediation", data={**AGREEMENT, **overrides})
+
+
+def agreed(api, demo, case):
+    """A session, then mediator1's agreement, due to be performed in 30 days: its signatures
+    await."""
+    assert session(api, demo.mediator1, case).status_code == 201
+    deadline = (localdate() + timedelta(days=30)).isoformat()
+    agree(api, demo.mediator1, case, performance_deadline=deadline)
 
 
 def sign(api, user, case, party, **extra):

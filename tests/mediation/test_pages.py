@@ -16,7 +16,16 @@ from cases.mediation.models import MediationCase, Recusal
 from cases.models import Case
 from organizations.demo import XISHAN
 
-from .helpers import CREDIT_CODE, ID_NUMBER, accept, assign, filed, session, sign, task
+from .helpers import (
+    CREDIT_CODE,
+    ID_NUMBER,
+    accept,
+    agreed,
+    assign,
+    filed,
+    sign,
+    task,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -306,26 +315,6 @@ def test_a_page_out_of_reach_is_404(demo, browser, mediating):
     )
     assert response.status_code == 404
     assert outsider.get(f"/api/v1/mediation-cases/{mediating.pk}/notice.pdf").status_code == 404
-
-
-def agreed(api, demo, case):
-    assert session(api, demo.mediator1, case).status_code == 201
-    deadline = (localdate() + timedelta(days=30)).isoformat()
-    from .helpers import decide
-
-    decide(
-        api,
-        demo.mediator1,
-        case,
-        "mediation",
-        data={
-            "outcome": "agreement",
-            "terms": "被申请人向申请人支付拖欠工资。",
-            "amount": "8000.00",
-            "performance_deadline": deadline,
-            "performance_method": "银行转账",
-        },
-    )
 
 
 def sign_buttons(page):

@@ -33,15 +33,6 @@ def at(*args):
     return time_machine.travel(datetime(*args, tzinfo=SHANGHAI), tick=False)
 
 
-@pytest.fixture
-def page_as(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 def _declared_and_paid(demo, api, amount, paid_on="2026-02-10"):
     """treasurer1 declares 2026-01 (upper share 800.00), chair1 approves, treasurer1 records a
     payment of `amount`: the case waits for town_finance's verification."""
@@ -64,21 +55,25 @@ def _declared_and_paid(demo, api, amount, paid_on="2026-02-10"):
 
 
 @pytest.mark.parametrize("username", ["town_finance", "county_finance", "chair1"])
-def test_overview_offers_no_declaration_to_those_who_may_not_declare(demo, page_as, username):
-    page = page_as(demo.user(username)).get("/remittance/overview/?period=2026-01")
+def test_overview_offers_no_declaration_to_those_who_may_not_declare(
+    demo, browser_client, username
+):
+    page = browser_client(demo.user(username)).get("/remittance/overview/?period=2026-01")
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-testid="declare"' not in html and "/remittance/declare/" not in html
 
 
-def test_overview_offers_the_declaration_to_a_treasurer(demo, page_as):
-    html = page_as(demo.treasurer1).get("/remittance/overview/?period=2026-01").content.decode()
+def test_overview_offers_the_declaration_to_a_treasurer(demo, browser_client):
+    html = (
+        browser_client(demo.treasurer1).get("/remittance/overview/?period=2026-01").content.decode()
+    )
     assert 'data-testid="declare"' in html and 'href="/remittance/declare/"' in html
 
 
-def test_apply_page_and_overview_agree_on_who_may_declare(demo, page_as):
+def test_apply_page_and_overview_agree_on_who_may_declare(demo, browser_client):
     for username in ("treasurer1", "town_finance", "county_finance", "chair1", "worker1"):
-        client = page_as(demo.user(username))
+        client = browser_client(demo.user(username))
         offered_on_apply = "/remittance/declare/" in client.get("/apply/").content.decode()
         on_overview = "/remittance/declare/" in (
             client.get("/remittance/overview/").content.decode()
@@ -90,8 +85,8 @@ def test_apply_page_and_overview_agree_on_who_may_declare(demo, page_as):
 
 
 @pytest.mark.parametrize("username", ["town_finance", "county_finance", "chair1"])
-def test_the_form_is_refused_with_the_reason_when_opened(demo, page_as, username):
-    page = page_as(demo.user(username)).get("/remittance/declare/")
+def test_the_form_is_refused_with_the_reason_when_opened(demo, browser_client, username):
+    page = browser_client(demo.user(username)).get("/remittance/declare/")
     assert page.status_code == 403
     html = page.content.decode()
     assert 'data-testid="declare-refusal"' in html and 'role="alert"' in html
@@ -100,9 +95,9 @@ def test_the_form_is_refused_with_the_reason_when_opened(demo, page_as, username
 
 
 @pytest.mark.parametrize("username", ["town_finance", "chair1"])
-def test_a_filled_in_form_is_refused_with_403_and_the_reason(demo, page_as, username):
+def test_a_filled_in_form_is_refused_with_403_and_the_reason(demo, browser_client, username):
     with at(2026, 2, 5, 10):
-        page = page_as(demo.user(username)).post("/remittance/declare/", DECLARATION)
+        page = browser_client(demo.user(username)).post("/remittance/declare/", DECLARATION)
     assert page.status_code == 403
     html = page.content.decode()
     assert 'data-testid="declare-refusal"' in html and "此字段为必填项" not in html
@@ -117,10 +112,10 @@ def test_the_api_says_why_a_non_treasurer_may_not_declare(demo, api):
     assert not Case.objects.exists()
 
 
-def test_a_treasurer_of_two_unions_chooses_the_union(demo, page_as):
+def test_a_treasurer_of_two_unions_chooses_the_union(demo, browser_client):
     textiles = demo.org("东湖纺织公司工会")
     Membership.objects.create(user=demo.treasurer1, organization=textiles, role=Role.TREASURER)
-    client = page_as(demo.treasurer1)
+    client = browser_client(demo.treasurer1)
     with at(2026, 2, 5, 10):
         html = client.get("/remittance/declare/").content.decode()
         assert 'name="organization"' in html and textiles.name in html
@@ -132,18 +127,18 @@ def test_a_treasurer_of_two_unions_chooses_the_union(demo, page_as):
     assert Remittance.objects.get().organization == textiles
 
 
-def test_a_treasurer_of_one_union_is_not_asked_which(demo, page_as):
-    html = page_as(demo.treasurer1).get("/remittance/declare/").content.decode()
+def test_a_treasurer_of_one_union_is_not_asked_which(demo, browser_client):
+    html = browser_client(demo.treasurer1).get("/remittance/declare/").content.decode()
     assert 'name="payroll_total"' in html and 'name="organization"' not in html
 
 
 # --- 6c: a payment that differs from the upper share due -----------------------------------
 
 
-def test_verification_page_shows_due_paid_and_shortfall(demo, api, page_as):
+def test_verification_page_shows_due_paid_and_shortfall(demo, api, browser_client):
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "100.00")
-        html = page_as(demo.town_finance).get(f"/tasks/{verification.pk}/").content.decode()
+        html = browser_client(demo.town_finance).get(f"/tasks/{verification.pk}/").content.decode()
     panel = html[html.index('data-testid="remittance-panel"') :]
     assert re.search(r'data-testid="upper-share">800\.00<', panel)
     assert re.search(r'data-testid="amount-paid">100\.00<', panel)
@@ -155,10 +150,12 @@ def test_verification_page_shows_due_paid_and_shortfall(demo, api, page_as):
     assert messages.index("700.00") < html.index('data-testid="submit-decision"')
 
 
-def test_an_exact_payment_shows_no_mismatch_and_is_verified_from_the_page(demo, api, page_as):
+def test_an_exact_payment_shows_no_mismatch_and_is_verified_from_the_page(
+    demo, api, browser_client
+):
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "800.00")
-        officer = page_as(demo.town_finance)
+        officer = browser_client(demo.town_finance)
         html = officer.get(f"/tasks/{verification.pk}/").content.decode()
         assert 'data-testid="remittance-panel"' in html
         assert 'data-testid="payment-mismatch"' not in html
@@ -174,7 +171,7 @@ def test_an_exact_payment_shows_no_mismatch_and_is_verified_from_the_page(demo, 
     assert Remittance.objects.get(case=case).verified_at is not None
 
 
-def test_the_officer_sends_an_underpayment_back(demo, api, page_as):
+def test_the_officer_sends_an_underpayment_back(demo, api, browser_client):
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "100.00")
         returned = complete(
@@ -184,11 +181,11 @@ def test_the_officer_sends_an_underpayment_back(demo, api, page_as):
     assert open_tasks(case)[0].flow_task.name == "payment"
 
 
-def test_a_late_payment_shows_the_late_fee_confirmation_will_record(demo, api, page_as):
+def test_a_late_payment_shows_the_late_fee_confirmation_will_record(demo, api, browser_client):
     # Due 2026-02-24 (the Spring Festival moves the 15th); paid 7 days late: 800 × 0.5 % × 7.
     with at(2026, 3, 4, 10):
         case, verification = _declared_and_paid(demo, api, "800.00", paid_on="2026-03-03")
-        html = page_as(demo.town_finance).get(f"/tasks/{verification.pk}/").content.decode()
+        html = browser_client(demo.town_finance).get(f"/tasks/{verification.pk}/").content.decode()
         assert re.search(r'data-testid="late-fee">28\.00', html)
         assert 'data-testid="payment-mismatch"' not in html  # the fee is not part of it
         assert complete(api(demo.town_finance), verification).status_code == 200
@@ -217,11 +214,13 @@ def test_payment_check_money_is_decimal(demo, api):
     assert check.difference == Decimal("-700.00") and check.excess == 0
 
 
-def test_overview_does_not_show_an_underpaid_remittance_as_simply_verified(demo, api, page_as):
+def test_overview_does_not_show_an_underpaid_remittance_as_simply_verified(
+    demo, api, browser_client
+):
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "100.00")
         assert complete(api(demo.town_finance), verification).status_code == 200
-        html = page_as(demo.town_finance).get("/remittance/overview/?period=2026-01")
+        html = browser_client(demo.town_finance).get("/remittance/overview/?period=2026-01")
     html = html.content.decode()
     row = html[html.index(f"/cases/{case.pk}/") :].split("</tr>")[0]
     assert "已核实" in row  # verified …
@@ -230,7 +229,7 @@ def test_overview_does_not_show_an_underpaid_remittance_as_simply_verified(demo,
     assert ">800.00<" in row  # the upper share due, beside what was paid
 
 
-def test_a_verified_underpayment_keeps_its_shortfall_on_the_case_page(demo, api, page_as):
+def test_a_verified_underpayment_keeps_its_shortfall_on_the_case_page(demo, api, browser_client):
     from django.utils import translation
 
     from cases.remittance.views import mismatch_text
@@ -238,7 +237,7 @@ def test_a_verified_underpayment_keeps_its_shortfall_on_the_case_page(demo, api,
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "100.00")
         assert complete(api(demo.town_finance), verification).status_code == 200
-        html = page_as(demo.town_finance).get(f"/cases/{case.pk}/").content.decode()
+        html = browser_client(demo.town_finance).get(f"/cases/{case.pk}/").content.decode()
     assert re.search(r'data-testid="shortfall">700\.00<', html)
     mismatch = re.search(r'data-testid="payment-mismatch"><p>([^<]*)</p>', html).group(1)
     check = selectors.payment_check(Remittance.objects.get(case=case))
@@ -248,11 +247,11 @@ def test_a_verified_underpayment_keeps_its_shortfall_on_the_case_page(demo, api,
         assert mismatch != mismatch_text(check, advice=True)
 
 
-def test_overview_shows_no_shortfall_for_a_full_payment(demo, api, page_as):
+def test_overview_shows_no_shortfall_for_a_full_payment(demo, api, browser_client):
     with at(2026, 2, 10, 10):
         case, verification = _declared_and_paid(demo, api, "800.00")
         complete(api(demo.town_finance), verification)
-        html = page_as(demo.town_finance).get("/remittance/overview/?period=2026-01")
+        html = browser_client(demo.town_finance).get("/remittance/overview/?period=2026-01")
     html = html.content.decode()
     row = html[html.index(f"/cases/{case.pk}/") :].split("</tr>")[0]
     assert "已核实" in row and 'data-testid="shortfall"' not in row
@@ -282,8 +281,8 @@ def test_a_period_before_the_earliest_says_which_periods_are_accepted(demo, api)
     assert not Case.objects.exists()
 
 
-def test_the_form_names_the_period_and_offers_only_accepted_months(demo, page_as):
-    client = page_as(demo.treasurer1)
+def test_the_form_names_the_period_and_offers_only_accepted_months(demo, browser_client):
+    client = browser_client(demo.treasurer1)
     with at(2026, 2, 5, 10):
         html = client.get("/remittance/declare/").content.decode()
         assert re.search(r'name="period"[^>]*min="2000-01"', html)

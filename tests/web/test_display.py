@@ -14,7 +14,6 @@ from django import forms
 from django.db import transaction
 from django.test import Client
 from django.utils import translation
-from django.utils.timezone import localdate
 
 from cases import trail
 from cases.labels import ACTIONS
@@ -183,25 +182,12 @@ def test_a_withdrawn_case_says_so_in_chinese(demo, api):
 @pytest.fixture
 def agreed(demo, api):
     """A mediation case with an agreement awaiting its signatures, mediated by mediator1."""
-    from tests.mediation.helpers import accept, assign, decide, filed, session
+    from tests.mediation import helpers
 
-    case = filed(api, demo.worker1, demo)
-    accept(api, demo, case)
-    assign(api, demo, case)
-    assert session(api, demo.mediator1, case).status_code == 201
-    decide(
-        api,
-        demo.mediator1,
-        case,
-        "mediation",
-        data={
-            "outcome": "agreement",
-            "terms": "被申请人向申请人支付拖欠工资。",
-            "amount": "8000.00",
-            "performance_deadline": (localdate() + timedelta(days=30)).isoformat(),
-            "performance_method": "银行转账",
-        },
-    )
+    case = helpers.filed(api, demo.worker1, demo)
+    helpers.accept(api, demo, case)
+    helpers.assign(api, demo, case)
+    helpers.agreed(api, demo, case)
     return case
 
 

@@ -9,15 +9,6 @@ from cases.models import Case
 from tests.helpers import open_tasks, submit
 
 
-@pytest.fixture
-def browser_client(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 def test_login_page_and_redirects(db, client):
     assert client.get("/").status_code == 302
     page = client.get("/accounts/login/")
