@@ -133,6 +133,25 @@ class TrailEvent(models.Model):
         return f"{self.case_id}#{self.seq} {self.action}"
 
 
+class TrailCheckpoint(models.Model):
+    """How many events a case's chain held when the nightly verification last found it whole,
+    sealed like the events (cases.trail.checkpoint_seal). Events removed from the end of a
+    chain leave no broken link and no broken seal; a chain found shorter than its checkpoint
+    shows it."""
+
+    case = models.OneToOneField(Case, models.CASCADE, primary_key=True, related_name="+")
+    seq = models.PositiveIntegerField()
+    seal = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("trail checkpoint")
+        verbose_name_plural = _("trail checkpoints")
+
+    def __str__(self):
+        return f"{self.case_id}#{self.seq}"
+
+
 class TrailHead(models.Model):
     """The last event of a case's chain (seq 0 and the genesis hash before the first), moved
     by a database trigger with every event inserted (migration 0006). Appends lock this row:

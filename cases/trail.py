@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.sensitive import trail_seal_keys
 
-from .models import Case, TrailEvent, TrailHead
+from .models import Case, TrailCheckpoint, TrailEvent, TrailHead
 
 GENESIS_HASH = "0" * 64
 
@@ -276,9 +276,74 @@ class Verification:
         return {"valid": self.valid, "events": self.events, "broken_at": self.broken_at}
 
 
-def verify_events(events):
+# The checkpoint. Seals show an event changed, inserted or removed inside a chain, but not
+# events removed from its end: what is left is a whole, sealed, shorter chain. The nightly
+# verification therefore seals how long each chain it found whole was (TrailCheckpoint); a
+# chain shorter than that has lost its last events. A checkpoint needs only the length: every
+# event up to it carries its own seal, which no one without the key can make.
+
+
+def checkpoint_seal(case_id, seq):
+    return hmac.digest(trail_seal_keys()[0], f"checkpoint:{case_id}:{seq}".encode(), "sha256").hex()
+
+
+def checkpoint_matches(case_id, seq, stored):
+    message = f"checkpoint:{case_id}:{seq}".encode()
+    return any(
+        hmac.compare_digest(hmac.digest(key, message, "sha256").hex(), stored)
+        for key in trail_seal_keys()
+    )
+
+
+def held_to(result, checkpoint):
+    """`result` of walking a case's events, held to the case's checkpoint (a TrailCheckpoint, or
+    None): a chain shorter than its checkpoint, or whose checkpoint is not sealed, is broken
+    after its last event."""
+    if checkpoint is None or (
+        checkpoint.seq <= result.events
+        and checkpoint_matches(checkpoint.case_id, checkpoint.seq, checkpoint.seal)
+    ):
+        return result
+    first_missing = result.events + 1
+    broken_at = min(result.broken_at, first_missing) if result.broken_at else first_missing
+    return Verification(False, result.events, broken_at)
+
+
+def checkpoint_of(case_id):
+    return TrailCheckpoint.objects.filter(case_id=case_id).first()
+
+
+def checkpoints_in(first, stop):
+    """{case id: TrailCheckpoint} of the cases with an id in [first, stop)."""
+    return {
+        c.case_id: c for c in TrailCheckpoint.objects.filter(case_id__gte=first, case_id__lt=stop)
+    }
+
+
+def record_checkpoints(lengths):
+    """Seal the length of each chain found whole ({case id: events}), moving checkpoints only
+    forward."""
+    if not lengths:
+        return
+    now = timezone.now()
+    TrailCheckpoint.objects.bulk_create(
+        [
+            TrailCheckpoint(
+                case_id=case_id, seq=seq, seal=checkpoint_seal(case_id, seq), sealed_at=now
+            )
+            for case_id, seq in lengths.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["case"],
+        update_fields=["seq", "seal", "sealed_at"],
+        batch_size=5000,
+    )
+
+
+def verify_events(events, checkpoint=None):
     """Walk a case's events in order. `broken_at` is the first event whose sequence, link to the
-    previous event, own hash or seal does not match; `events` counts them all."""
+    previous event, own hash or seal does not match — or, when the chain is shorter than its
+    `checkpoint`, the first event missing from its end; `events` counts them all."""
     prev_hash = GENESIS_HASH
     count = 0
     broken_at = None
@@ -292,7 +357,7 @@ def verify_events(events):
         ):
             broken_at = event.seq
         prev_hash = event.hash
-    return Verification(broken_at is None, count, broken_at)
+    return held_to(Verification(broken_at is None, count, broken_at), checkpoint)
 
 
 # What verification reads of an event: the hashed fields, the two hashes and the seal.
@@ -444,11 +509,14 @@ def verify_range(first, stop, *, chunk=10_000):
 
 def verify(case):
     case_id = case.pk if isinstance(case, Case) else case
+    checkpoint = checkpoint_of(case_id)
     if not fast_walk_available():
-        return verify_events(event_rows(TrailEvent.objects.filter(case_id=case_id).order_by("seq")))
+        events = event_rows(TrailEvent.objects.filter(case_id=case_id).order_by("seq"))
+        return verify_events(events, checkpoint)
     with connection.cursor() as cursor:
         _read_raw(cursor, case_id, case_id + 1)
         rows = cursor.fetchall()
     for _case_id, result in verify_rows(rows):
-        return result
-    return Verification(True, 0, None)  # no events: nothing to contradict
+        return held_to(result, checkpoint)
+    # No events: nothing to contradict — unless the case had some.
+    return held_to(Verification(True, 0, None), checkpoint)

@@ -113,7 +113,7 @@ def case_context(request, case):
         "step_titles": step_titles(case),
         "fields": process_fields(request, case),
         "open_tasks": list(open_tasks_of([case.pk])),
-        "verification": trail.verify_events(events),
+        "verification": trail.verify_events(events, trail.checkpoint_of(case.pk)),
         "events": selectors.trail_shown_to(request.user, case, events),
         "chart": diagram(case),
         "panel": panel,
