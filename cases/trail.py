@@ -103,19 +103,28 @@ def compute_hash(prev_hash, event):
 # (TRAIL_SEAL_KEYS, newest first; core.sensitive): a re-chained event's seal does not match.
 
 
-def seal(hash_):
-    """The seal of an event's hash under the newest key."""
-    return hmac.digest(trail_seal_keys()[0], hash_.encode(), "sha256").hex()
+def _sealed(text):
+    """HMAC-SHA256 of `text` under the newest key."""
+    return hmac.digest(trail_seal_keys()[0], text.encode(), "sha256").hex()
 
 
-def seal_matches(hash_, stored):
-    """Whether `stored` is the seal of `hash_` under one of the keys (older keys verify the
-    events sealed before a rotation)."""
-    message = hash_.encode()
+def _seal_holds(text, stored):
+    """Whether `stored` is the seal of `text` under one of the keys (older keys verify what
+    was sealed before a rotation)."""
+    message = text.encode()
     return any(
         hmac.compare_digest(hmac.digest(key, message, "sha256").hex(), stored)
         for key in trail_seal_keys()
     )
+
+
+def seal(hash_):
+    """The seal of an event's hash."""
+    return _sealed(hash_)
+
+
+def seal_matches(hash_, stored):
+    return _seal_holds(hash_, stored)
 
 
 def append(
@@ -284,15 +293,11 @@ class Verification:
 
 
 def checkpoint_seal(case_id, seq):
-    return hmac.digest(trail_seal_keys()[0], f"checkpoint:{case_id}:{seq}".encode(), "sha256").hex()
+    return _sealed(f"checkpoint:{case_id}:{seq}")
 
 
 def checkpoint_matches(case_id, seq, stored):
-    message = f"checkpoint:{case_id}:{seq}".encode()
-    return any(
-        hmac.compare_digest(hmac.digest(key, message, "sha256").hex(), stored)
-        for key in trail_seal_keys()
-    )
+    return _seal_holds(f"checkpoint:{case_id}:{seq}", stored)
 
 
 def held_to(result, checkpoint):
