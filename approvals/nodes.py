@@ -89,7 +89,9 @@ class Step(flow.View):
     `applicant_may_act` (off: nobody acts on their own case; on for steps that only record
     facts, such as a payment), `officer_operations` (on: its assignee may transfer 转交, add
     approvers 加签, send back 退回, CC 抄送 and release it; off for a step that is one
-    person's own, such as the applicant's supplement)."""
+    person's own, such as the applicant's supplement), `tells_applicant` (off: the applicant
+    is told "step: decision" when it is decided; on for a step whose `on_complete` tells them
+    in its own words, such as a mediation's acceptance — once is enough)."""
 
     activation_class = StepActivation
 
@@ -109,6 +111,7 @@ class Step(flow.View):
         applicant_may_act=False,
         allow_send_back=True,
         officer_operations=True,
+        tells_applicant=False,
         validate=None,
         on_complete=None,
         **kwargs,
@@ -133,6 +136,7 @@ class Step(flow.View):
         # agreement, a payment).
         self.allow_send_back = allow_send_back
         self.officer_operations = officer_operations
+        self.tells_applicant = tells_applicant
         # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
         # field types (an amount not above the approved one …); on_complete(task, decision,
         # values) writes the decision into the process record, in the same transaction.

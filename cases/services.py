@@ -2,9 +2,10 @@
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core import memo, plans
+from core.i18n import deferred
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
 
@@ -85,11 +86,13 @@ def finish_case(case, *, status, outcome):
         event=f"case:{case.pk}:finished",
         recipients=list(recipients),
         verb=f"case_{status}",
-        title=_("Your case %(number)s: %(status)s")
-        % {
-            "number": case.number,
-            "status": CaseStatus(status).label,
-        },
+        title=deferred(
+            gettext_lazy("Your case %(number)s: %(status)s"),
+            {
+                "number": case.number,
+                "status": CaseStatus(status).label,
+            },
+        ),
         body=str(case.title or ""),
         case=case,
         data={"status": status, "outcome": outcome},

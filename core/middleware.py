@@ -3,6 +3,7 @@ import logging
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,22 @@ def client_ip(request):
         if addresses:
             return addresses[-min(num_proxies, len(addresses))]
     return request.META.get("REMOTE_ADDR") or None
+
+
+class UserLanguageMiddleware:
+    """A signed-in person reads the pages in the language they chose with the header's switch,
+    on any device; otherwise LocaleMiddleware's choice (cookie, browser) stands."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = getattr(user, "language", "") if user is not None else ""
+        if language and language in dict(settings.LANGUAGES):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
 
 
 class TrailContextMiddleware:

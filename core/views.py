@@ -16,9 +16,26 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import defaults
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_safe
 
 from .ui import page
+
+
+def set_language(request):
+    """The header's language switch (Django's view: cookie and redirect), also recorded for a
+    signed-in person, so that their other devices, notifications and emails follow it."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language")
+    if (
+        request.method == "POST"
+        and request.user.is_authenticated
+        and language in dict(settings.LANGUAGES)
+    ):
+        from organizations.services import choose_language
+
+        choose_language(user=request.user, language=language)
+    return response
 
 
 def _is_api(request):

@@ -20,11 +20,12 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core import memo, queue
 from core.errors import NotFound
+from core.i18n import reader_language
 
 from . import channels
 from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
@@ -53,45 +54,54 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
     with the same key adds nothing for users and endpoints already notified. Must be called
     inside the business transaction: the rows commit or roll back with it, and sending starts
     after commit. Returns the Delivery ids created; inside `batched()` the rows are written when
-    the batch ends, and None is returned."""
+    the batch ends, and None is returned.
+
+    `title` and `body` are put into words in each reader's language (core.i18n): pass
+    `deferred(gettext_lazy("…"), {…})`, not text already translated for whoever acts."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify() must run inside the business transaction (atomic block).")
     if not event or not event.isascii() or len(event) > EVENT_MAX_LENGTH:
         raise ValueError(f"event must be 1-{EVENT_MAX_LENGTH} ASCII characters: {event!r}")
 
-    title_max = Notification._meta.get_field("title").max_length
-    title, body, data = str(title)[:title_max], str(body), data or {}
     users = list({u.pk: u for u in recipients if u is not None and u.is_active}.values())
+    data = data or {}
     now = timezone.now()
+    words = _Words(title, body)
 
-    notifications = [
-        Notification(
-            recipient=u,
-            case=case,
-            event=event,
-            verb=verb,
-            title=title,
-            body=body,
-            data=data,
-            created_at=now,
+    notifications = []
+    deliveries = []
+    for u in users:
+        u_title, u_body = words.read_by(u)
+        notifications.append(
+            Notification(
+                recipient=u,
+                case=case,
+                event=event,
+                verb=verb,
+                title=u_title,
+                body=u_body,
+                data=data,
+                created_at=now,
+            )
         )
-        for u in users
-    ]
-    deliveries = [
-        Delivery(
-            event=event,
-            channel=Channel.EMAIL,
-            recipient=u,
-            dedupe_key=dedupe_key(event, Channel.EMAIL, u.pk),
-            payload=_email_payload(u, title, body, case, data),
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for u in users
-        if u.email
-    ]
+        if u.email:
+            with translation.override(reader_language(u)):
+                payload = _email_payload(u, u_title, u_body, case, data)
+            deliveries.append(
+                Delivery(
+                    event=event,
+                    channel=Channel.EMAIL,
+                    recipient=u,
+                    dedupe_key=dedupe_key(event, Channel.EMAIL, u.pk),
+                    payload=payload,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
     if case is not None:
-        webhook_payload = _webhook_payload(event, verb, title, body, case, data)
+        # Read by machines: in the site's language.
+        webhook_title, webhook_body = words.read_in(settings.LANGUAGE_CODE)
+        webhook_payload = _webhook_payload(event, verb, webhook_title, webhook_body, case, data)
         deliveries += [
             Delivery(
                 event=event,
@@ -109,6 +119,26 @@ def notify(*, event, recipients, verb, title, body="", case=None, data=None):
         batch.add(notifications, deliveries)
         return None
     return _write(notifications, deliveries)
+
+
+class _Words:
+    """A notification's title and body, put into words once per language among its readers
+    (they may be lazy: core.i18n.deferred, gettext_lazy)."""
+
+    TITLE_MAX = Notification._meta.get_field("title").max_length
+
+    def __init__(self, title, body):
+        self.title, self.body = title, body
+        self.cache = {}
+
+    def read_in(self, language):
+        if language not in self.cache:
+            with translation.override(language):
+                self.cache[language] = (str(self.title)[: self.TITLE_MAX], str(self.body))
+        return self.cache[language]
+
+    def read_by(self, user):
+        return self.read_in(reader_language(user))
 
 
 def _write(notifications, deliveries):

@@ -1,11 +1,15 @@
+from django.conf import settings
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.i18n import reader_language
+
 from .models import Organization
 from .selectors import memberships_of, organizations_in_reach
+from .services import choose_language
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -43,22 +47,42 @@ class MeSerializer(serializers.Serializer):
     name = serializers.CharField(source="display_name")
     email = serializers.EmailField()
     is_superuser = serializers.BooleanField()
+    language = serializers.CharField(
+        help_text="The language notifications and emails are written in (and the pages shown "
+        "in, once signed in): one of settings.LANGUAGES."
+    )
     memberships = MembershipSerializer(many=True)
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    language = serializers.ChoiceField(choices=settings.LANGUAGES)
 
 
 class MeView(APIView):
     @extend_schema(responses=MeSerializer, tags=["people"])
     def get(self, request):
-        user = request.user
+        return Response(self._me(request.user))
+
+    @extend_schema(request=MeUpdateSerializer, responses=MeSerializer, tags=["people"])
+    def patch(self, request):
+        """Choose one's language (what the pages' switch does)."""
+        serializer = MeUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        choose_language(user=request.user, language=serializer.validated_data["language"])
+        return Response(self._me(request.user))
+
+    @staticmethod
+    def _me(user):
         data = {
             "id": user.pk,
             "username": user.username,
             "display_name": user.display_name,
             "email": user.email,
             "is_superuser": user.is_superuser,
+            "language": reader_language(user),
             "memberships": memberships_of(user),
         }
-        return Response(MeSerializer(data).data)
+        return MeSerializer(data).data
 
 
 class OrganizationList(generics.ListAPIView):

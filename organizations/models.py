@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +8,11 @@ from treebeard.mp_tree import MP_Node
 class User(AbstractUser):
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Chosen with the header's switch; notifications and emails are written in it. Blank: the
+    # site's language (settings.LANGUAGE_CODE).
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
 
     class Meta:
         verbose_name = _("user")

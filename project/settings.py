@@ -71,7 +71,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.sessions.SessionExpiryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.MethodNotAllowedPageMiddleware",
     "core.middleware.NullCharacterMiddleware",
@@ -480,6 +482,22 @@ UNIONFLOW_PARAMETERS = {
     "remittance.dues_rate": "0.005",  # member dues 会费: 0.5 % of the wage
     "remittance.dues_wage_unit": 10,  # ignore the part of the wage under this unit
 }
+
+
+# --- Sessions -------------------------------------------------------------------------------
+# A page session ends after SESSION_IDLE_MINUTES without a request (an officer's phone left
+# signed in on a desk), and SESSION_MAX_HOURS after signing in, however active: the case files
+# hold ID numbers, incomes and illnesses. core.sessions.
+def _positive_int(name, default):
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of 1 or more, not {raw!r}")
+    return int(raw)
+
+
+SESSION_IDLE_MINUTES = _positive_int("SESSION_IDLE_MINUTES", 120)
+SESSION_MAX_HOURS = _positive_int("SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -157,6 +157,7 @@ class HardshipFlow(CaseFlow):
             Field("payment_reference", "string", _("Payment reference")),
         ),
         due=ParameterWorkingDays("hardship.disbursement_working_days"),
+        tells_applicant=True,  # "aid of … paid on …"
         validate=this.check_disbursement,
         on_complete=this.record_disbursement,
     ).Next(this.disbursed)

@@ -54,6 +54,7 @@ class MediationFlow(CaseFlow):
             ),
             due=ParameterWorkingDays("mediation.acceptance_working_days"),
             separation_of_duties=False,
+            tells_applicant=True,
             validate=this.check_acceptance,
             on_complete=this.record_acceptance,
         )
@@ -66,6 +67,7 @@ class MediationFlow(CaseFlow):
         decisions=(SUBMIT,),
         fields=(Field("mediator", "user", _("Mediator")),),
         separation_of_duties=False,
+        tells_applicant=True,
         validate=this.check_assignment,
         on_complete=this.record_assignment,
     ).Next(this.mediation)
@@ -91,6 +93,7 @@ class MediationFlow(CaseFlow):
         separation_of_duties=False,
         # A mediator who recorded an oral application is its applicant of record, not a party.
         applicant_may_act=True,
+        tells_applicant=True,
         validate=this.check_outcome,
         on_complete=this.record_outcome,
     ).Next(this.outcome_gate)
@@ -108,6 +111,7 @@ class MediationFlow(CaseFlow):
         applicant_may_act=True,
         # Completed by services.record_signature when the last signature is recorded.
         allow_send_back=False,  # going back would leave a signed agreement in place
+        tells_applicant=True,
         validate=this.check_signing,
         on_complete=this.record_effective,
     ).Next(this.performance)
@@ -122,6 +126,7 @@ class MediationFlow(CaseFlow):
         separation_of_duties=False,
         applicant_may_act=True,
         allow_send_back=False,
+        tells_applicant=True,
         validate=this.check_performance,
         on_complete=this.record_performance,
     ).Next(this.concluded)

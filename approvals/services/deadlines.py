@@ -7,10 +7,12 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Process
 from viewflow.workflow.status import STATUS
 
 from cases import trail
+from core.i18n import deferred
 from notifications.services import notify
 from organizations.models import Organization
 from organizations.selectors import users_with_role
@@ -46,8 +48,10 @@ def _remind(task_id, now):
             event=f"task:{task.pk}:reminder:{task.due_at:%Y%m%d%H%M}",
             recipients=recipients_for(task),
             verb="task_due_soon",
-            title=_("Due soon: %(title)s (%(number)s)")
-            % {"title": task.flow_task.task_title, "number": task.case.number},
+            title=deferred(
+                gettext_lazy("Due soon: %(title)s (%(number)s)"),
+                {"title": task.flow_task.task_title, "number": task.case.number},
+            ),
             case=task.case,
             data={"task": task.pk, "due_at": task.due_at.isoformat()},
         )
@@ -93,8 +97,10 @@ def _escalate(task_id, now):
             event=f"task:{task.pk}:overdue:{task.due_at:%Y%m%d%H%M}",
             recipients=[*superiors, *recipients_for(task)],
             verb="task_overdue",
-            title=_("Overdue: %(title)s (%(number)s)")
-            % {"title": node.task_title, "number": task.case.number},
+            title=deferred(
+                gettext_lazy("Overdue: %(title)s (%(number)s)"),
+                {"title": node.task_title, "number": task.case.number},
+            ),
             case=task.case,
             data={"task": task.pk, "due_at": task.due_at.isoformat(), "action": action},
         )

@@ -5,12 +5,13 @@ import uuid
 from dataclasses import dataclass
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
 
 from cases import trail
 from core import memo, statements
 from core.config import parameter
+from core.i18n import deferred
 from notifications.services import notify
 from organizations.models import Organization
 from organizations.selectors import users_with_role
@@ -319,8 +320,10 @@ def task_opened(task, *, case):
         event=f"round:{task.batch}:opened" if offered else f"task:{task.pk}:opened",
         recipients=recipients_for(task),
         verb="task_created",
-        title=_("New task: %(title)s (%(number)s)")
-        % {"title": task.flow_task.task_title, "number": case.number},
+        title=deferred(
+            gettext_lazy("New task: %(title)s (%(number)s)"),
+            {"title": task.flow_task.task_title, "number": case.number},
+        ),
         body=str(case.title or ""),
         case=case,
         data={"task": task.pk, "step": task.flow_task.name},
@@ -349,8 +352,10 @@ def close_round(task, *, reason="round_decided", round_tasks=None):
                 event=f"task:{other.pk}:canceled",
                 recipients=[other.owner],
                 verb="task_canceled",
-                title=_("Task no longer needed: %(title)s (%(number)s)")
-                % {"title": other.flow_task.task_title, "number": other.case.number},
+                title=deferred(
+                    gettext_lazy("Task no longer needed: %(title)s (%(number)s)"),
+                    {"title": other.flow_task.task_title, "number": other.case.number},
+                ),
                 case=other.case,
                 data={"task": other.pk, "reason": reason},
             )

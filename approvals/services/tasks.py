@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.fsm import TransitionNotAllowed
 from viewflow.workflow.status import PROCESS, STATUS
 
@@ -19,6 +20,7 @@ from cases.models import Case, CaseCC, CaseStatus
 from core import memo, plans, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled
+from core.i18n import deferred
 from core.statements import whole_number
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
@@ -326,18 +328,22 @@ def _tell_applicant_of_decision(task, decision):
     case = task.case
     if task.kind == TaskKind.CONSULT or isinstance(task.flow_task, Supplement):
         return
+    if getattr(task.flow_task, "tells_applicant", False):
+        return
     if task.owner_id == case.applicant_id:  # a step of their own (a payment): they know
         return
     notify(
         event=f"task:{task.pk}:decided",
         recipients=[case.applicant],
         verb="step_decided",
-        title=_("%(step)s: %(decision)s (%(number)s)")
-        % {
-            "step": task.flow_task.task_title,
-            "decision": DECISION_LABELS.get(decision, decision),
-            "number": case.number,
-        },
+        title=deferred(
+            gettext_lazy("%(step)s: %(decision)s (%(number)s)"),
+            {
+                "step": task.flow_task.task_title,
+                "decision": DECISION_LABELS.get(decision, decision),
+                "number": case.number,
+            },
+        ),
         body=task.comment,
         case=case,
         data={"task": task.pk, "step": task.flow_task.name, "decision": decision},
@@ -355,8 +361,12 @@ def _resume_after_consultation(consult):
         event=f"task:{consult.pk}:consulted",
         recipients=[original.owner] if original.owner else [],
         verb="task_resumed",
-        title=_("%(user)s has given their opinion on %(number)s; the task is back with you")
-        % {"user": consult.owner.display_name, "number": original.case.number},
+        title=deferred(
+            gettext_lazy(
+                "%(user)s has given their opinion on %(number)s; the task is back with you"
+            ),
+            {"user": consult.owner.display_name, "number": original.case.number},
+        ),
         body=consult.comment,
         case=original.case,
         data={"task": original.pk, "decision": consult.decision},
@@ -437,12 +447,14 @@ def transfer(*, task_id, user, to, comment=""):
             event=f"task:{task.pk}:transferred:{owner.pk}:{uuid.uuid4().hex[:8]}",
             recipients=[owner],
             verb="task_transferred",
-            title=_("%(user)s transferred a task to you: %(title)s (%(number)s)")
-            % {
-                "user": user.display_name,
-                "title": task.flow_task.task_title,
-                "number": task.case.number,
-            },
+            title=deferred(
+                gettext_lazy("%(user)s transferred a task to you: %(title)s (%(number)s)"),
+                {
+                    "user": user.display_name,
+                    "title": task.flow_task.task_title,
+                    "number": task.case.number,
+                },
+            ),
             body=comment,
             case=task.case,
             data={"task": task.pk},
@@ -601,12 +613,14 @@ def urge(*, task_id, user, comment=""):
             event=f"urge:{urge_row.pk}",
             recipients=recipients_for(task),
             verb="task_urged",
-            title=_("Reminder from %(user)s: %(title)s (%(number)s) is waiting for you")
-            % {
-                "user": user.display_name,
-                "title": task.flow_task.task_title,
-                "number": case.number,
-            },
+            title=deferred(
+                gettext_lazy("Reminder from %(user)s: %(title)s (%(number)s) is waiting for you"),
+                {
+                    "user": user.display_name,
+                    "title": task.flow_task.task_title,
+                    "number": case.number,
+                },
+            ),
             body=comment,
             case=case,
             data={"task": task.pk},
@@ -646,8 +660,10 @@ def cc(*, task_id, user, users, comment=""):
             event=f"case:{task.case.pk}:cc:{uuid.uuid4().hex[:12]}",
             recipients=people,
             verb="case_cc",
-            title=_("%(user)s copied you on case %(number)s")
-            % {"user": user.display_name, "number": task.case.number},
+            title=deferred(
+                gettext_lazy("%(user)s copied you on case %(number)s"),
+                {"user": user.display_name, "number": task.case.number},
+            ),
             body=comment,
             case=task.case,
             data={"task": task.pk},
@@ -716,7 +732,10 @@ def withdraw(*, case_id, user, reason):
             event=f"case:{case.pk}:withdrawn",
             recipients=sorted(holders - {user}, key=lambda u: u.pk),
             verb="case_withdrawn",
-            title=_("Case %(number)s was withdrawn by the applicant") % {"number": case.number},
+            title=deferred(
+                gettext_lazy("Case %(number)s was withdrawn by the applicant"),
+                {"number": case.number},
+            ),
             body=reason,
             case=case,
             data={"reason": reason},
@@ -773,7 +792,10 @@ def reroute(*, case_id, to_step, actor, action, comment, data=None):
                 event=f"case:{case.pk}:{action}:{uuid.uuid4().hex[:12]}",
                 recipients=sorted(holders, key=lambda u: u.pk),
                 verb="task_canceled",
-                title=_("Case %(number)s moved back to an earlier step") % {"number": case.number},
+                title=deferred(
+                    gettext_lazy("Case %(number)s moved back to an earlier step"),
+                    {"number": case.number},
+                ),
                 body=comment,
                 case=case,
                 data={"to_step": to_step},

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
 
 from approvals import calendar
@@ -25,6 +26,7 @@ from cases.services import allocate_number, submit_case
 from core import memo, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.i18n import deferred, site_text
 from core.sensitive import blind_index, mask
 from notifications.services import notify
 from organizations.models import Membership, Role, User
@@ -235,10 +237,10 @@ def submit_application(
     }
     if child_id_number:
         story.update(child_name=child_name, child_id_number=mask(child_id_number))
-    title = _("%(aid_type)s: %(name)s") % {
-        "aid_type": AidType(aid_type).label,
-        "name": applicant.display_name,
-    }
+    title = site_text(
+        gettext_lazy("%(aid_type)s: %(name)s"),
+        {"aid_type": AidType(aid_type).label, "name": applicant.display_name},
+    )
     with transaction.atomic():
         # One person's submissions queue here, so two at once cannot both pass the checks.
         User.objects.select_for_update().filter(pk=applicant.pk).values_list("pk").get()
@@ -258,8 +260,10 @@ def submit_application(
                 event=f"case:{case.pk}:submitted_for_applicant",
                 recipients=[applicant],
                 verb="hardship_submitted_for_you",
-                title=_("%(chair)s submitted an aid application for you (%(number)s)")
-                % {"chair": user.display_name, "number": case.number},
+                title=deferred(
+                    gettext_lazy("%(chair)s submitted an aid application for you (%(number)s)"),
+                    {"chair": user.display_name, "number": case.number},
+                ),
                 case=case,
                 data={"submitted_by": user.username},
             )
@@ -378,13 +382,18 @@ def record_disbursement(task, decision, values):
         event=f"case:{case.pk}:disbursed",
         recipients=[case.applicant, case.submitted_by],
         verb="hardship_disbursed",
-        title=_("Aid of %(amount)s paid on %(date)s (%(number)s)")
-        % {
-            "amount": record.disbursed_amount,
-            "date": record.disbursed_on.isoformat(),
-            "number": case.number,
-        },
-        body=_("Payment reference: %(reference)s") % {"reference": record.payment_reference},
+        title=deferred(
+            gettext_lazy("Aid of %(amount)s paid on %(date)s (%(number)s)"),
+            {
+                "amount": record.disbursed_amount,
+                "date": record.disbursed_on.isoformat(),
+                "number": case.number,
+            },
+        ),
+        body=deferred(
+            gettext_lazy("Payment reference: %(reference)s"),
+            {"reference": record.payment_reference},
+        ),
         case=case,
         data={
             "amount": str(record.disbursed_amount),
@@ -456,18 +465,22 @@ def start_notice(case, *, parameter_key, step):
         data={"ends_at": ends_at, "working_days": days},
     )
     if exit_notice:
-        title = _("Your hardship register entry is proposed for closure; notice until %(end)s")
+        title = gettext_lazy(
+            "Your hardship register entry is proposed for closure; notice until %(end)s"
+        )
     else:
-        title = _("Your application %(number)s is on public notice until %(end)s")
+        title = gettext_lazy("Your application %(number)s is on public notice until %(end)s")
     notify(
         event=f"case:{case.pk}:{step}:{ends_at:%Y%m%d%H%M%S}",
         recipients=[case.applicant, case.submitted_by],
         verb="hardship_exit_notice" if exit_notice else "hardship_notice",
-        title=title
-        % {
-            "number": case.number,
-            "end": calendar.local_date(ends_at).isoformat(),
-        },
+        title=deferred(
+            title,
+            {
+                "number": case.number,
+                "end": calendar.local_date(ends_at).isoformat(),
+            },
+        ),
         case=case,
         data={"ends_at": ends_at.isoformat()},
     )
@@ -532,11 +545,13 @@ def lodge_objection(*, case_id, user, reason):
             event=f"case:{case.pk}:objection:{objection.pk}",
             recipients=[case.applicant, case.submitted_by],
             verb="hardship_objection",
-            title=_(
-                "An objection was lodged during the public notice of %(number)s; "
-                "the case goes back to investigation"
-            )
-            % {"number": case.number},
+            title=deferred(
+                gettext_lazy(
+                    "An objection was lodged during the public notice of %(number)s; "
+                    "the case goes back to investigation"
+                ),
+                {"number": case.number},
+            ),
             body=reason,
             case=case,
             data={"objection": objection.pk},
@@ -679,7 +694,9 @@ def open_review_case(entry):
             organization=entry.organization,
             applicant=member,
             submitted_by=member,
-            title=(_("Register review: %(name)s") % {"name": member.display_name})[:200],
+            title=site_text(
+                gettext_lazy("Register review: %(name)s"), {"name": member.display_name}
+            )[:200],
         )
         HardshipApplication.objects.create(
             case=case,
@@ -717,8 +734,10 @@ def open_review_case(entry):
             event=f"case:{case.pk}:review_opened",
             recipients=[member],
             verb="hardship_review_opened",
-            title=_("Your hardship register entry is due for review (%(number)s)")
-            % {"number": case.number},
+            title=deferred(
+                gettext_lazy("Your hardship register entry is due for review (%(number)s)"),
+                {"number": case.number},
+            ),
             case=case,
             data={"register_entry": entry.pk},
         )

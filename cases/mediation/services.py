@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Process
 from viewflow.workflow.status import STATUS
 
@@ -29,6 +30,7 @@ from cases.selectors import in_reach
 from cases.services import submit_case
 from core import memo, statements
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.i18n import deferred
 from core.sensitive import blind_index
 from core.statements import whole_number
 from notifications.services import batched as notifications_batched
@@ -267,8 +269,10 @@ def submit_application(*, user, organization, applicant_username=None, **values)
                 event=f"mediation:{case.pk}:recorded",
                 recipients=[applicant],
                 verb="mediation_recorded",
-                title=_("%(mediator)s recorded your mediation application %(number)s")
-                % {"mediator": user.display_name, "number": case.number},
+                title=deferred(
+                    gettext_lazy("%(mediator)s recorded your mediation application %(number)s"),
+                    {"mediator": user.display_name, "number": case.number},
+                ),
                 case=case,
                 data={"channel": values["channel"]},
             )
@@ -292,10 +296,12 @@ def record_acceptance(task, decision, values):
             event=f"mediation:{case.pk}:accepted",
             recipients=_worker_side(case),
             verb="mediation_accepted",
-            title=_(
-                "Your mediation application %(number)s was accepted; the mediation term ends on %(date)s"
-            )
-            % {"number": case.number, "date": _local(record.statutory_deadline)},
+            title=deferred(
+                gettext_lazy(
+                    "Your mediation application %(number)s was accepted; the mediation term ends on %(date)s"
+                ),
+                {"number": case.number, "date": _local(record.statutory_deadline)},
+            ),
             case=case,
             data={"statutory_deadline": record.statutory_deadline.isoformat()},
         )
@@ -307,9 +313,11 @@ def record_acceptance(task, decision, values):
         event=f"mediation:{case.pk}:declined",
         recipients=_worker_side(case),
         verb="mediation_declined",
-        title=_("Your mediation application %(number)s was declined: %(reason)s")
-        % {"number": case.number, "reason": DeclineReason(record.decline_reason).label},
-        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        title=deferred(
+            gettext_lazy("Your mediation application %(number)s was declined: %(reason)s"),
+            {"number": case.number, "reason": DeclineReason(record.decline_reason).label},
+        ),
+        body=deferred(gettext_lazy("The written notice: %(url)s"), {"url": notice_url(case)}),
         case=case,
         data={"reason": record.decline_reason, "notice": notice_url(case)},
     )
@@ -328,10 +336,12 @@ def record_assignment(task, values):
         event=f"mediation:{case.pk}:assigned:{task.pk}",
         recipients=_worker_side(case),
         verb="mediation_mediator_assigned",
-        title=_(
-            "%(mediator)s will mediate your case %(number)s; you may ask for their recusal (回避)"
-        )
-        % {"mediator": mediator.display_name, "number": case.number},
+        title=deferred(
+            gettext_lazy(
+                "%(mediator)s will mediate your case %(number)s; you may ask for their recusal (回避)"
+            ),
+            {"mediator": mediator.display_name, "number": case.number},
+        ),
         case=case,
         data={"mediator": mediator.username},
     )
@@ -357,10 +367,12 @@ def record_outcome(task, values):
             event=f"mediation:{case.pk}:agreement:{task.pk}",
             recipients=_worker_side(case),
             verb="mediation_agreement_reached",
-            title=_(
-                "An agreement was reached in case %(number)s; it takes effect once signed and sealed"
-            )
-            % {"number": case.number},
+            title=deferred(
+                gettext_lazy(
+                    "An agreement was reached in case %(number)s; it takes effect once signed and sealed"
+                ),
+                {"number": case.number},
+            ),
             case=case,
             data={"agreement_pdf": reverse("mediation-agreement", kwargs={"pk": case.pk})},
         )
@@ -369,9 +381,13 @@ def record_outcome(task, values):
         event=f"mediation:{case.pk}:no_agreement",
         recipients=_worker_side(case),
         verb="mediation_no_agreement",
-        title=_("No agreement in case %(number)s: you may apply for labor-dispute arbitration")
-        % {"number": case.number},
-        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        title=deferred(
+            gettext_lazy(
+                "No agreement in case %(number)s: you may apply for labor-dispute arbitration"
+            ),
+            {"number": case.number},
+        ),
+        body=deferred(gettext_lazy("The written notice: %(url)s"), {"url": notice_url(case)}),
         case=case,
         data={"notice": notice_url(case)},
     )
@@ -400,15 +416,17 @@ def record_effective(task):
         event=f"mediation:{case.pk}:effective",
         recipients=[*_worker_side(case), record.mediator],
         verb="mediation_agreement_effective",
-        title=_(
-            "The agreement of case %(number)s is in effect: performance due by %(deadline)s; "
-            "joint arbitral review may be applied for until %(review)s"
-        )
-        % {
-            "number": case.number,
-            "deadline": record.performance_deadline.isoformat(),
-            "review": record.arbitral_review_until.isoformat(),
-        },
+        title=deferred(
+            gettext_lazy(
+                "The agreement of case %(number)s is in effect: performance due by %(deadline)s; "
+                "joint arbitral review may be applied for until %(review)s"
+            ),
+            {
+                "number": case.number,
+                "deadline": record.performance_deadline.isoformat(),
+                "review": record.arbitral_review_until.isoformat(),
+            },
+        ),
         case=case,
         data={"agreement_pdf": reverse("mediation-agreement", kwargs={"pk": case.pk})},
     )
@@ -425,12 +443,12 @@ def record_performance(task, values):
         return
     payment_order = record.category in PAYMENT_ORDER_CATEGORIES
     if payment_order:
-        title = _(
+        title = gettext_lazy(
             "The employer did not perform the agreement of case %(number)s: you may apply for "
             "arbitration, or to a court for a payment order (支付令)"
         )
     else:
-        title = _(
+        title = gettext_lazy(
             "The employer did not perform the agreement of case %(number)s: you may apply for "
             "arbitration"
         )
@@ -438,8 +456,8 @@ def record_performance(task, values):
         event=f"mediation:{case.pk}:not_performed",
         recipients=_worker_side(case),
         verb="mediation_not_performed",
-        title=title % {"number": case.number},
-        body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+        title=deferred(title, {"number": case.number}),
+        body=deferred(gettext_lazy("The written notice: %(url)s"), {"url": notice_url(case)}),
         case=case,
         data={"notice": notice_url(case), "payment_order": payment_order},
     )
@@ -552,8 +570,10 @@ def record_signature(*, case_id, user, party, signed_at=None):
                 event=f"mediation:{case.pk}:ready_for_seal:{record.outcome_recorded_at:%Y%m%d%H%M%S}",
                 recipients=_heads(case),
                 verb="mediation_ready_for_seal",
-                title=_("The agreement of case %(number)s is signed and awaits the seal")
-                % {"number": case.number},
+                title=deferred(
+                    gettext_lazy("The agreement of case %(number)s is signed and awaits the seal"),
+                    {"number": case.number},
+                ),
                 case=case,
             )
         if not missing:
@@ -652,10 +672,12 @@ def record_extension(
             event=f"mediation:{case.pk}:extended:{entry['no']}",
             recipients=[*_worker_side(case), record.mediator, *_heads(case)],
             verb="mediation_term_extended",
-            title=_(
-                "With both parties' consent the mediation term of %(number)s now ends on %(date)s"
-            )
-            % {"number": case.number, "date": _local(new_deadline)},
+            title=deferred(
+                gettext_lazy(
+                    "With both parties' consent the mediation term of %(number)s now ends on %(date)s"
+                ),
+                {"number": case.number, "date": _local(new_deadline)},
+            ),
             case=case,
             data={"statutory_deadline": new_deadline.isoformat()},
         )
@@ -707,12 +729,14 @@ def request_recusal(*, case_id, user, party, reason):
             event=f"mediation:{case.pk}:recusal:{recusal.pk}:requested",
             recipients=[*_heads(case), record.mediator],
             verb="mediation_recusal_requested",
-            title=_("Recusal of %(mediator)s asked by the %(party)s in case %(number)s")
-            % {
-                "mediator": record.mediator.display_name,
-                "party": Party(party).label,
-                "number": case.number,
-            },
+            title=deferred(
+                gettext_lazy("Recusal of %(mediator)s asked by the %(party)s in case %(number)s"),
+                {
+                    "mediator": record.mediator.display_name,
+                    "party": Party(party).label,
+                    "number": case.number,
+                },
+            ),
             body=reason,
             case=case,
             data={"recusal": recusal.pk},
@@ -760,7 +784,7 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
                 comment=comment,
                 data=data,
             )
-            title = _(
+            title = gettext_lazy(
                 "Recusal granted in case %(number)s: %(mediator)s steps aside; another mediator will be assigned"
             )
         else:
@@ -772,12 +796,14 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
                 comment=comment,
                 data=data,
             )
-            title = _("Recusal refused in case %(number)s: %(mediator)s continues")
+            title = gettext_lazy("Recusal refused in case %(number)s: %(mediator)s continues")
         notify(
             event=f"mediation:{case.pk}:recusal:{recusal.pk}:decided",
             recipients=[*_worker_side(case), recusal.requested_by, recusal.mediator],
             verb=f"mediation_recusal_{recusal.status}",
-            title=title % {"number": case.number, "mediator": recusal.mediator.display_name},
+            title=deferred(
+                title, {"number": case.number, "mediator": recusal.mediator.display_name}
+            ),
             body=comment,
             case=case,
             data={"recusal": recusal.pk, "decision": recusal.status},
@@ -882,12 +908,14 @@ def expire(case_id, now):
             event=f"mediation:{case.pk}:expired",
             recipients=[*_worker_side(case), *holders, record.mediator, *_heads(case)],
             verb="mediation_expired",
-            title=_(
-                "The mediation term of case %(number)s passed without an agreement: you may apply "
-                "for labor-dispute arbitration"
-            )
-            % {"number": case.number},
-            body=_("The written notice: %(url)s") % {"url": notice_url(case)},
+            title=deferred(
+                gettext_lazy(
+                    "The mediation term of case %(number)s passed without an agreement: you may apply "
+                    "for labor-dispute arbitration"
+                ),
+                {"number": case.number},
+            ),
+            body=deferred(gettext_lazy("The written notice: %(url)s"), {"url": notice_url(case)}),
             case=case,
             data={
                 "notice": notice_url(case),
@@ -921,8 +949,10 @@ def _remind(case_id, now):
             event=f"mediation:{case.pk}:term_reminder:{record.statutory_deadline:%Y%m%d}",
             recipients=[record.mediator, *_heads(case)],
             verb="mediation_term_due_soon",
-            title=_("The mediation term of case %(number)s ends on %(date)s")
-            % {"number": case.number, "date": _local(record.statutory_deadline)},
+            title=deferred(
+                gettext_lazy("The mediation term of case %(number)s ends on %(date)s"),
+                {"number": case.number, "date": _local(record.statutory_deadline)},
+            ),
             case=case,
             data={"statutory_deadline": record.statutory_deadline.isoformat()},
         )
@@ -955,11 +985,13 @@ def _follow_up(case_id, now):
             event=f"mediation:{case.pk}:performance_due",
             recipients=[task.owner if task and task.owner_id else record.mediator],
             verb="mediation_performance_due",
-            title=_(
-                "The performance deadline of the agreement in case %(number)s has passed: record "
-                "whether it was performed"
-            )
-            % {"number": case.number},
+            title=deferred(
+                gettext_lazy(
+                    "The performance deadline of the agreement in case %(number)s has passed: record "
+                    "whether it was performed"
+                ),
+                {"number": case.number},
+            ),
             case=case,
             data={"performance_deadline": record.performance_deadline.isoformat()},
         )

@@ -5,10 +5,11 @@ officers. Notification event keys make each reminder happen once, however often 
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from approvals.calendar import is_working_day, previous_working_day
 from core.config import parameter_for_each
+from core.i18n import deferred
 from notifications.models import Notification
 from notifications.services import notify
 from organizations.models import Organization, Role
@@ -64,10 +65,10 @@ def _remind(union, period, due, *, overdue, today):
         if parent is not None:
             recipients += list(users_with_role(Role.FINANCE_OFFICER, parent))
         event = f"remittance:{union.pk}:{label}:overdue:{today:%Y%m%d}"
-        title = _("%(union)s has not paid the union fund for %(period)s (due %(due)s)")
+        title = gettext_lazy("%(union)s has not paid the union fund for %(period)s (due %(due)s)")
     else:
         event = f"remittance:{union.pk}:{label}:due-soon"
-        title = _("The union fund for %(period)s is due on %(due)s")
+        title = gettext_lazy("The union fund for %(period)s is due on %(due)s")
     if Notification.objects.filter(event=event).exists():
         return 0
     with transaction.atomic():
@@ -75,7 +76,7 @@ def _remind(union, period, due, *, overdue, today):
             event=event,
             recipients=recipients,
             verb="remittance_overdue" if overdue else "remittance_due_soon",
-            title=title % {"union": union.name, "period": label, "due": due.isoformat()},
+            title=deferred(title, {"union": union.name, "period": label, "due": due.isoformat()}),
             data={"organization": union.pk, "period": label, "due_date": due.isoformat()},
         )
     return 1

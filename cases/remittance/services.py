@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from approvals.spec import DECISION_LABELS
 from cases import trail
@@ -14,6 +15,7 @@ from cases.services import submit_case
 from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid
+from core.i18n import deferred, site_text
 from notifications.services import notify
 from organizations.models import Organization, OrganizationKind, Role, User
 from organizations.selectors import has_role, memberships_of, organization_in_reach
@@ -245,12 +247,12 @@ def declare(
                     due_date=due,
                 )
 
-            title = _("Union fund %(period)s, %(union)s") % {
-                "period": f"{period:%Y-%m}",
-                "union": union.name,
-            }
+            title = site_text(
+                gettext_lazy("Union fund %(period)s, %(union)s"),
+                {"period": f"{period:%Y-%m}", "union": union.name},
+            )
             if original is not None:
-                title = _("Supplementary: %(title)s") % {"title": title}
+                title = site_text(gettext_lazy("Supplementary: %(title)s"), {"title": title})
             return submit_case(
                 process="remittance",
                 organization=union,
@@ -330,12 +332,14 @@ def tell_union(task, decision):
         event=f"task:{task.pk}:union",
         recipients=recipients,
         verb="remittance_step",
-        title=_("%(step)s: %(decision)s (%(number)s)")
-        % {
-            "step": task.flow_task.task_title,
-            "decision": DECISION_LABELS.get(decision, decision),
-            "number": case.number,
-        },
+        title=deferred(
+            gettext_lazy("%(step)s: %(decision)s (%(number)s)"),
+            {
+                "step": task.flow_task.task_title,
+                "decision": DECISION_LABELS.get(decision, decision),
+                "number": case.number,
+            },
+        ),
         body=task.comment,
         case=case,
         data={"task": task.pk, "decision": decision},

@@ -52,6 +52,8 @@ def test_agreement_signed_sealed_effective_and_performed(demo, api):
         data = detail(api, demo.worker1, case)
         assert data["mediator"]["username"] == "mediator1"
         assert "mediation_mediator_assigned" in verbs(demo.worker1, case)
+        # Each told once, in its own words; not also as "受理或不予受理：同意".
+        assert "step_decided" not in verbs(demo.worker1, case)
         mediation = task(case, "mediation")
         assert mediation.owner == demo.mediator1
         assert "task_created" in verbs(demo.mediator1, case)

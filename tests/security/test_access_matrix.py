@@ -460,6 +460,7 @@ def _figure_query(ctx):
 
 SPECS = {
     "POST /api/v1/auth/token/": Spec(body=_token_body),
+    "PATCH /api/v1/me/": Spec(body={"language": "zh-hans"}),
     "POST /api/v1/cases/{id}/withdraw/": Spec(body={"reason": "不再需要。"}),
     "POST /api/v1/cases/{id}/attachments/": Spec(body=_pdf_upload, multipart=True),
     "POST /api/v1/cases/{id}/objections/": Spec(body={"reason": "申请人家庭情况不实。"}),
@@ -606,6 +607,7 @@ METHOD PATH                                              TARGET  | worker1 chair
 # --- auth, people, organizations (collections)
 POST /api/v1/auth/token/                                 -       | 200     200    200    200    200    200    200    200    | 200   200   200   400  | 200     200    200     200    200
 GET  /api/v1/me/                                         -       | 200     200    200    200    200    200    200    200    | 200   200   200   U    | 200     200    200     200    200
+PATCH /api/v1/me/                                        -       | 200     200    200    200    200    200    200    200    | 200   200   200   U    | 200     200    200     200    200
 GET  /api/v1/organizations/                              -       | 200     200    200    200    200    200    200    200    | 200   200   200   U    | 200     200    200     200    200
 
 # --- cases: read in reach; only the applicant withdraws
@@ -872,6 +874,7 @@ def test_every_object_endpoint_is_tried_inside_and_outside_for_every_role():
 # auditor's own session, inbox and report jobs.
 AUDITOR_MAY = {
     "POST /api/v1/auth/token/": "obtaining one's own API token",
+    "PATCH /api/v1/me/": "one's own choice of language",
     "POST /api/v1/notifications/read-all/": "read marks in one's own inbox",
     "POST /api/v1/notifications/{id}/read/": "a read mark in one's own inbox",
     "POST /api/v1/reports/exports/": "a report prepared in the background (reading)",
