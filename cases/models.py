@@ -152,6 +152,27 @@ class TrailCheckpoint(models.Model):
         return f"{self.case_id}#{self.seq}"
 
 
+class TrailTally(models.Model):
+    """How many chains, and events in them, the cases up to `last_case` held when the nightly
+    verification last found every trail whole, sealed like the events. A case removed whole —
+    its row, its events (the trigger disabled) and its checkpoint — leaves nothing of its own to
+    miss; the tally misses it. Rows are kept: one per run that raised it."""
+
+    last_case = models.PositiveBigIntegerField()
+    chains = models.PositiveBigIntegerField()
+    events = models.PositiveBigIntegerField()
+    sealed_at = models.DateTimeField(default=timezone.now)
+    seal = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("trail tally")
+        verbose_name_plural = _("trail tallies")
+        get_latest_by = "pk"
+
+    def __str__(self):
+        return f"≤{self.last_case}: {self.chains} chains, {self.events} events"
+
+
 class TrailHead(models.Model):
     """The last event of a case's chain (seq 0 and the genesis hash before the first), moved
     by a database trigger with every event inserted (migration 0006). Appends lock this row:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.sensitive import trail_seal_keys
 
-from .models import Case, TrailCheckpoint, TrailEvent, TrailHead
+from .models import Case, TrailCheckpoint, TrailEvent, TrailHead, TrailTally
 
 GENESIS_HASH = "0" * 64
 
@@ -312,6 +312,34 @@ def held_to(result, checkpoint):
     first_missing = result.events + 1
     broken_at = min(result.broken_at, first_missing) if result.broken_at else first_missing
     return Verification(False, result.events, broken_at)
+
+
+# The tally. A checkpoint goes with its case: remove both, with the events, and nothing is
+# left to miss. The nightly run therefore also seals how many chains and events the cases up
+# to the highest id held (TrailTally); fewer later means some went. Its limit: a tally is
+# itself rows in the database, so removing a case together with every tally sealed since the
+# case began is seen only as the newest tally's age (reports show it).
+
+
+def tally_seal(last_case, chains, events):
+    return _sealed(f"tally:{last_case}:{chains}:{events}")
+
+
+def latest_tally():
+    return TrailTally.objects.order_by("-pk").first()
+
+
+def tally_holds(tally):
+    return _seal_holds(f"tally:{tally.last_case}:{tally.chains}:{tally.events}", tally.seal)
+
+
+def record_tally(last_case, chains, events):
+    TrailTally.objects.create(
+        last_case=last_case,
+        chains=chains,
+        events=events,
+        seal=tally_seal(last_case, chains, events),
+    )
 
 
 def checkpoint_of(case_id):

@@ -538,9 +538,20 @@ class BrokenOut(serializers.Serializer):
     broken_at = serializers.IntegerField()
 
 
+class MissingOut(serializers.Serializer):
+    """Cases gone whole since the last tally (cases.trail): how many chains and events, or that
+    the tally itself is gone or unsealed."""
+
+    chains = serializers.IntegerField(required=False)
+    events = serializers.IntegerField(required=False)
+    tally = serializers.ChoiceField(choices=["gone", "unsealed"], required=False)
+    since = serializers.DateTimeField(required=False)
+
+
 class VerificationOut(serializers.ModelSerializer):
     valid = serializers.BooleanField(read_only=True)
     broken = BrokenOut(many=True)
+    missing = MissingOut()
 
     class Meta:
         model = TrailVerification
@@ -552,6 +563,7 @@ class VerificationOut(serializers.ModelSerializer):
             "events",
             "valid",
             "broken",
+            "missing",
             "source",
         ]
 

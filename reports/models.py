@@ -103,6 +103,9 @@ class TrailVerification(models.Model):
     events = models.PositiveIntegerField(_("events checked"))
     # [{"case": id, "number": "KN-…", "broken_at": seq}, …]
     broken = models.JSONField(_("broken chains"), default=list, blank=True)
+    # What the last tally (cases.trail) held that is gone — {"chains", "events", "since"} — or
+    # {"tally": "unsealed" | "gone", "since"}; {} when nothing is missing.
+    missing = models.JSONField(_("missing chains"), default=dict, blank=True)
     source = models.CharField(_("run by"), max_length=10, choices=Source.choices)
 
     class Meta:
@@ -116,4 +119,4 @@ class TrailVerification(models.Model):
 
     @property
     def valid(self):
-        return not self.broken
+        return not self.broken and not self.missing

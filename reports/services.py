@@ -431,18 +431,27 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
     VERIFY_WINDOW cases), verify each case's chain and hold it to its checkpoint, and keep the
     result; when recording, seal the length of every chain found whole as its checkpoint
     (cases.trail). `progress(done, total)` is told after each case. A case without events
-    verifies, unless its checkpoint says it had some."""
+    verifies, unless its checkpoint says it had some. The cases are also held to the last
+    tally: fewer chains or events up to its last case than it counted means some went whole
+    (`missing`); a run that misses nothing raises the tally."""
     started = timezone.now()
     clock = time.monotonic()
     bounds = Case.objects.aggregate(total=Count("pk"), first=Min("pk"), last=Max("pk"))
     total = bounds["total"]
-    checked = events = 0
+    checked = events = chains = 0
     broken = []
+    tally = trail.latest_tally()
+    tallied = {"chains": 0, "events": 0}  # what the cases up to the tally's last case hold now
+    checkpointed = False
 
     def judged(case_id, result):
-        nonlocal checked, events
+        nonlocal checked, events, chains
         checked += 1
         events += result.events
+        chains += result.events > 0
+        if tally is not None and case_id <= tally.last_case:
+            tallied["chains"] += result.events > 0
+            tallied["events"] += result.events
         if not result.valid:
             broken.append({"case": case_id, "broken_at": result.broken_at})
         if progress is not None:
@@ -452,6 +461,7 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
         for first in range(bounds["first"], bounds["last"] + 1, VERIFY_WINDOW):
             stop = min(first + VERIFY_WINDOW, bounds["last"] + 1)
             checkpoints = trail.checkpoints_in(first, stop)
+            checkpointed = checkpointed or bool(checkpoints)
             whole = {}
             for case_id, result in trail.verify_range(first, stop):
                 checkpoint = checkpoints.pop(case_id, None)
@@ -463,6 +473,9 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
                 judged(case_id, trail.held_to(trail.Verification(True, 0, None), checkpoint))
             if record:
                 trail.record_checkpoints(whole)
+    missing = _missing_since(tally, tallied, checkpointed)
+    if record and not missing and chains:
+        trail.record_tally(bounds["last"], chains, events)
     numbers = dict(
         Case.objects.filter(pk__in=[b["case"] for b in broken]).values_list("pk", "number")
     )
@@ -477,8 +490,26 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
         cases=max(total, checked),
         events=events,
         broken=broken,
+        missing=missing,
         source=source,
     )
     if record:
         verification.save()
     return verification
+
+
+def _missing_since(tally, tallied, checkpointed):
+    if tally is None:
+        # Every recorded run seals checkpoints and a tally together: checkpoints without any
+        # tally mean the tallies were removed.
+        return {"tally": "gone"} if checkpointed else {}
+    since = tally.sealed_at.isoformat()
+    if not trail.tally_holds(tally):
+        return {"tally": "unsealed", "since": since}
+    if tallied["chains"] < tally.chains or tallied["events"] < tally.events:
+        return {
+            "chains": max(0, tally.chains - tallied["chains"]),
+            "events": max(0, tally.events - tallied["events"]),
+            "since": since,
+        }
+    return {}

@@ -86,10 +86,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"BROKEN {entry['number']}: chain breaks at event {entry['broken_at']}"
             )
+        if result.missing:
+            self.stdout.write(f"MISSING since the last sealed tally: {result.missing}")
         self.stdout.write(
             f"{result.cases} case(s), {result.events} event(s) checked, "
             f"{len(result.broken)} broken."
         )
         self.stdout.write(f"Took {result.duration.total_seconds():.1f} s; result recorded.")
-        if result.broken:
-            raise CommandError(f"{len(result.broken)} broken trail(s).")
+        if result.broken or result.missing:
+            raise CommandError(
+                f"{len(result.broken)} broken trail(s)"
+                + (", cases removed whole." if result.missing else ".")
+            )
