@@ -130,7 +130,14 @@ def hardship_case(driver, i):
         case,
         "disbursement",
         "town_finance",
-        data={"amount": "800.00", "paid_on": today, "payment_reference": f"BANK-{i:06d}"},
+        data={
+            "amount": "800.00",
+            "paid_on": today,
+            "payment_reference": f"BANK-{i:06d}",
+            # Into the applicant's own account (实名制): one account per worker.
+            "account_holder": driver.user(worker).full_name,
+            "account_number": f"622202{1 + i % 2:010d}",
+        },
     )
     return case
 

@@ -264,6 +264,8 @@ class TemplateMaker:
             amount=str(record.approved_amount or record.requested_amount),
             paid_on=timezone.localdate().isoformat(),
             payment_reference=f"BANK-{case.pk:06d}",
+            account_holder=case.applicant.full_name,
+            account_number=f"622202{case.applicant_id:010d}",  # the applicant's own
         )
 
     def mediation(self):

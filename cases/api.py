@@ -1,4 +1,4 @@
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.urls import path
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from approvals import services as approval_services
 from approvals.api import TaskSerializer
-from approvals.models import OPEN_STATUSES, CaseTask
 from approvals.selectors import open_tasks
 from core.errors import NotFound
 from core.rest import ErrorSerializer, StrictNullBooleanField
@@ -140,10 +139,12 @@ class CaseFilter(filters.FilterSet):
         )
 
     def filter_overdue(self, qs, name, value):
-        late = CaseTask.objects.filter(
-            case=OuterRef("pk"), status__in=OPEN_STATUSES, due_at__lt=timezone.now()
-        )
-        return qs.filter(Exists(late)) if value else qs.exclude(Exists(late))
+        """Late as the reports count it (reports.selectors.overdue_q): a step past its due
+        time, a remittance unpaid past its due date, a mediation past its statutory term."""
+        from reports.selectors import overdue_q  # reports builds on cases
+
+        late = overdue_q(timezone.now())
+        return qs.filter(late) if value else qs.exclude(late)
 
 
 def with_open_tasks(qs):

@@ -105,6 +105,8 @@ def step_titles(case):
 
 
 def case_context(request, case):
+    from workflows.base import flow_for
+
     events = list(selectors.trail_of(case))
     details = for_process(case.process)
     panel = details.panel(request, case) if details and details.panel else None
@@ -117,8 +119,11 @@ def case_context(request, case):
         "events": selectors.trail_shown_to(request.user, case, events),
         "chart": diagram(case),
         "panel": panel,
+        # Offered only where the process would allow it (until disbursement, not under a
+        # supplementary declaration …), not refused after the tap.
         "can_withdraw": case.status == CaseStatus.IN_PROGRESS
-        and request.user.pk in (case.applicant_id, case.submitted_by_id),
+        and request.user.pk in (case.applicant_id, case.submitted_by_id)
+        and flow_for(case.process).instance.can_withdraw(case),
         "now": timezone.now(),
         "open_statuses": OPEN_STATUSES,
     }

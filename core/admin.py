@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from .config import value_error
 from .models import Parameter
 
 
@@ -15,8 +16,10 @@ def _parameter_choices():
 
 class ParameterForm(forms.ModelForm):
     """Only the keys the code reads (a misspelt key would be saved and never used), values not
-    below zero, and one version per key, organization and date — also for "everywhere", which
-    the database's unique constraint lets repeat (its organization is NULL)."""
+    below zero and within the key's bounds (core.config.BOUNDS: a rate from 0 to 1, a due day
+    from 1 to 31, counts whole), and one version per key, organization and date — also for
+    "everywhere", which the database's unique constraint lets repeat (its organization is
+    NULL)."""
 
     key = forms.ChoiceField(label=_("key"), choices=_parameter_choices)
 
@@ -32,6 +35,11 @@ class ParameterForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        key, value = data.get("key"), data.get("value")
+        if key and value is not None and "value" not in self.errors:
+            message = value_error(key, value)
+            if message:
+                self.add_error("value", message)
         same = Parameter.objects.filter(
             key=data.get("key"),
             organization=data.get("organization"),

@@ -4,10 +4,12 @@ Lookup order: the organization's own row, then its ancestors' (nearest first), t
 everywhere; within each, the latest version effective on `on`. Without any row, the default
 from settings.UNIONFLOW_PARAMETERS."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import memo
 
@@ -57,3 +59,93 @@ def _all_in_force(on):
     for key, path, value in rows:
         latest.setdefault(key, {}).setdefault(path, value)
     return latest
+
+
+# --- what each parameter may be ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a parameter may take: from `low` to `high` (None: no upper bound), both
+    inclusive, and a whole number when it counts something (days, months, people). A value
+    outside them would be read as it is: an upper share rate of 1.5 leaves a negative retained
+    share, a due day of 40 names no day."""
+
+    low: Decimal
+    high: Decimal | None = None
+    whole: bool = False
+
+
+def _bounds(low, high=None, *, whole=False):
+    return Bounds(Decimal(str(low)), None if high is None else Decimal(str(high)), whole)
+
+
+RATE = _bounds(0, 1)  # a share of something: 0 % to 100 %
+MONEY = _bounds(0)
+WORKING_DAYS = _bounds(1, 365, whole=True)  # a step's time to act
+LEAD_DAYS = _bounds(0, 365, whole=True)  # how early to remind (0: on the day)
+
+# Every key in settings.UNIONFLOW_PARAMETERS (tests/core checks that none is missing).
+BOUNDS = {
+    "approvals.urge_interval_hours": _bounds(0, 8760),
+    "approvals.reminder_working_days": LEAD_DAYS,
+    "approvals.delegation_max_days": _bounds(1, 3660, whole=True),
+    "hardship.living_standard": _bounds("0.01"),
+    "hardship.relative_hardship_multiple": _bounds(1, 100),
+    "hardship.sudden_cost_ratio": RATE,
+    "hardship.county_threshold": MONEY,
+    "hardship.investigation_working_days": WORKING_DAYS,
+    "hardship.notice_working_days": WORKING_DAYS,
+    "hardship.review_working_days": WORKING_DAYS,
+    "hardship.disbursement_working_days": WORKING_DAYS,
+    "hardship.register_review_months": _bounds(1, 120, whole=True),
+    "hardship.register_review_months_sudden": _bounds(1, 120, whole=True),
+    "hardship.exit_notice_working_days": WORKING_DAYS,
+    "hardship.attachment_max_mb": _bounds(1, 100, whole=True),
+    "mediation.acceptance_working_days": WORKING_DAYS,
+    "mediation.statutory_days": _bounds(1, 365, whole=True),
+    "mediation.limitation_months": _bounds(1, 1200, whole=True),
+    "mediation.arbitral_review_days": _bounds(1, 365, whole=True),
+    "mediation.collective_min_workers": _bounds(2, 100000, whole=True),
+    "mediation.deadline_reminder_days": LEAD_DAYS,
+    "remittance.fund_rate": RATE,
+    "remittance.upper_share_rate": RATE,
+    "remittance.due_day": _bounds(1, 31, whole=True),  # past a month's end: its last day
+    "remittance.late_fee_daily_rate": RATE,
+    "remittance.late_fee_cap_ratio": _bounds(0, 100),  # a multiple of the principal; 0: no cap
+    "remittance.reminder_working_days": LEAD_DAYS,
+    "remittance.dues_rate": RATE,
+    "remittance.dues_wage_unit": _bounds("0.01", 10000),  # divides the wage
+}
+
+
+def value_error(key, value):
+    """Why `value` cannot be the value of parameter `key` (a message naming the value), or
+    None when it can. A key without bounds has none beyond not being negative."""
+    bounds = BOUNDS.get(key, MONEY)
+    value = Decimal(value)
+    if bounds.whole and value != value.to_integral_value():
+        return _("%(value)s is not allowed: %(key)s is a whole number.") % {
+            "value": _plain(value),
+            "key": key,
+        }
+    if value < bounds.low or (bounds.high is not None and value > bounds.high):
+        if bounds.high is None:
+            return _("%(value)s is not allowed: %(key)s is %(low)s or more.") % {
+                "value": _plain(value),
+                "key": key,
+                "low": _plain(bounds.low),
+            }
+        return _("%(value)s is not allowed: %(key)s is from %(low)s to %(high)s.") % {
+            "value": _plain(value),
+            "key": key,
+            "low": _plain(bounds.low),
+            "high": _plain(bounds.high),
+        }
+    return None
+
+
+def _plain(number):
+    """1.500000 → 1.5, 31.000000 → 31 (as the administrator typed it, not the column's scale)."""
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

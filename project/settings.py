@@ -468,7 +468,9 @@ UNIONFLOW_PARAMETERS = {
     # --- B. labor-dispute mediation (劳动争议调解) ---
     "mediation.acceptance_working_days": 3,  # local practice
     "mediation.statutory_days": 15,  # Art. 14: calendar days from receipt
-    "mediation.limitation_days": 365,  # Art. 27: flagged, does not block acceptance
+    # Art. 27: one year, counted in calendar months (29 Feb → 28 Feb, 民法典 Art. 202);
+    # flagged, does not block acceptance
+    "mediation.limitation_months": 12,
     "mediation.arbitral_review_days": 15,  # joint application for arbitral review
     "mediation.collective_min_workers": 10,  # collective case: act through representatives
     "mediation.deadline_reminder_days": 3,  # remind before the statutory deadline

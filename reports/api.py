@@ -506,7 +506,9 @@ class Exports(generics.ListAPIView):
 class ExportDetail(APIView):
     """An export job of yours: status and progress (`processed` of `total` rows, `percent`)."""
 
-    @extend_schema(tags=TAGS, responses={200: ExportJobSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        tags=TAGS, responses={200: ExportJobSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+    )
     def get(self, request, pk):
         job = services.job_of(request.user, pk)
         return Response(ExportJobSerializer(job, context={"request": request}).data)
@@ -521,6 +523,7 @@ class ExportDownload(APIView):
         tags=TAGS,
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            403: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
         },

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from cases import trail
 from cases.models import Case
-from cases.selectors import case_in_reach, cases_in_reach, trail_of
+from cases.selectors import case_in_reach, cases_in_reach, trail_of, trail_shown_to
 from core import jobs, queue
 from core.errors import Conflict, DomainError, Invalid, NotFound
 
@@ -182,13 +182,13 @@ def trail_file(user, case_id, fmt):
     _check_format(ExportJob.Kind.TRAIL, fmt)
     case = _case_for_trail(user, case_id)
     events = list(trail_of(case))
+    verification = trail.verify_events(events, trail.checkpoint_of(case.pk))
+    shown = trail_shown_to(user, case, events)  # as the case page shows them to this reader
     if fmt == "pdf":
-        content = pdf.trail_pdf(
-            case, events, trail.verify_events(events, trail.checkpoint_of(case.pk))
-        )
+        content = pdf.trail_pdf(case, shown, verification)
     else:
         content = csvfile.table_csv(
-            tables.TRAIL_COLUMNS, (tables.trail_row(e, case.process) for e in events)
+            tables.TRAIL_COLUMNS, (tables.trail_row(e, case.process) for e in shown)
         )
     return _file(content, f"{case.number}-审计轨迹.{fmt}", fmt)
 
@@ -252,10 +252,18 @@ def start_export(*, user, kind, fmt, params):
 
 
 def job_of(user, job_id):
-    """The caller's own job (404 for anyone else's)."""
+    """The caller's own job (404 for anyone else's), while they may still read what it holds:
+    a reporter (403 once they are not), with its case or organization still in their reach
+    (404 once it is not)."""
     job = ExportJob.objects.filter(pk=job_id, created_by=user).first()
     if job is None:
         raise NotFound(_("Export not found."))
+    report_params.require_reporter(user)
+    params = job.params or {}
+    if job.kind == ExportJob.Kind.TRAIL:
+        _case_for_trail(user, params.get("case"))
+    elif params.get("organization"):
+        report_params.parse_organization(user, params)
     return job
 
 

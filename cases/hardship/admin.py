@@ -20,11 +20,19 @@ class HardshipApplicationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "aid_type", "proposed_category", "approval_level"]
     search_fields = ["case__number"]
     list_select_related = ["case"]
-    exclude = ["id_number", "id_index", "child_id_number", "child_index"]
+    exclude = [
+        "id_number",
+        "id_index",
+        "child_id_number",
+        "child_index",
+        "account_number",
+        "account_index",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name not in self.exclude] + [
-            "masked_id_number"
+            "masked_id_number",
+            "masked_account_number",
         ]
 
     def has_add_permission(self, request):

@@ -4,6 +4,7 @@ union, the register; and the hardship fields merged into the case JSON."""
 from decimal import Decimal
 
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -27,7 +28,14 @@ from core.sensitive import mask
 from organizations.api import OrganizationRefSerializer, UserRefSerializer
 
 from . import selectors, services
-from .models import AidType, Category, HardshipApplication, RegisterEntry, RegisterStatus
+from .models import (
+    AidType,
+    Category,
+    HardshipApplication,
+    RegisterEntry,
+    RegisterStatus,
+    mask_account,
+)
 
 ERRORS = dict.fromkeys((400, 403, 404, 409), ErrorSerializer)
 
@@ -37,22 +45,48 @@ MAX_HOUSEHOLD = 30
 MAX_MONEY = 10_000_000  # CNY a year
 MAX_REQUEST = 1_000_000  # CNY
 
+# A birth date further back than this is a typo, not a living person (a sanity bound).
+MAX_AGE_YEARS = 120
+
 RIC_MESSAGES = {
     InvalidLength: _("A resident ID number has 18 characters."),
     InvalidFormat: _("A resident ID number is 17 digits followed by a digit or X."),
     InvalidChecksum: _("The check digit does not match (GB 11643): check the number."),
-    InvalidComponent: _("The birth date in this number is not a valid date."),
 }
+RIC_BAD_DATE = _("The birth date in this number is not a valid date.")
+RIC_BAD_REGION = _(
+    "The region code in this number (its first 6 digits) is not an administrative division "
+    "of its birth year."
+)
+RIC_FUTURE_BIRTH = _("The birth date in this number is in the future.")
+RIC_TOO_OLD = _("The birth date in this number is more than %(years)s years ago.")
 
 
-def validate_ric(value):
-    """A resident ID number (GB 11643), normalized (upper-case X, no spaces)."""
+def validate_ric(value, *, today=None):
+    """A resident ID number (GB 11643), normalized (upper-case X, no spaces). The message
+    names what is wrong: length, format, check digit, birth date, or region code; a birth date
+    in the future or more than MAX_AGE_YEARS back is refused too (stdnum checks only that it
+    is a date)."""
     try:
-        return ric.validate(value)
+        number = ric.validate(value)
+    except InvalidComponent as exc:
+        # stdnum raises this for both the birth date and the region (place of birth).
+        try:
+            ric.get_birth_date(value)
+        except ValidationError:
+            raise serializers.ValidationError(str(RIC_BAD_DATE)) from exc
+        raise serializers.ValidationError(str(RIC_BAD_REGION)) from exc
     except ValidationError as exc:
         raise serializers.ValidationError(
             str(RIC_MESSAGES.get(type(exc), _("Not a valid resident ID number.")))
         ) from exc
+    born = ric.get_birth_date(number)
+    today = today or timezone.localdate()
+    if born > today:
+        raise serializers.ValidationError(str(RIC_FUTURE_BIRTH))
+    if born.year < today.year - MAX_AGE_YEARS:
+        raise serializers.ValidationError(str(RIC_TOO_OLD % {"years": MAX_AGE_YEARS}))
+    return number
 
 
 def _money(**kwargs):
@@ -128,11 +162,13 @@ class RegisterEntryRefSerializer(serializers.ModelSerializer):
 
 
 class HardshipDetailsSerializer(serializers.ModelSerializer):
-    """The hardship fields of the case JSON. Resident ID numbers are whole only for the
-    applicant, whoever submitted for them and the officers acting on the case."""
+    """The hardship fields of the case JSON. Resident ID numbers and the number of the account
+    the aid was paid into are whole only for the applicant, whoever submitted for them and the
+    officers acting on the case."""
 
     id_number = serializers.SerializerMethodField(label=_("Resident ID number"))
     child_id_number = serializers.SerializerMethodField(label=_("Child's ID number"))
+    account_number = serializers.SerializerMethodField(label=_("Account number paid into"))
     # For clients: whether the numbers above are masked for this reader (not shown on pages).
     id_numbers_masked = serializers.SerializerMethodField(label=_("ID numbers masked"))
     register_entry = RegisterEntryRefSerializer(allow_null=True)
@@ -164,6 +200,8 @@ class HardshipDetailsSerializer(serializers.ModelSerializer):
             "disbursed_amount",
             "disbursed_on",
             "payment_reference",
+            "account_holder",
+            "account_number",
             "register_entry",
             "review_due_on",
             "review_conclusion",
@@ -181,6 +219,10 @@ class HardshipDetailsSerializer(serializers.ModelSerializer):
     def get_child_id_number(self, record) -> str:
         value = record.child_id_number or ""
         return value if self._whole(record) else mask(value)
+
+    def get_account_number(self, record) -> str:
+        value = record.account_number or ""
+        return value if self._whole(record) else mask_account(value)
 
 
 def case_json(request, case, status=200):
@@ -219,12 +261,12 @@ class ObjectionSerializer(serializers.Serializer):
     moved_to = serializers.SerializerMethodField()
 
     def get_moved_to(self, objection) -> str:
-        return "investigation"
+        return services.OBJECTION_RETURNS_TO[objection.case.hardship.kind]
 
 
 class CaseObjections(APIView):
     """异议: a member of the applicant's union objects during the public notice; the case goes
-    back to investigation."""
+    back to investigation (a proposed closure of a register entry: to the register review)."""
 
     @extend_schema(
         tags=["hardship"],
@@ -243,10 +285,13 @@ class CaseObjections(APIView):
 
 class NoticeSerializer(serializers.Serializer):
     case = CaseRefSerializer()
+    # `application`: an aid application; `review`: a proposed closure of the applicant's
+    # register entry (退档).
+    kind = serializers.CharField()
     organization = OrganizationRefSerializer(source="case.organization")
     applicant = serializers.CharField(source="case.applicant.display_name")
     aid_type = serializers.CharField()
-    category = serializers.CharField(source="current_category")
+    category = serializers.CharField(source="notice_category")
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, source="current_amount", allow_null=True
     )
@@ -254,7 +299,8 @@ class NoticeSerializer(serializers.Serializer):
 
 
 class HardshipNotices(generics.ListAPIView):
-    """公示: the applications of my union(s) now on public notice; a member may object to one
+    """公示: the applications of my union(s) now on public notice, and the proposed closures of
+    register entries (退档, `kind` review); a member may object to one
     (POST /cases/{id}/objections/) until its notice ends."""
 
     serializer_class = NoticeSerializer

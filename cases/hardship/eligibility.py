@@ -8,10 +8,13 @@
 
 The categories are tested in that order. The comparisons multiply instead of divide
 (net income < line × 12 × household size), so they are exact in Decimal; only the per-capita
-figure shown to people is rounded (half up, to the fen)."""
+figure shown to people is rounded — down, to the fen. Rounding down keeps what people read in
+line with the category: the living standard is itself in fen, so the shown figure is below
+the standard exactly when the exact one is (half up would show 10,799.99 ÷ 12 = 899.999… as
+900.00 against a standard of 900.00 for a deep-hardship case)."""
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from core.config import parameter
 
@@ -44,7 +47,7 @@ class Rules:
 
 @dataclass(frozen=True)
 class Assessment:
-    per_capita_income: Decimal  # monthly, rounded to the fen
+    per_capita_income: Decimal  # monthly, rounded down to the fen
     category: str
     living_standard: Decimal
 
@@ -55,10 +58,11 @@ def net_income(annual_income, rigid_expenses):
 
 
 def per_capita_income(annual_income, rigid_expenses, household_size):
+    """Monthly per-capita income as shown: rounded down to the fen (see the module's doc)."""
     if household_size < 1:
         raise ValueError("household size is at least 1")
     net = net_income(annual_income, rigid_expenses)
-    return (net / (MONTHS * household_size)).quantize(FEN, ROUND_HALF_UP)
+    return (net / (MONTHS * household_size)).quantize(FEN, ROUND_DOWN)
 
 
 def assess(

@@ -148,3 +148,11 @@ class ObjectionForm(forms.Form):
         ),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+    def __init__(self, *args, review=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if review:  # a proposed closure of a register entry (退档)
+            self.fields["reason"].help_text = _(
+                "What you know that speaks against closing this register entry. The entry is "
+                "reviewed again."
+            )

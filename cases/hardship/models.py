@@ -177,6 +177,11 @@ class HardshipApplication(models.Model):
     )
     disbursed_on = models.DateField(_("paid on"), null=True, blank=True)
     payment_reference = models.CharField(_("payment reference"), max_length=200, blank=True)
+    # The account paid into (实名制: the applicant's own, in their registered name). Its number
+    # is sensitive like an ID number: encrypted at rest, found again through its keyed hash.
+    account_holder = models.CharField(_("account holder"), max_length=100, blank=True)
+    account_number = EncryptedTextField(_("account number"), blank=True)
+    account_index = models.CharField(max_length=64, blank=True)
 
     # A `file` case: the entry it created. A review case: the entry under review.
     register_entry = models.ForeignKey(
@@ -204,6 +209,7 @@ class HardshipApplication(models.Model):
             models.Index(fields=["aid_type", "submitted_on"], name="hardship_type_date"),
             models.Index(fields=["id_index"], name="hardship_id_index"),
             models.Index(fields=["child_index"], name="hardship_child_index"),
+            models.Index(fields=["account_index"], name="hardship_account_index"),
         ]
 
     def __str__(self):
@@ -223,13 +229,30 @@ class HardshipApplication(models.Model):
         return self.approved_category or self.proposed_category
 
     @property
+    def notice_category(self):
+        """The category a public notice shows: a review's is the register entry's (its proposed
+        one is only recomputed from the old figures)."""
+        if self.is_review and self.register_entry_id:
+            return self.register_entry.category
+        return self.current_category
+
+    @property
     def masked_id_number(self):
         return mask(self.id_number)
+
+    @property
+    def masked_account_number(self):
+        return mask_account(self.account_number)
+
+
+def mask_account(value):
+    """`6222020200112233445` → `6222***********3445`, as banks print a card number."""
+    return mask(value, keep_start=4, keep_end=4)
 
 
 class Objection(models.Model):
     """异议: a member of the applicant's union objected during the public notice; the case went
-    back to investigation."""
+    back to investigation (a proposed closure of a register entry: to the register review)."""
 
     case = models.ForeignKey("cases.Case", models.PROTECT, related_name="hardship_objections")
     objector = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")

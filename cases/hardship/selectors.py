@@ -8,7 +8,7 @@ from cases.models import CaseStatus
 from organizations.models import Role
 from organizations.selectors import memberships_of, officer_paths, subtree_q
 
-from .models import HardshipApplication, Kind, RegisterEntry
+from .models import HardshipApplication, RegisterEntry
 
 _ACTING_CACHE = "_hardship_acting_case_ids"
 
@@ -54,15 +54,15 @@ def member_union_ids(user):
 
 
 def notices_for(user):
-    """Applications of the user's unions now on public notice (公示), soonest end first."""
+    """What of the user's unions is now on public notice (公示), soonest end first: applications,
+    and proposed closures of register entries (退档)."""
     return (
         HardshipApplication.objects.filter(
-            kind=Kind.APPLICATION,
             case__organization_id__in=member_union_ids(user),
             case__status=CaseStatus.IN_PROGRESS,
             notice_ends_at__gt=timezone.now(),
         )
-        .select_related("case__applicant", "case__organization")
+        .select_related("case__applicant", "case__organization", "register_entry")
         .order_by("notice_ends_at", "pk")
     )
 

@@ -44,6 +44,7 @@ from .models import (
     RegisterEntry,
     RegisterStatus,
     ReviewConclusion,
+    mask_account,
 )
 
 logger = logging.getLogger(__name__)
@@ -350,6 +351,62 @@ def record_approval(task, decision, values):
         )
 
 
+# Sanity bounds of a bank account number (a card has 16–19 digits, a passbook account a few
+# more or less): catching typos, not policy.
+ACCOUNT_DIGITS = (12, 30)
+ACCOUNT = "bank_account"  # blind-index scope of account numbers
+# Where check_disbursement leaves the whole account number for record_disbursement: the task
+# data and the trail get the masked one only (they keep what `values` holds after the check).
+_WHOLE_ACCOUNT = "_hardship_account_number"
+
+
+def _name(value):
+    """A name as compared: without any white space ("张 三" is 张三)."""
+    return "".join((value or "").split())
+
+
+def _check_account(record, values):
+    """实名制: the aid goes to the applicant's own account — held in their registered name, and
+    not one that received aid for another person. Returns (errors, normalized number)."""
+    errors = {}
+    holder = values.get("account_holder")
+    if holder:
+        registered = _name(record.case.applicant.full_name)
+        if not registered:
+            errors["data.account_holder"] = [
+                _(
+                    "The applicant has no registered full name to check the account against: "
+                    "have it entered in their user account first."
+                )
+            ]
+        elif _name(holder) != registered:
+            errors["data.account_holder"] = [
+                _("Aid is paid only into the applicant's own account: the holder must be %(name)s.")
+                % {"name": record.case.applicant.full_name}
+            ]
+    number = values.get("account_number")
+    if number:
+        number = "".join(number.replace("-", " ").split())
+        low, high = ACCOUNT_DIGITS
+        if not number.isdigit() or not low <= len(number) <= high:
+            errors["data.account_number"] = [
+                _("An account number is %(low)s to %(high)s digits.") % {"low": low, "high": high}
+            ]
+        elif (
+            HardshipApplication.objects.filter(account_index=blind_index(number, scope=ACCOUNT))
+            .exclude(case__applicant=record.case.applicant)
+            .exclude(id_index=record.id_index)
+            .exists()
+        ):
+            errors["data.account_number"] = [
+                _(
+                    "This account received aid paid to another person; aid is paid only into "
+                    "the applicant's own account."
+                )
+            ]
+    return errors, number
+
+
 def check_disbursement(task, decision, values, comment):
     record = record_of(task.case)
     errors = {}
@@ -365,17 +422,38 @@ def check_disbursement(task, decision, values, comment):
             errors["data.paid_on"] = [_("The payment date cannot be in the future.")]
         elif paid_on < record.submitted_on:
             errors["data.paid_on"] = [_("The payment date cannot be before the application.")]
+    account_errors, number = _check_account(record, values)
+    errors.update(account_errors)
+    if not errors and number:
+        # The whole number goes to the record (encrypted) only; the engine writes `values` to
+        # the task data and the trail, which therefore get it masked, as ID numbers are.
+        setattr(task, _WHOLE_ACCOUNT, number)
+        values["account_number"] = mask_account(number)
     return errors
 
 
 def record_disbursement(task, decision, values):
-    """Record the payment, tell the applicant, and enter a `file` case in the register."""
+    """Record the payment and the account paid into, tell the applicant, and enter a `file`
+    case in the register."""
     record = record_of(task.case)
     case = task.case
+    number = getattr(task, _WHOLE_ACCOUNT, "")
     record.disbursed_amount = _money(values["amount"])
     record.disbursed_on = date.fromisoformat(values["paid_on"])
     record.payment_reference = values["payment_reference"].strip()
-    record.save(update_fields=["disbursed_amount", "disbursed_on", "payment_reference"])
+    record.account_holder = (values.get("account_holder") or "").strip()
+    record.account_number = number
+    record.account_index = blind_index(number, scope=ACCOUNT) if number else ""
+    record.save(
+        update_fields=[
+            "disbursed_amount",
+            "disbursed_on",
+            "payment_reference",
+            "account_holder",
+            "account_number",
+            "account_index",
+        ]
+    )
     if record.aid_type == AidType.FILE:
         enter_register(record, task=task)
     notify(
@@ -399,6 +477,7 @@ def record_disbursement(task, decision, values):
             "amount": str(record.disbursed_amount),
             "paid_on": record.disbursed_on.isoformat(),
             "reference": record.payment_reference,
+            "account": record.masked_account_number,
         },
     )
 
@@ -487,10 +566,19 @@ def start_notice(case, *, parameter_key, step):
     return ends_at
 
 
+# Of each kind of case: the flow's public-notice node, and where an objection lodged during
+# it sends the case — an application back to the home investigation, a proposed closure of a
+# register entry (退档) back to the register review.
+NOTICE_STEP = {Kind.APPLICATION: "public_notice", Kind.REVIEW: "exit_notice"}
+OBJECTION_RETURNS_TO = {Kind.APPLICATION: "investigation", Kind.REVIEW: "register_review"}
+
+
 def lodge_objection(*, case_id, user, reason):
-    """异议: a member of the applicant's union objects during the public notice; the notice
-    stops and the case goes back to investigation. 404 for people with no business with the
-    case, 403 for the applicant and officers who are not members, 409 outside the notice."""
+    """异议: a member of the applicant's union objects during the public notice (of an
+    application, or of a proposed closure of a register entry); the notice stops and the case
+    goes back to investigation, or to the register review. 404 for people with no business
+    with the case, 403 for the applicant and officers who are not members, 409 outside the
+    notice."""
     from workflows.base import flow_for
 
     reason = (reason or "").strip()
@@ -516,7 +604,7 @@ def lodge_objection(*, case_id, user, reason):
         case = Case.objects.select_related("applicant", "submitted_by").get(pk=case.pk)
         record = record_of(case)
         on_notice = CaseTask.objects.filter(
-            case=case, flow_task__endswith=".public_notice", status=STATUS.SCHEDULED
+            case=case, flow_task__endswith=f".{NOTICE_STEP[record.kind]}", status=STATUS.SCHEDULED
         ).exists()
         now = timezone.now()
         if (
@@ -535,23 +623,27 @@ def lodge_objection(*, case_id, user, reason):
         record.save(update_fields=["notice_ends_at"])
         reroute(
             case_id=case.pk,
-            to_step="investigation",
+            to_step=OBJECTION_RETURNS_TO[record.kind],
             actor=user,
             action="hardship.objection",
             comment=reason,
             data={"objection": objection.pk, "notice_ends_at": ended},
         )
+        if record.is_review:
+            title = gettext_lazy(
+                "An objection was lodged during the notice of closing your hardship register "
+                "entry (%(number)s); the entry is reviewed again"
+            )
+        else:
+            title = gettext_lazy(
+                "An objection was lodged during the public notice of %(number)s; "
+                "the case goes back to investigation"
+            )
         notify(
             event=f"case:{case.pk}:objection:{objection.pk}",
             recipients=[case.applicant, case.submitted_by],
             verb="hardship_objection",
-            title=deferred(
-                gettext_lazy(
-                    "An objection was lodged during the public notice of %(number)s; "
-                    "the case goes back to investigation"
-                ),
-                {"number": case.number},
-            ),
+            title=deferred(title, {"number": case.number}),
             body=reason,
             case=case,
             data={"objection": objection.pk},
@@ -603,7 +695,8 @@ def enter_register(record, *, task):
 
 
 def _retain(record, *, task, category=None):
-    """The entry stays; the next review is counted from today."""
+    """The entry stays; the next review is counted from today. The member is told so (after a
+    review, or after the county refused a proposed closure)."""
     entry = RegisterEntry.objects.select_for_update().get(pk=record.register_entry_id)
     entry.category = category or entry.category
     entry.next_review_on = add_months(_today(), review_months(entry.category, entry.organization))
@@ -617,6 +710,30 @@ def _retain(record, *, task, category=None):
             "register_entry": entry.pk,
             "category": entry.category,
             "next_review_on": entry.next_review_on,
+        },
+    )
+    case = record.case
+    notify(
+        event=f"case:{case.pk}:register_retained:{task.pk}",
+        recipients=[case.applicant],
+        verb="hardship_register_retained",
+        title=deferred(
+            gettext_lazy(
+                "Your hardship register entry stays (%(category)s); next review on %(date)s "
+                "(%(number)s)"
+            ),
+            {
+                "category": Category(entry.category).label,
+                "date": entry.next_review_on.isoformat(),
+                "number": case.number,
+            },
+        ),
+        body=task.comment,
+        case=case,
+        data={
+            "register_entry": entry.pk,
+            "category": entry.category,
+            "next_review_on": entry.next_review_on.isoformat(),
         },
     )
 
@@ -666,6 +783,19 @@ def record_exit_decision(task, decision, values):
         "hardship.register_closed",
         task=task,
         data={"register_entry": entry.pk, "closed_on": entry.closed_on},
+    )
+    case = task.case
+    notify(
+        event=f"case:{case.pk}:register_closed",
+        recipients=[case.applicant],
+        verb="hardship_register_closed",
+        title=deferred(
+            gettext_lazy("Your hardship register entry was closed on %(date)s (%(number)s)"),
+            {"date": entry.closed_on.isoformat(), "number": case.number},
+        ),
+        body=task.comment,
+        case=case,
+        data={"register_entry": entry.pk, "closed_on": entry.closed_on.isoformat()},
     )
 
 

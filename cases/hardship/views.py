@@ -51,13 +51,15 @@ def apply(request):
 
 
 def _on_notice(case, record):
-    """The application's public notice is running now."""
+    """The case's public notice (of the application, or of a proposed closure) runs now."""
     return (
         case.status == CaseStatus.IN_PROGRESS
         and record.notice_ends_at is not None
         and record.notice_ends_at > timezone.now()
         and CaseTask.objects.filter(
-            case=case, flow_task__endswith=".public_notice", status=STATUS.SCHEDULED
+            case=case,
+            flow_task__endswith=f".{services.NOTICE_STEP[record.kind]}",
+            status=STATUS.SCHEDULED,
         ).exists()
     )
 
@@ -66,8 +68,7 @@ def may_object(user, case, record, *, on_notice=None):
     """The form is offered to members of the applicant's union (not the applicant or whoever
     submitted for them) while the notice runs; the service checks again."""
     return (
-        record.kind == Kind.APPLICATION
-        and user.pk not in (case.applicant_id, case.submitted_by_id)
+        user.pk not in (case.applicant_id, case.submitted_by_id)
         and has_role(user, Role.MEMBER, case.organization)
         and (_on_notice(case, record) if on_notice is None else on_notice)
     )
@@ -86,7 +87,9 @@ def panel(request, case, *, objection_form=None):
     on_notice = _on_notice(case, record)
     objection = None
     if may_object(request.user, case, record, on_notice=on_notice):
-        objection = objection_form or ObjectionForm(auto_id="id_objection_%s")
+        objection = objection_form or ObjectionForm(
+            auto_id="id_objection_%s", review=record.is_review
+        )
     return {
         "template": "hardship/panel.html",
         "record": record,
@@ -119,10 +122,15 @@ def notice(request, pk):
     """One application on public notice, as the notice shows it to the members of the union,
     with the objection form. POST lodges the objection (also from the case page's form);
     afterwards the objector returns to the case page when they may see it, else the list."""
-    form = ObjectionForm(request.POST or None, auto_id="id_objection_%s")
+    listed = selectors.notices_for(request.user).filter(case_id=pk).first()
+    form = ObjectionForm(
+        request.POST or None,
+        auto_id="id_objection_%s",
+        review=listed is not None and listed.is_review,
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.lodge_objection(
+            objection = services.lodge_objection(
                 case_id=pk, user=request.user, reason=form.cleaned_data["reason"]
             )
         except NotFound as exc:
@@ -130,13 +138,14 @@ def notice(request, pk):
         except DomainError as exc:
             form_error(request, form, exc)
         else:
-            messages.success(
-                request,
-                _(
+            if services.record_of(objection.case).is_review:
+                done = _("Your objection has been recorded; the register entry is reviewed again.")
+            else:
+                done = _(
                     "Your objection has been recorded; the application goes back to the home "
                     "investigation."
-                ),
-            )
+                )
+            messages.success(request, done)
             if case_in_reach(request.user, pk) is not None:
                 return redirect("case-detail", pk=pk)
             return redirect("hardship-notices")
@@ -148,7 +157,11 @@ def notice(request, pk):
         context = case_context(request, in_reach)
         context["panel"] = panel(request, in_reach, objection_form=form)
         return render(request, "cases/case_detail.html", context)
-    record = selectors.notices_for(request.user).filter(case_id=pk).first()
+    record = (
+        listed
+        if request.method != "POST"
+        else selectors.notices_for(request.user).filter(case_id=pk).first()
+    )
     if record is None:
         if request.method != "POST":
             raise Http404
@@ -165,7 +178,7 @@ def notice(request, pk):
         {
             "record": record,
             "case": case,
-            "category": Category(record.current_category).label,
+            "category": Category(record.notice_category).label,
             "form": form if may_object(request.user, case, record) else None,
             "in_reach": in_reach is not None,
         },

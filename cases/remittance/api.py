@@ -80,7 +80,11 @@ class DeclarationSerializer(serializers.Serializer):
     headcount = serializers.IntegerField(min_value=1, max_value=services.MAX_HEADCOUNT)
     member_count = serializers.IntegerField(min_value=0, max_value=services.MAX_HEADCOUNT)
     supplements = serializers.IntegerField(
-        required=False, help_text="case id of the original declaration (补缴)"
+        required=False,
+        min_value=1,
+        max_value=services.MAX_ID,
+        help_text="case id of the original declaration (补缴): one of the union's declarations "
+        "of the same period that the chair has approved and that still stands",
     )
 
 
@@ -152,7 +156,7 @@ class Overview(APIView):
         responses={200: OverviewSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request):
-        period = services.parse_period(request.query_params.get("period"))
+        period = services.parse_period(request.query_params.get("period"), viewing=True)
         rows = selectors.overview(request.user, period)
         summary = dict.fromkeys(("not_declared", "declared", "paid", "verified"), 0)
         for row in rows:

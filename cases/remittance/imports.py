@@ -1,6 +1,8 @@
-"""Bulk declarations from a spreadsheet, for a county finance officer: every row becomes a
-declaration, or — if any row is wrong — none does, and the report names each bad row.
-Runs in a worker; progress is kept in the cache so the uploader can watch it."""
+"""Bulk declarations from a spreadsheet, for a finance officer above the unions: every row
+becomes a declaration, or — if any row is wrong — none does, and the report names each bad row.
+Each declaration is the union's own (its treasurer is the declarant of record), submitted by
+the importer: it goes through the union's chair and the parent's finance officer like any
+other. Runs in a worker; progress is kept in the cache so the uploader can watch it."""
 
 import csv
 import functools
@@ -15,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from core import jobs, queue
 from core.errors import DomainError, Forbidden, Invalid
-from organizations.models import Organization, OrganizationKind, Role
+from organizations.models import Membership, Organization, OrganizationKind, Role
 from organizations.selectors import memberships_of
 
 from . import services
@@ -141,10 +143,18 @@ def _check(job, rows):
         if any(o.path.startswith(p) and o.path != p for p in paths)
     ]
     unions = {"id": {str(o.pk): o for o in in_reach}, "name": {o.name: o for o in in_reach}}
+    with_treasurer = set(
+        Membership.objects.filter(
+            role=Role.TREASURER, organization__in=in_reach, user__is_active=True
+        ).values_list("organization_id", flat=True)
+    )
     errors, seen = [], {}
     for done, (number, row) in enumerate(rows, start=1):
         try:
             union = _union(user, row["union"], unions)
+            if union.pk not in with_treasurer:
+                message = _("%(union)s has no treasurer to declare for.") % {"union": union.name}
+                raise Invalid(fields={"union": [message]})
             period = services.parse_period(_period_text(row["period"]))
             services.validate_figures(
                 payroll_total=row["payroll_total"],

@@ -1,6 +1,7 @@
 """The money rules of fee remittance (工会法 Art. 43–45; 北京/重庆 local regulations), as pure
 functions on Decimal. Rates come from parameters; rounding is half-up to the fen."""
 
+import calendar
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -31,9 +32,12 @@ def shares(payroll_total, *, fund_rate, upper_share_rate):
 
 def due_date(period, *, due_day):
     """The `due_day` of the month after `period` (a first-of-month date), moved to the next
-    working day when it is not one."""
+    working day when it is not one. A day beyond that month's end (a due day of 31 before a
+    30-day month, 29–31 before February) means its last day: one configured day serves every
+    month, and a reminder job or a declaration never fails on a short month."""
     year, month = (period.year + 1, 1) if period.month == 12 else (period.year, period.month + 1)
-    day = date(year, month, int(due_day))
+    last = calendar.monthrange(year, month)[1]
+    day = date(year, month, min(max(int(due_day), 1), last))
     while not is_working_day(day):
         day = date.fromordinal(day.toordinal() + 1)
     return day

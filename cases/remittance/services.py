@@ -5,12 +5,16 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from viewflow.workflow.status import STATUS
 
-from approvals.spec import DECISION_LABELS
+from approvals.models import CaseTask
+from approvals.spec import APPROVE, DECISION_LABELS
 from cases import trail
+from cases.models import Case, CaseStatus
 from cases.services import submit_case
 from core import memo
 from core.config import parameter
@@ -18,7 +22,12 @@ from core.errors import Conflict, Forbidden, Invalid
 from core.i18n import deferred, site_text
 from notifications.services import notify
 from organizations.models import Organization, OrganizationKind, Role, User
-from organizations.selectors import has_role, memberships_of, organization_in_reach
+from organizations.selectors import (
+    has_role,
+    memberships_of,
+    organization_in_reach,
+    users_with_role,
+)
 
 from . import rules, selectors
 from .models import Remittance
@@ -28,10 +37,12 @@ PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 EARLIEST_PERIOD = date(2000, 1, 1)
 MAX_PAYROLL = Decimal("9999999999.99")  # what the column holds: ten billion a month
 MAX_HEADCOUNT = 1_000_000
+MAX_ID = 2**63 - 1  # the largest id the database holds; beyond it nothing can be found
 
 
-def parse_period(value):
-    """`YYYY-MM` → the first day of that month (not in the future)."""
+def parse_period(value, *, viewing=False):
+    """`YYYY-MM` → the first day of that month (not in the future). `viewing`: the period is
+    to be looked at (the overview), not declared, and a future one is refused as such."""
     match = PERIOD_RE.match(str(value or "").strip())
     if not match:
         raise Invalid(_("Use the form YYYY-MM."), fields={"period": [_("Use the form YYYY-MM.")]})
@@ -46,10 +57,11 @@ def parse_period(value):
         }
         raise Invalid(message, fields={"period": [message]})
     if period > latest_period():
-        raise Invalid(
-            _("A period in the future cannot be declared."),
-            fields={"period": [_("A period in the future cannot be declared.")]},
-        )
+        if viewing:
+            message = _("A period in the future has nothing to show yet.")
+        else:
+            message = _("A period in the future cannot be declared.")
+        raise Invalid(message, fields={"period": [message]})
     return period
 
 
@@ -157,7 +169,8 @@ def union_for(user, organization_id=None):
 
 
 def may_declare(user, union, *, bulk=False):
-    """The union's treasurer; in a bulk import, a finance officer above the union."""
+    """The union's treasurer; in a bulk import, a finance officer above the union (who submits
+    it: the union's treasurer stays the declarant, `declarant_for`)."""
     if has_role(user, Role.TREASURER, union):
         return True
     return bulk and any(
@@ -177,17 +190,84 @@ def compute(union, period, payroll):
     return figures, fund_rate, upper_rate, rules.due_date(period, due_day=due_day)
 
 
-def _original(union, period, supplements_id):
-    original = (
-        Remittance.objects.select_related("case")
-        .filter(pk=supplements_id, organization=union, supplements__isnull=True, voided=False)
+def declarant_for(union):
+    """The declarant of record of a declaration someone else submits (a bulk import): the
+    union's treasurer — the case is the union's, and the parent's finance officer who imported
+    it may still verify its payment (nobody acts on their own case). None without one."""
+    return users_with_role(Role.TREASURER, union).order_by("pk").first()
+
+
+def standing_originals(unions):
+    """The regular declarations of `unions` a supplementary declaration (补缴) may correct: a
+    retroactive correction of a period already declared, so one the chair has approved and
+    that still stands (not rejected, not withdrawn). Newest period first."""
+    approved = CaseTask.objects.filter(
+        case=OuterRef("case"),
+        flow_task__endswith=".chair_approval",
+        flow_status=STATUS.DONE,
+        decision=APPROVE,
+    )
+    return (
+        Remittance.objects.filter(organization__in=unions, supplements__isnull=True, voided=False)
+        .exclude(case__status__in=(CaseStatus.WITHDRAWN, CaseStatus.REJECTED))
+        .filter(Exists(approved))
+        .select_related("case", "organization")
+        .order_by("-period", "organization__path")
+    )
+
+
+def open_supplement(original):
+    """The supplementary declaration of `original` still in progress, if any."""
+    return (
+        Remittance.objects.filter(
+            supplements=original, voided=False, case__status=CaseStatus.IN_PROGRESS
+        )
+        .select_related("case")
         .first()
     )
-    if original is None or original.period != period:
-        raise Invalid(
-            _("Not a declaration of this union for this period."),
-            fields={"supplements": [_("Not a declaration of this union for this period.")]},
-        )
+
+
+def has_standing_supplement(remittance):
+    """Whether a supplementary declaration (in progress or closed) rests on this one: then it
+    may not be withdrawn from under it."""
+    return (
+        Remittance.objects.filter(supplements=remittance, voided=False)
+        .exclude(case__status__in=(CaseStatus.WITHDRAWN, CaseStatus.REJECTED))
+        .exists()
+    )
+
+
+def _original(union, period, supplements_id):
+    """The declaration a supplement corrects, its case row locked: a withdrawal of the
+    original (which locks it too) and a second supplement wait for this declaration, then
+    see it."""
+    wrong = Invalid(
+        _("Not a declaration of this union for this period."),
+        fields={"supplements": [_("Not a declaration of this union for this period.")]},
+    )
+    if isinstance(supplements_id, bool) or not 1 <= int(supplements_id) <= MAX_ID:
+        raise wrong
+    case = Case.objects.select_for_update().filter(pk=supplements_id).first()
+    original = (
+        Remittance.objects.select_related("case")
+        .filter(pk=supplements_id, organization=union, supplements__isnull=True)
+        .first()
+    )
+    if case is None or original is None or original.period != period:
+        raise wrong
+    if not standing_originals([union]).filter(pk=original.pk).exists():
+        message = _(
+            "A supplementary declaration corrects a declaration the chair has approved and "
+            "that still stands; %(number)s is not one."
+        ) % {"number": case.number}
+        raise Conflict(message, code="original_not_standing", fields={"supplements": [message]})
+    pending = open_supplement(original)
+    if pending is not None:
+        message = _(
+            "%(number)s, a supplementary declaration of the same declaration, is still in "
+            "progress; wait for it to finish, or withdraw it."
+        ) % {"number": pending.case.number}
+        raise Conflict(message, code="supplement_in_progress", fields={"supplements": [message]})
     return original
 
 
@@ -208,6 +288,12 @@ def declare(
     union = union_for(user, organization)
     if not may_declare(user, union, bulk=bulk):
         raise Forbidden(_("Only the union's treasurer may declare its fees."))
+    applicant = user if has_role(user, Role.TREASURER, union) else declarant_for(union)
+    if applicant is None:
+        raise Invalid(
+            _("%(union)s has no treasurer to declare for.") % {"union": union.name},
+            fields={"organization": [_("This union has no treasurer.")]},
+        )
     period = parse_period(period)
     payroll, headcount, member_count = validate_figures(
         payroll_total=payroll_total, headcount=headcount, member_count=member_count
@@ -256,7 +342,7 @@ def declare(
             return submit_case(
                 process="remittance",
                 organization=union,
-                applicant=user,
+                applicant=applicant,
                 submitted_by=user,
                 title=title,
                 amount=figures.upper_share,
@@ -274,6 +360,25 @@ def declare(
             % {"union": union.name, "period": f"{period:%Y-%m}"},
             code="already_declared",
         ) from None
+
+
+def check_payment(case, values):
+    """What is wrong with a payment about to be recorded, {field: [message]}: nothing paid of
+    an upper share that is due, or paid before the declared month began."""
+    remittance = case.remittance
+    errors = {}
+    amount = values.get("paid_amount")
+    if amount is not None and Decimal(amount) <= 0 < remittance.upper_share:
+        errors["data.paid_amount"] = [
+            _("Record an amount paid; %(due)s is due.") % {"due": remittance.upper_share}
+        ]
+    paid_on = values.get("paid_on")
+    if paid_on and date.fromisoformat(str(paid_on)) < remittance.period:
+        errors["data.paid_on"] = [
+            _("Cannot be before the declared month (%(period)s) began.")
+            % {"period": f"{remittance.period:%Y-%m}"}
+        ]
+    return errors
 
 
 def record_payment(case, values):
@@ -302,6 +407,24 @@ def confirm_receipt(case):
             "upper_share": remittance.upper_share,
         },
     )
+
+
+def return_payment(case):
+    """The finance officer sent the payment back (an amount mismatch …): it is no longer the
+    payment of this declaration. The trail keeps what was recorded (the payment step's event)
+    and the return (the verification's, with its reason); the declaration is unpaid again —
+    reminded, late once past due, counted unpaid — until a payment is recorded anew."""
+    remittance = Remittance.objects.select_for_update().get(case=case)
+    remittance.paid_amount = remittance.paid_on = None
+    remittance.bank_reference = ""
+    remittance.save(update_fields=["paid_amount", "paid_on", "bank_reference"])
+
+
+def may_withdraw(case):
+    """Until the payment is recorded (a returned one no longer is), and not while a
+    supplementary declaration rests on it (it would correct a declaration that is gone)."""
+    remittance = case.remittance
+    return remittance.paid_on is None and not has_standing_supplement(remittance)
 
 
 def void(case):

@@ -13,9 +13,16 @@ from . import tables
 PROGRESS_EVERY = 200
 
 
+# A spreadsheet opening the file runs a cell that starts like this as a formula (CSV
+# injection: =HYPERLINK(…) in a name someone typed); a leading apostrophe keeps it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def text(value):
     if value is None:
         return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):

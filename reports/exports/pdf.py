@@ -4,7 +4,6 @@ viewer supplies the glyphs: nothing to install or embed); charts are reportlab g
 the PDF is vector throughout."""
 
 import io
-import json
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
@@ -149,14 +148,14 @@ def trail_pdf(case, events, verification):
     ]
     rows = [["序号", "时间", "操作", "操作人（角色）", "环节", "意见与数据", "哈希（SHA-256）"]]
     for event in events:
-        who = tables._person(event.actor) or "系统"
+        who = tables.actor_text(event)
         if event.actor_role:
             who = f"{who}（{zh.role(event.actor_role)}）"
         if event.on_behalf_of_id:
             who = f"{who}，代 {tables._person(event.on_behalf_of)}"
         detail = event.comment
         if event.data:
-            data = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
+            data = tables.data_text(event)
             detail = f"{detail}\n{data[:400]}" if detail else data[:400]
         rows.append(
             [

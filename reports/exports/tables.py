@@ -4,6 +4,7 @@ each writer how to show a value: int, money, rate, days, hours, text, date, date
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
@@ -246,22 +247,48 @@ def _person(user):
     return f"{user.display_name}（{user.username}）" if user is not None else ""
 
 
+def actor_text(event):
+    """Who wrote `event`: a person, 不公开 where the reader may not know (an objector,
+    cases.selectors.trail_shown_to), else the system."""
+    if event.actor is not None:
+        return _person(event.actor)
+    return "不公开" if getattr(event, "author_withheld", False) else "系统"
+
+
+def _local_times(value):
+    """The event's data with its times (stored in UTC) in local time, as every other column."""
+    if isinstance(value, dict):
+        return {k: _local_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_local_times(v) for v in value]
+    if isinstance(value, str) and len(value) >= 20 and value[10:11] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return timezone.localtime(moment).isoformat()
+    return value
+
+
+def data_text(event):
+    if not event.data:
+        return ""
+    return json.dumps(_local_times(event.data), ensure_ascii=False, sort_keys=True)
+
+
 TRAIL_COLUMNS = (
     ("序号", "int", lambda e, process: e.seq),
     ("时间", "datetime", lambda e, process: e.at),
     ("操作", "text", lambda e, process: zh.action(e.action)),
     ("操作代码", "text", lambda e, process: e.action),
-    ("操作人", "text", lambda e, process: _person(e.actor) or "系统"),
+    ("操作人", "text", lambda e, process: actor_text(e)),
     ("角色", "text", lambda e, process: zh.role(e.actor_role)),
     ("代理对象", "text", lambda e, process: _person(e.on_behalf_of)),
     ("环节", "text", lambda e, process: zh.step_label(process, e.step) if e.step else ""),
     ("任务", "int", lambda e, process: e.task_id),
     ("意见", "text", lambda e, process: e.comment),
-    (
-        "数据",
-        "text",
-        lambda e, process: json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data else "",
-    ),
+    ("数据", "text", lambda e, process: data_text(e)),
     ("来源IP", "text", lambda e, process: e.source_ip or ""),
     ("前一哈希", "text", lambda e, process: e.prev_hash),
     ("哈希", "text", lambda e, process: e.hash),

@@ -39,6 +39,8 @@ def _excel_value(value):
 
 def cell(sheet, value, kind="text", *, bold=False):
     c = WriteOnlyCell(sheet, value=_excel_value(value))
+    if isinstance(value, str):
+        c.data_type = "s"  # never a formula, whatever it starts with (openpyxl makes "=…" one)
     if value is not None and kind != "text":
         c.number_format = FORMATS[kind]
     if bold:

@@ -97,7 +97,23 @@ def investigate(api, demo, case, *, officers=("town_aid1", "town_aid2"), **data)
         assert response.status_code == 200, response.json()
 
 
-def pay(api, user, case, *, amount=None, paid_on=None, reference="BANK-0001"):
+def account_of(user):
+    """A bank card number of `user`'s own (one per person: 19 digits)."""
+    return f"62220202{user.pk:011d}"
+
+
+def pay(
+    api,
+    user,
+    case,
+    *,
+    amount=None,
+    paid_on=None,
+    reference="BANK-0001",
+    holder=None,
+    account=None,
+):
+    """Pay into the applicant's own account (held in their registered name) by default."""
     record = case.hardship
     record.refresh_from_db()
     amount = amount or str(record.approved_amount or record.requested_amount)
@@ -109,6 +125,8 @@ def pay(api, user, case, *, amount=None, paid_on=None, reference="BANK-0001"):
             "amount": str(amount),
             "paid_on": paid_on or timezone.localdate().isoformat(),
             "payment_reference": reference,
+            "account_holder": case.applicant.full_name if holder is None else holder,
+            "account_number": account_of(case.applicant) if account is None else account,
         },
     )
 

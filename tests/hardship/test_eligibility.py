@@ -56,7 +56,7 @@ def test_rigid_expenses_come_off_before_dividing():
         household_size=3,
         rules=RULES,
     )
-    assert result.per_capita_income == Decimal("1777.78")  # 64,000 / 36, half up
+    assert result.per_capita_income == Decimal("1777.77")  # 64,000 / 36 = 1777.77…, down
 
 
 def test_negative_per_capita_income_counts_as_zero():
@@ -152,7 +152,10 @@ def test_category_follows_the_formula(
     )
     exact = max(Fraction(income) - Fraction(expenses), Fraction(0)) / 12 / size
     assert result.per_capita_income >= 0
-    assert abs(Fraction(result.per_capita_income) - exact) <= Fraction(1, 200)  # to the fen
+    # Rounded down to the fen, so what is shown agrees with the category.
+    assert 0 <= exact - Fraction(result.per_capita_income) < Fraction(1, 100)
+    shown_below = result.per_capita_income < standard
+    assert shown_below == (result.category == "deep")
 
 
 @settings(max_examples=200, deadline=None)
@@ -230,6 +233,21 @@ def test_boundaries_through_the_api(demo, api, income, expected):
     assert body.json()["proposed_category"] == expected
 
 
+def test_the_shown_per_capita_income_agrees_with_the_category(demo, api, browser_client):
+    """10,799.99 a year for one person is 899.999… a month: below the standard of 900.00, so
+    deep hardship — shown as 899.99, not as 900.00 "below" 900.00."""
+    created = apply(
+        api, demo.worker1, annual_income="10799.99", rigid_expenses="0", household_size=1
+    ).json()
+    assert (created["proposed_category"], created["living_standard"]) == ("deep", "900.00")
+    assert created["per_capita_income"] == "899.99"
+    shown = api(demo.chair1).get(f"/api/v1/cases/{created['id']}/").json()
+    assert shown["per_capita_income"] == "899.99"
+    page = browser_client(demo.worker1).get(f"/cases/{created['id']}/").content.decode()
+    # The hardship panel's figure and the case fields (the living standard itself is 900.00).
+    assert "<dd>899.99<br>" in page and "<dd>899.99</dd>" in page
+
+
 def test_sudden_hardship_through_the_api(demo, api):
     body = apply(
         api,
@@ -241,3 +259,23 @@ def test_sudden_hardship_through_the_api(demo, api):
         hardship_costs="90000.00",
     ).json()
     assert body["proposed_category"] == "sudden"
+
+
+def test_stored_figures_of_earlier_cases_are_rounded_down_too(demo, api):
+    """The data migration recomputes what earlier cases stored (rounded half up then)."""
+    import importlib
+
+    from django.apps import apps
+
+    from cases.hardship.models import HardshipApplication
+
+    migration = importlib.import_module("cases.hardship.migrations.0005_per_capita_rounded_down")
+    created = apply(
+        api, demo.worker1, annual_income="10799.99", rigid_expenses="0", household_size=1
+    ).json()
+    HardshipApplication.objects.filter(case_id=created["id"]).update(
+        per_capita_income=Decimal("900.00")  # as the half-up rounding stored it
+    )
+    migration.round_down(apps, None)
+    record = HardshipApplication.objects.get(case_id=created["id"])
+    assert record.per_capita_income == Decimal("899.99")

@@ -37,6 +37,15 @@ from .helpers import (
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def told_verbs(demo, case):
+    """What the member was told of `case`, in order."""
+    return list(
+        Notification.objects.filter(recipient=demo.worker1, case=case)
+        .order_by("pk")
+        .values_list("verb", flat=True)
+    )
+
+
 def morning(day):
     return datetime.combine(day, time(9, 0), tzinfo=SHANGHAI)
 
@@ -193,9 +202,15 @@ def test_a_review_keeps_the_entry_until_the_next_review(demo, api):
     assert entry.status == "active" and entry.review_case is None
     assert entry.next_review_on == add_months(today, 12)
     assert "hardship.register_retained" in actions(review)
-    assert Notification.objects.filter(
-        recipient=demo.worker1, case=review, verb="case_approved"
-    ).exists()
+    # The member hears that the entry stays and when it is reviewed next — not a bare
+    # "register review: approved".
+    told = told_verbs(demo, review)
+    assert "hardship_register_retained" in told and "step_decided" not in told
+    kept = Notification.objects.get(
+        recipient=demo.worker1, case=review, verb="hardship_register_retained"
+    )
+    assert kept.data["next_review_on"] == entry.next_review_on.isoformat()
+    assert "case_approved" in told
     assert trail.verify(review).valid
     # The next year's review opens in its turn.
     with time_machine.travel(morning(entry.next_review_on), tick=False):
@@ -221,9 +236,9 @@ def test_exit_from_the_register_with_notice_and_county_approval(demo, api):
     assert notice.status == STATUS.SCHEDULED
     record = HardshipApplication.objects.get(case=review)
     assert record.review_conclusion == "exit" and record.notice_ends_at == notice.scheduled
-    assert Notification.objects.filter(
-        recipient=demo.worker1, case=review, verb="hardship_exit_notice"
-    ).exists()
+    # The member is told of the proposed closure and its notice, not "register review:
+    # approved".
+    assert told_verbs(demo, review) == ["hardship_review_opened", "hardship_exit_notice"]
     assert open_tasks(review) == []
     with time_machine.travel(record.notice_ends_at + timedelta(minutes=1), tick=False):
         assert fire()["timers"] == 1
@@ -235,12 +250,15 @@ def test_exit_from_the_register_with_notice_and_county_approval(demo, api):
     assert (review.status, review.outcome) == ("closed", "exited")
     entry.refresh_from_db()
     assert (entry.status, entry.closed_on, entry.closed_by_case) == ("closed", closed_on, review)
-    told = Notification.objects.filter(recipient=demo.worker1, case=review).values_list(
-        "verb", flat=True
-    )
-    assert {"hardship_review_opened", "hardship_exit_notice", "step_decided", "case_closed"} <= set(
+    told = told_verbs(demo, review)
+    assert {"hardship_review_opened", "hardship_exit_notice", "hardship_register_closed"} <= set(
         told
     )
+    assert "step_decided" not in told and "case_closed" in told
+    closed = Notification.objects.get(
+        recipient=demo.worker1, case=review, verb="hardship_register_closed"
+    )
+    assert closed.data["closed_on"] == closed_on.isoformat()
     story = [e.action for e in review.trail.order_by("seq")]
     assert story[0] == "case.opened" and story[-1] == "case.closed"
     assert story.index("hardship.exit_notice_started") < story.index("hardship.register_closed")
@@ -280,6 +298,8 @@ def test_the_county_may_refuse_the_exit(demo, api):
     assert (review.status, review.outcome) == ("approved", "retained")
     entry.refresh_from_db()
     assert entry.status == "active" and entry.next_review_on == add_months(today, 12)
+    told = told_verbs(demo, review)
+    assert "hardship_register_retained" in told and "step_decided" not in told
 
 
 @pytest.mark.postgres
@@ -309,3 +329,59 @@ def test_concurrent_beat_runs_open_one_review(api):
             t.join()
     assert sorted(len(r) for r in results) == [0, 0, 1]
     assert HardshipApplication.objects.filter(kind="review", register_entry=entry).count() == 1
+
+
+def _exit_on_notice(api, demo):
+    """A review that proposed closing worker1's entry, its notice running."""
+    _case, _entry, due = _due_review(api, demo)
+    with time_machine.travel(due, tick=False):
+        [number] = open_due_reviews.run()
+        review = Case.objects.get(number=number)
+        response = complete(
+            api(demo.town_aid1),
+            the_task(review, "register_review"),
+            "approve",
+            data={"conclusion": "exit", "findings": "Both spouses employed again."},
+            comment="Income restored.",
+        )
+        assert response.status_code == 200
+    return review, due
+
+
+def test_the_closure_notice_is_listed_with_the_union_s_public_notices(demo, api, browser_client):
+    """退档 is publicly noticed like 建档: the members of the union find it where they find the
+    applications on notice, and may object to it."""
+    review, due = _exit_on_notice(api, demo)
+    end = HardshipApplication.objects.get(case=review).notice_ends_at
+    with time_machine.travel(due, tick=False):
+        listed = api(demo.worker2).get("/api/v1/hardship-notices/").json()["results"]
+        assert [(n["case"]["number"], n["kind"], n["category"]) for n in listed] == [
+            (review.number, "review", "deep")
+        ]
+        assert api(demo.worker3).get("/api/v1/hardship-notices/").json()["count"] == 0
+        page = browser_client(demo.worker2).get("/hardship/notices/").content.decode()
+        assert review.number in page and 'data-kind="review"' in page
+        one = browser_client(demo.worker2).get(f"/hardship/notices/{review.pk}/")
+        assert one.status_code == 200 and 'data-testid="objection"' in one.content.decode()
+        # The case page tells the notice is running.
+        case_page = browser_client(demo.worker1).get(f"/cases/{review.pk}/").content.decode()
+        assert 'data-state="running"' in case_page
+    with time_machine.travel(end + timedelta(minutes=1), tick=False):
+        assert api(demo.worker2).get("/api/v1/hardship-notices/").json()["count"] == 0
+
+
+def test_an_objection_to_the_closure_sends_it_back_to_the_register_review(demo, api):
+    review, due = _exit_on_notice(api, demo)
+    url = f"/api/v1/cases/{review.pk}/objections/"
+    with time_machine.travel(due, tick=False):
+        assert post(api(demo.worker3), url, {"reason": "x"}).status_code == 404  # other union
+        assert post(api(demo.worker1), url, {"reason": "x"}).status_code == 403  # the member
+        response = post(api(demo.worker2), url, {"reason": "His new job ended last week."})
+        assert response.status_code == 201, response.json()
+        assert response.json()["moved_to"] == "register_review"
+    notice = CaseTask.objects.get(case=review, flow_task__endswith=".exit_notice")
+    assert notice.status == STATUS.CANCELED
+    assert [t.flow_task.name for t in open_tasks(review)] == ["register_review"]
+    assert HardshipApplication.objects.get(case=review).notice_ends_at is None
+    assert "hardship_objection" in told_verbs(demo, review)
+    assert trail.verify(review).valid

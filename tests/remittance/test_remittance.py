@@ -143,6 +143,8 @@ def test_supplementary_declaration(demo, api):
     with at(2026, 2, 5, 10):
         original = declare(api(demo.treasurer1)).json()
         other = declare(api(demo.treasurer2)).json()
+        # A supplement corrects a declaration the chair has approved (test_supplements.py).
+        complete(api(demo.chair1), open_tasks(Case.objects.get(pk=original["id"]))[0])
         supplement = declare(
             api(demo.treasurer1), payroll_total="5000.00", supplements=original["id"]
         )

@@ -54,6 +54,25 @@ def test_due_date_moves_to_the_next_working_day(period, due):
     assert rules.due_date(period, due_day=15) == due
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "period, due_day, due",
+    [
+        # A due day past the month's end is its last day (it raised ValueError and stopped
+        # declarations, the overview and every union's reminders).
+        (date(2026, 1, 1), 31, date(2026, 2, 28)),  # a Saturday, but a make-up working day
+        (date(2026, 1, 1), 29, date(2026, 2, 28)),
+        (date(2026, 3, 1), 31, date(2026, 4, 30)),
+        (date(2026, 10, 1), 31, date(2026, 11, 30)),
+        (date(2026, 11, 1), 31, date(2026, 12, 31)),  # December has 31 days
+        (date(2027, 1, 1), 29, date(2027, 3, 1)),  # 28 Feb 2027 is a Sunday (fallback)
+        (date(2028, 1, 1), 30, date(2028, 2, 29)),  # a leap year
+    ],
+)
+def test_a_due_day_past_the_months_end_is_its_last_day(period, due_day, due):
+    assert rules.due_date(period, due_day=due_day) == due
+
+
 @pytest.mark.parametrize(
     "days, fee",
     [

@@ -99,7 +99,7 @@ def test_broken_trails_are_named_and_recorded(demo, api):
 def test_the_nightly_task_keeps_the_result(demo, api):
     some_cases(api, demo)
     summary = verify_all_trails.run()
-    assert summary == {"cases": 3, "events": TrailEvent.objects.count(), "broken": 0}
+    assert summary == {"cases": 3, "events": TrailEvent.objects.count(), "broken": 0, "missing": {}}
     result = TrailVerification.objects.get()
     assert result.source == "beat"
     assert result.finished_at >= result.started_at
