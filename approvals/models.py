@@ -54,6 +54,9 @@ class CaseTask(Task):
     )
     on_hold = models.BooleanField(default=False)
     separation_of_duties = models.BooleanField(default=True)
+    # The approval level the task decides at (Step.level, else its own step): separation of
+    # duties keeps one person to one level of a case. Compared by the queue's SQL.
+    duty_level = models.CharField(max_length=255, blank=True, default="")
     # Steps that record facts rather than decide (a payment) may be done by the applicant.
     applicant_may_act = models.BooleanField(default=False)
     on_behalf_of = models.ForeignKey(

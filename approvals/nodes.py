@@ -84,14 +84,23 @@ class Step(flow.View):
     without a route goes back to the applicant). Optional: `due` (WorkingDays / CalendarDays),
     `on_timeout` (auto_approve, auto_reject, reassign_up), `required_when` (a predicate on the
     case — e.g. an amount above a configured threshold; otherwise the step is skipped),
-    `escalate_to` (who decides when nobody at the first level may), and
-    `separation_of_duties` (on: whoever decided another step of the case may not act here),
+    `escalate_to` (who decides when nobody at the first level may, and who is told when the
+    step is overdue), `separation_of_duties` (on: whoever decided a step of another approval
+    level of the case may not act here), `level` (the approval level the step decides at,
+    e.g. "town": steps of one level may be decided by the same people — the investigators
+    may do the town review —, steps of different levels may not; default: the step is a level
+    of its own), `eligibility` (a check `(case, user) -> why they may not act here, or None`
+    beyond role, own case and separation of duties — e.g. a mediator recused from the case —,
+    asked of everyone given the step's tasks, their delegates included, and again when they
+    act),
     `applicant_may_act` (off: nobody acts on their own case; on for steps that only record
     facts, such as a payment), `officer_operations` (on: its assignee may transfer 转交, add
     approvers 加签, send back 退回, CC 抄送 and release it; off for a step that is one
     person's own, such as the applicant's supplement), `tells_applicant` (off: the applicant
     is told "step: decision" when it is decided; on for a step whose `on_complete` tells them
-    in its own words, such as a mediation's acceptance — once is enough)."""
+    in its own words, such as a mediation's acceptance — once is enough), `send_back_target`
+    (on: a later step may send the case back here; off for a decision that is not retaken,
+    such as accepting a mediation application — an accepted case is not then declined)."""
 
     activation_class = StepActivation
 
@@ -108,8 +117,11 @@ class Step(flow.View):
         required_when=None,
         escalate_to=None,
         separation_of_duties=True,
+        level=None,
+        eligibility=None,
         applicant_may_act=False,
         allow_send_back=True,
+        send_back_target=True,
         officer_operations=True,
         tells_applicant=False,
         validate=None,
@@ -131,10 +143,13 @@ class Step(flow.View):
         self.required_when = required_when
         self.escalate_to = escalate_to
         self.separation_of_duties = separation_of_duties
+        self.level = level
+        self.eligibility = eligibility
         self.applicant_may_act = applicant_may_act
         # Off for steps after which going back would leave recorded facts in place (a signed
         # agreement, a payment).
         self.allow_send_back = allow_send_back
+        self.send_back_target = send_back_target
         self.officer_operations = officer_operations
         self.tells_applicant = tells_applicant
         # validate(task, decision, values, comment) -> {field: [message]} for rules beyond the
@@ -165,6 +180,7 @@ class Step(flow.View):
         self._routes = {k: this.resolve(instance, v) for k, v in self._routes.items()}
         self._validate = this.resolve(instance, self._validate)
         self._on_complete = this.resolve(instance, self._on_complete)
+        self.eligibility = this.resolve(instance, self.eligibility)
         if REJECT in self.decisions and REJECT not in self._routes:
             raise ValueError(f"step {self.name!r} allows reject but declares no .OnReject()")
 

@@ -73,8 +73,8 @@ def _covered_by(delegate_id, at):
 
 
 def decided_other_step(user_ids):
-    """Subquery: a decision by one of `user_ids` (in person or as delegate) on another step of
-    the same case — what separation of duties forbids."""
+    """Subquery: a decision by one of `user_ids` (in person or as delegate) on a step of
+    another approval level of the same case — what separation of duties forbids."""
     return (
         CaseTask.objects.filter(
             case=OuterRef("case"),
@@ -83,7 +83,7 @@ def decided_other_step(user_ids):
             kind__in=(TaskKind.APPROVAL, TaskKind.ADDED),
         )
         .filter(Q(completed_by__in=user_ids) | Q(on_behalf_of__in=user_ids))
-        .exclude(flow_task=OuterRef("flow_task"))
+        .exclude(duty_level=OuterRef("duty_level"))
     )
 
 
@@ -136,6 +136,12 @@ def step_ref(node):
     return CaseTask._meta.get_field("flow_task").get_prep_value(node)
 
 
+def duty_level(node):
+    """The approval level `node` decides at, as stored in `CaseTask.duty_level`: the level the
+    step declares, else the step itself."""
+    return f"level:{node.level}" if getattr(node, "level", None) else step_ref(node)
+
+
 def may_take(user, task):
     """Whether `task` (read with its case) is in `queue(user)`: the rules of `eligible_q`
     decided on the row, plus one read of the other tasks of its round and, with separation of
@@ -165,7 +171,7 @@ def may_take(user, task):
         )
     else:
         others = statements.rows("round_others", _round_others, task.batch, task.pk)
-    step = step_ref(task.flow_task)
+    level = task.duty_level or step_ref(task.flow_task)
     for row in others:
         if (
             task.batch is not None
@@ -181,15 +187,15 @@ def may_take(user, task):
             and row["decision"] in DECIDING
             and row["kind"] in (TaskKind.APPROVAL, TaskKind.ADDED)
             and (row["completed_by_id"] in ids or row["on_behalf_of_id"] in ids)
-            and step_ref(row["flow_task"]) != step
+            and row["duty_level"] != level
         ):
-            return False  # decided another step of this case
+            return False  # decided a step of another level of this case
     return True
 
 
 _OTHERS_COLUMNS = (
     *("batch", "status", "owner_id", "completed_by_id", "on_behalf_of_id", "decision"),
-    *("kind", "flow_task", "case_id"),
+    *("kind", "flow_task", "case_id", "duty_level"),
 )
 
 

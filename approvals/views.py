@@ -224,7 +224,11 @@ def task_detail(request, pk):
             "open_statuses": OPEN_STATUSES,
         }
     )
-    return render(request, "approvals/task_detail.html", context)
+    response = render(request, "approvals/task_detail.html", context)
+    retry_after = getattr(refused, "retry_after", None) if request.method == "POST" else None
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)  # e.g. an urge within the interval
+    return response
 
 
 @page("delegations")

@@ -457,8 +457,7 @@ class TemplateMaker:
             "med_head",
             decision="reject",
             comment="已申请仲裁。",
-            decline_reason="other",
-            decline_text="已申请劳动仲裁。",
+            decline_reason="in_arbitration_or_court",
         )
         return case
 

@@ -60,6 +60,9 @@ ACTIONS = {
     "mediation.session_recorded": pgettext_lazy("trail event", "Session recorded"),
     "mediation.signed": pgettext_lazy("trail event", "Signature or seal recorded"),
     "mediation.agreement_effective": pgettext_lazy("trail event", "Agreement in effect"),
+    "mediation.agreement_lapsed": pgettext_lazy(
+        "trail event", "Agreement lapsed: not signed by its performance deadline"
+    ),
     "mediation.term_extended": pgettext_lazy("trail event", "Term extended"),
     "mediation.term_reminder": pgettext_lazy("trail event", "Term reminder sent"),
     "mediation.term_expired": pgettext_lazy("trail event", "Statutory term ended"),

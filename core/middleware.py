@@ -67,22 +67,29 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        body = database_refusal(exception)
-        if body is None:
-            return None
-        logger.warning("Database refused the request (%s): %s", body["code"], exception)
-        if request.path.startswith("/api/"):
-            response = JsonResponse(body, status=503)
-        else:
-            title = _("Service temporarily unavailable")
-            response = HttpResponse(
-                f"<!doctype html><title>{escape(title)}</title>"
-                f"<h1>{escape(title)}</h1><p>{escape(body['detail'])}</p>",
-                content_type="text/html; charset=utf-8",
-                status=503,
-            )
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exception)
+
+
+def database_unavailable(request, exception):
+    """The 503 for an `exception` that says the database is unavailable or stopped the
+    statement (None for any other): also used by the 500 handler, for such an error raised
+    before the view (a middleware reading the session or the user)."""
+    body = database_refusal(exception)
+    if body is None:
+        return None
+    logger.warning("Database refused the request (%s): %s", body["code"], exception)
+    if request.path.startswith("/api/"):
+        response = JsonResponse(body, status=503)
+    else:
+        title = _("Service temporarily unavailable")
+        response = HttpResponse(
+            f"<!doctype html><title>{escape(title)}</title>"
+            f"<h1>{escape(title)}</h1><p>{escape(body['detail'])}</p>",
+            content_type="text/html; charset=utf-8",
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _holding_nul(params):

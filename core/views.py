@@ -2,6 +2,7 @@
 Django's own elsewhere."""
 
 import math
+import sys
 
 from django.conf import settings
 from django.contrib import messages
@@ -108,6 +109,13 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    from .middleware import database_unavailable
+
+    # Django calls this while handling the error: a database that is down or stopped the
+    # statement outside a view (a middleware reading the session) is a 503 too, not a 500.
+    refused = database_unavailable(request, sys.exc_info()[1])
+    if refused is not None:
+        return refused
     if _is_api(request):
         return JsonResponse(
             {

@@ -77,6 +77,9 @@ class HardshipFlow(CaseFlow):
             approvers=Approvers("chair", at=case_org),
             decisions=(APPROVE, REJECT, RETURN),
             due=REVIEW_DAYS,
+            # The chair's own application (no chair may act): the town's aid officers review
+            # it; they are also told when the review is overdue.
+            escalate_to=Approvers("aid_officer", at=parent_org),
         )
         .Next(this.investigation)
         .OnReject(this.rejected)
@@ -97,6 +100,7 @@ class HardshipFlow(CaseFlow):
                 Field("findings", "text", _("Findings")),
             ),
             due=ParameterWorkingDays("hardship.investigation_working_days"),
+            level="town",
             validate=this.check_investigation,
         )
         .Next(this.notice_needed)
@@ -119,9 +123,9 @@ class HardshipFlow(CaseFlow):
             approvers=Approvers("aid_officer", at=parent_org),
             fields=APPROVAL_FIELDS,
             due=REVIEW_DAYS,
-            # The investigators work for the same (town) level; separation of duties holds
-            # between the grassroots, town and county levels.
-            separation_of_duties=False,
+            # The investigators work for the same (town) level and may do the town review;
+            # separation of duties holds between the grassroots, town and county levels.
+            level="town",
             validate=this.check_approval,
             on_complete=this.record_approval,
         )
@@ -135,6 +139,7 @@ class HardshipFlow(CaseFlow):
             required_when=services.county_approval_needed,
             fields=APPROVAL_FIELDS,
             due=REVIEW_DAYS,
+            level="county",
             validate=this.check_approval,
             on_complete=this.record_approval,
         )
@@ -155,6 +160,9 @@ class HardshipFlow(CaseFlow):
             ),
             Field("paid_on", "date", _("Date paid")),
             Field("payment_reference", "string", _("Payment reference")),
+            # 实名制: the applicant's own account, checked by check_disbursement.
+            Field("account_holder", "string", _("Account holder (the applicant's full name)")),
+            Field("account_number", "string", _("Account number paid into")),
         ),
         due=ParameterWorkingDays("hardship.disbursement_working_days"),
         tells_applicant=True,  # "aid of … paid on …"
@@ -188,6 +196,8 @@ class HardshipFlow(CaseFlow):
             Field("findings", "text", _("Findings")),
         ),
         due=REVIEW_DAYS,
+        level="town",
+        tells_applicant=True,  # kept (next review on …) or proposed for closure (notice)
         validate=this.check_review,
         on_complete=this.record_review,
     ).Next(this.exit_needed)
@@ -207,6 +217,8 @@ class HardshipFlow(CaseFlow):
             _("County approval of the closure"),
             approvers=Approvers("aid_officer", at=org_of_kind("county")),
             due=REVIEW_DAYS,
+            level="county",
+            tells_applicant=True,  # closed on …, or kept (next review on …)
             on_complete=this.record_exit_decision,
         )
         .Next(this.exited)

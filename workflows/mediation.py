@@ -17,7 +17,7 @@ from approvals.calendar import ParameterWorkingDays
 from approvals.nodes import Finish, Step
 from approvals.spec import APPROVE, REJECT, SUBMIT, Approvers, Field, Users, case_org
 from cases.mediation import rules, services
-from cases.mediation.models import DeclineReason, Outcome, Performance
+from cases.mediation.models import OFFERED_DECLINE_REASONS, Outcome, Performance
 from cases.models import CaseStatus
 from workflows.base import CaseFlow, register
 
@@ -48,13 +48,14 @@ class MediationFlow(CaseFlow):
                     "choice",
                     _("Reason for declining"),
                     required=False,
-                    choices=tuple(DeclineReason.choices),
+                    choices=tuple((r.value, r.label) for r in OFFERED_DECLINE_REASONS),
                 ),
-                Field("decline_text", "text", _("Explanation (for other reasons)"), required=False),
+                Field("decline_text", "text", _("Explanation"), required=False),
             ),
             due=ParameterWorkingDays("mediation.acceptance_working_days"),
             separation_of_duties=False,
             tells_applicant=True,
+            send_back_target=False,  # accepted is accepted: never declined afterwards
             validate=this.check_acceptance,
             on_complete=this.record_acceptance,
         )
@@ -91,6 +92,8 @@ class MediationFlow(CaseFlow):
             Field("performance_method", "string", _("Performance method"), required=False),
         ),
         separation_of_duties=False,
+        # Whoever mediates — a delegate too — must be free to (not recused, no conflict).
+        eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
         # A mediator who recorded an oral application is its applicant of record, not a party.
         applicant_may_act=True,
         tells_applicant=True,
@@ -108,6 +111,7 @@ class MediationFlow(CaseFlow):
         approvers=Users(_mediator, role="mediator"),
         decisions=(SUBMIT,),
         separation_of_duties=False,
+        eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
         applicant_may_act=True,
         # Completed by services.record_signature when the last signature is recorded.
         allow_send_back=False,  # going back would leave a signed agreement in place
@@ -124,6 +128,7 @@ class MediationFlow(CaseFlow):
             Field("note", "text", _("Note"), required=False),
         ),
         separation_of_duties=False,
+        eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
         applicant_may_act=True,
         allow_send_back=False,
         tells_applicant=True,
@@ -148,7 +153,7 @@ class MediationFlow(CaseFlow):
     # --- the steps write into the mediation record (cases.mediation.services) --------------
 
     def check_acceptance(self, task, decision, values, comment):
-        return rules.check_acceptance(decision, values)
+        return rules.check_acceptance(task.case, decision, values)
 
     def record_acceptance(self, task, decision, values):
         services.record_acceptance(task, decision, values)

@@ -34,6 +34,9 @@ class RemittanceFlow(CaseFlow):
             approvers=Approvers("chair", at=case_org),
             decisions=(APPROVE, REJECT),
             due=WorkingDays(3),
+            # A chair who declared as the union's treasurer too may not approve it: the
+            # parent's finance officers do, and are told when the approval is overdue.
+            escalate_to=Approvers("finance_officer", at=parent_org),
             on_complete=this.tell_union,
         )
         .Next(this.payment)
@@ -62,6 +65,9 @@ class RemittanceFlow(CaseFlow):
             decisions=(APPROVE, RETURN),
             due=WorkingDays(5),
             on_complete=this.record_verification,
+            # Only `return` goes back (it clears the payment): a send-back would leave the
+            # returned payment counting as paid, or reopen the approval a supplement rests on.
+            allow_send_back=False,
         )
         .Next(this.verified)
         .OnReturn(this.payment)
@@ -77,7 +83,7 @@ class RemittanceFlow(CaseFlow):
     # --- what the steps write into the declaration ---------------------------------------
 
     def check_payment(self, task, decision, values, comment):
-        errors = {}
+        errors = services.check_payment(task.case, values)
         paid_on = values.get("paid_on")
         if paid_on and paid_on > timezone.localdate().isoformat():
             errors["data.paid_on"] = [_("Cannot be in the future.")]
@@ -92,6 +98,8 @@ class RemittanceFlow(CaseFlow):
     def record_verification(self, task, decision, values):
         if decision == APPROVE:
             services.confirm_receipt(task.case)
+        elif decision == RETURN:
+            services.return_payment(task.case)
         self.tell_union(task, decision, values)
 
     def tell_union(self, task, decision, values):
@@ -101,8 +109,8 @@ class RemittanceFlow(CaseFlow):
         services.void(activation.process.case)
 
     def can_withdraw(self, case):
-        """Until the payment is recorded."""
-        return case.remittance.paid_on is None
+        """Until the payment is recorded, and not under a supplementary declaration."""
+        return services.may_withdraw(case)
 
     def on_withdrawn(self, case):
         services.void(case)

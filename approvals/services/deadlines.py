@@ -19,7 +19,7 @@ from organizations.selectors import users_with_role
 
 from ..models import OPEN_STATUSES, CaseTask
 from ..spec import APPROVE, AUTO_APPROVE, AUTO_REJECT, REASSIGN_UP, REJECT
-from .rounds import _deadline, recipients_for, task_opened
+from .rounds import _deadline, recipients_for, task_opened, unstaffed_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,36 @@ def _remind(task_id, now):
         return True
 
 
-def _level_above(task):
-    level = task.candidate_organization or task.case.organization
-    return Organization.objects.get_parent(level)
+def _above(org, level):
+    return org.path != level.path and level.path.startswith(org.path)
+
+
+def supervisors(task):
+    """(role, organization, people) of the level above the task, who are told when it is
+    overdue: the step's `escalate_to` when that sits above the task's level (a chair's review
+    is supervised by the town's aid officers, not by a "chair" of the town, a role nobody
+    holds there); else the holders of the task's role at the nearest level above that has any;
+    else the administrators above (rounds.unstaffed_contacts). Never the applicant or whoever
+    holds the task; `role` None for the administrators."""
+    node = task.flow_task
+    case = task.case
+    level = task.candidate_organization or case.organization
+    role = task.candidate_role or node.role
+    skip = {case.applicant_id, task.owner_id, task.on_behalf_of_id}
+    candidates = []
+    if node.escalate_to is not None:
+        target = node.escalate_to.organization_for(case)
+        if _above(target, level):
+            candidates.append((node.escalate_to.role, target))
+    candidates += [
+        (role, org) for org in reversed(Organization.objects.get_ancestors(level)) if role
+    ]
+    for cand_role, org in candidates:
+        people = [u for u in users_with_role(cand_role, org) if u.pk not in skip]
+        if people:
+            return cand_role, org, people
+    people = [u for u in unstaffed_contacts(case, level) if u.pk not in skip]
+    return None, None, people
 
 
 def _escalate(task_id, now):
@@ -77,9 +104,7 @@ def _escalate(task_id, now):
         ):
             return False
         node = task.flow_task
-        role = task.candidate_role or node.role
-        above = _level_above(task)
-        superiors = list(users_with_role(role, above)) if above else []
+        up_role, above, superiors = supervisors(task)
         task.escalated_at = now
         task.save(update_fields=["escalated_at"])
         action = node.on_timeout
@@ -115,14 +140,15 @@ def _escalate(task_id, now):
                 system_reason="timeout",
             )
         elif action == REASSIGN_UP and above is not None:
-            _reassign_up(task, above, now)
+            _reassign_up(task, up_role, above, now)
         return True
 
 
-def _reassign_up(task, above, now):
+def _reassign_up(task, role, above, now):
+    """The task goes to the supervising level found for it (supervisors)."""
     previous = task.candidate_organization
     task.candidate_organization = above
-    task.candidate_role = task.candidate_role or task.flow_task.role
+    task.candidate_role = role
     task.owner = None
     task.on_behalf_of = None
     task.status = STATUS.NEW

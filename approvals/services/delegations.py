@@ -71,6 +71,20 @@ def create_delegation(*, user, delegate, starts_at, ends_at, reason=""):
                 _("You already have a delegation in this period."),
                 fields={"starts_at": [_("Overlaps an existing delegation.")]},
             )
+        # No chains: tasks handed on twice would reach someone neither colleague chose, and
+        # the second link would not be checked against the first person's cases. The delegate
+        # covering for someone in the period first asks them to choose another delegate.
+        covered = sorted(
+            Delegation.objects.filter(
+                delegate=user, revoked_at__isnull=True, starts_at__lt=ends_at, ends_at__gt=starts_at
+            ).values_list("delegator__username", flat=True)
+        )
+        if covered:
+            message = _(
+                "You stand in for %(names)s in this period: they must choose another delegate "
+                "before you can delegate."
+            ) % {"names": ", ".join(covered)}
+            raise Invalid(message, code="delegation_chain", fields={"starts_at": [message]})
         if Delegation.objects.filter(
             delegator=target, revoked_at__isnull=True, starts_at__lt=ends_at, ends_at__gt=starts_at
         ).exists():

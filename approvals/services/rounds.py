@@ -4,7 +4,9 @@ when nobody may), the deadline, and how the decisions add up."""
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
 
@@ -13,7 +15,7 @@ from core import memo, statements
 from core.config import parameter
 from core.i18n import deferred
 from notifications.services import notify
-from organizations.models import Organization
+from organizations.models import Membership, Organization
 from organizations.selectors import users_with_role
 
 from .. import calendar, selectors
@@ -28,22 +30,25 @@ class Assignment:
     on_behalf_of: object = None
     organization: object = None
     role: str = ""
+    # The delegate of `owner` who could not be given the task (separation of duties, own
+    # case, the step's eligibility …): the trail says so.
+    passed_over: object = None
 
 
 def excluded_user_ids(case, node):
     """The applicant (unless the step lets them act), and — with separation of duties —
-    whoever decided another step."""
+    whoever decided a step of another approval level (in person or through a delegate)."""
     ids = set() if node.applicant_may_act else {case.applicant_id}
     if node.separation_of_duties:
-        step = selectors.step_ref(node)
+        level = selectors.duty_level(node)
         for completed_by, on_behalf_of in statements.rows(
-            "deciders_of_other_steps", _deciders_of_other_steps, case.pk, step
+            "deciders_of_other_levels", _deciders_of_other_levels, case.pk, level
         ):
             ids.update(i for i in (completed_by, on_behalf_of) if i)
     return ids
 
 
-def _deciders_of_other_steps(case_id, step):
+def _deciders_of_other_levels(case_id, level):
     return (
         CaseTask.objects.filter(
             case_id=case_id,
@@ -51,9 +56,57 @@ def _deciders_of_other_steps(case_id, step):
             decision__in=selectors.DECIDING,
             kind__in=(TaskKind.APPROVAL, TaskKind.ADDED),
         )
-        .exclude(flow_task=step)
+        .exclude(duty_level=level)
         .values_list("completed_by", "on_behalf_of")
     )
+
+
+def in_round_user_ids(batch, *, leaving=None):
+    """Everyone who holds or decided a task of the round (not cancelled), in person or as the
+    colleague a delegate acted for: a round needs distinct people. `leaving`: the pk of a task
+    changing hands (a transfer), whose holder does not count."""
+    ids = set()
+    rows = CaseTask.objects.filter(batch=batch).exclude(status=STATUS.CANCELED)
+    if leaving is not None:
+        rows = rows.exclude(pk=leaving)
+    for row in rows.values_list("owner_id", "completed_by_id", "on_behalf_of_id"):
+        ids.update(i for i in row if i)
+    return ids
+
+
+def refusal(case, node, user, *, batch=None, principal=None, leaving=None):
+    """Why `user` may not act on `node` of `case`, or None: their own case (or their
+    principal's, when acting as a delegate), a decision at another level (separation of
+    duties), the step's own eligibility check (e.g. a recused mediator), or — given the round's
+    `batch` — a task of the same round already theirs."""
+    excluded = excluded_user_ids(case, node)
+    if user.pk in excluded or (principal is not None and principal.pk in excluded):
+        return _("This person may not decide on this case (own case or another level decided).")
+    if batch is not None and user.pk in in_round_user_ids(batch, leaving=leaving):
+        return _("This person already holds or decided a task of this step.")
+    check = getattr(node, "eligibility", None)
+    if check is not None:
+        problem = check(case, user)
+        if problem:
+            return str(problem)
+    return None
+
+
+def _away(user):
+    return memo.remembered(("delegate_of", user.pk), lambda: _current_delegate(user)) is not None
+
+
+def assignee(case, node, person, *, batch=None, leaving=None):
+    """(who gets the task, on whose behalf) for `person` named for a task of `node`: their
+    delegate while they are away — if the delegate may act here themselves and is not away
+    too —, else `person` themself (the task waits for them: an ineligible delegate is never
+    given it). Also says which delegate was passed over, for the trail."""
+    owner, principal = delegate_of(person)
+    if principal is None:
+        return person, None, None
+    if _away(owner) or refusal(case, node, owner, batch=batch, principal=person, leaving=leaving):
+        return person, None, owner
+    return owner, principal, None
 
 
 def delegate_of(user):
@@ -94,20 +147,30 @@ def holders(role, organization):
             )
             for person in people:
                 memo.keep(("delegate_of", person.pk), delegates.get(person.pk))
+                # Whether their delegate is away too (read in the same statement): an away
+                # delegate is passed over (`assignee`).
+                stand_in = delegates.get(person.pk)
+                if stand_in is not None:
+                    memo.keep(("delegate_of", stand_in.pk), delegates.get(stand_in.pk))
         return people
 
     return memo.remembered(("holders", role, organization.pk), read)
 
 
 def _delegations_of_holders(role, organization_id, at):
-    """The active delegations of the holders of `role` at `organization_id`, earliest first."""
+    """The active delegations of the holders of `role` at `organization_id`, and of their
+    delegates (whether those are away too), earliest first."""
+    holder_ids = Membership.objects.filter(
+        role=role, organization_id=organization_id, user__is_active=True
+    ).values("user_id")
+    their_delegates = (
+        selectors.active_delegations(at=at)
+        .filter(delegator_id__in=holder_ids)
+        .values("delegate_id")
+    )
     return (
         selectors.active_delegations(at=at)
-        .filter(
-            delegator__memberships__role=role,
-            delegator__memberships__organization_id=organization_id,
-            delegator__is_active=True,
-        )
+        .filter(Q(delegator_id__in=holder_ids) | Q(delegator_id__in=their_delegates))
         .select_related("delegate")
         .order_by("pk")
     )
@@ -125,13 +188,22 @@ def _escalation_levels(case, node, role, organization):
         org = parent
 
 
+def _may_act(case, node, user, excluded):
+    """`refusal` for a holder of the step's role, with the exclusions read once per round."""
+    if user.pk in excluded:
+        return False
+    check = getattr(node, "eligibility", None)
+    return check is None or not check(case, user)
+
+
 def _escalate(case, node, role, organization, excluded, needed=1):
     """Find the first level with enough people allowed to decide (a countersign needs one per
     slot): the step's organization, then the step's `escalate_to`, then the same role one
-    level up, to the root. The trail says why."""
+    level up, to the root. The trail says why; when no level has them, whoever can put it
+    right (`unstaffed_contacts`) is told."""
     tried = []
     for cand_role, cand_org in _escalation_levels(case, node, role, organization):
-        if sum(u.pk not in excluded for u in holders(cand_role, cand_org)) >= needed:
+        if sum(_may_act(case, node, u, excluded) for u in holders(cand_role, cand_org)) >= needed:
             if tried:
                 trail.append(
                     case,
@@ -145,6 +217,7 @@ def _escalate(case, node, role, organization, excluded, needed=1):
                 )
             return cand_role, cand_org
         tried.append((cand_role, cand_org))
+    contacts = unstaffed_contacts(case, organization)
     trail.append(
         case,
         "step.unstaffed",
@@ -154,9 +227,38 @@ def _escalate(case, node, role, organization, excluded, needed=1):
             "role": role,
             "organization": organization.name,
             "needed": needed,
+            "notified": sorted(u.username for u in contacts),
         },
     )
+    notify(
+        event=f"case:{case.pk}:unstaffed:{node.name}:{uuid.uuid4().hex[:8]}",
+        recipients=contacts,
+        verb="step_unstaffed",
+        title=deferred(
+            gettext_lazy("Nobody may decide %(title)s (%(number)s): assign an approver"),
+            {"title": node.task_title, "number": case.number},
+        ),
+        body=str(case.title or ""),
+        case=case,
+        data={"step": node.name, "role": role, "organization": organization.pk},
+    )
     return role, organization
+
+
+def unstaffed_contacts(case, organization):
+    """Who is told that nobody may decide a step: the administrators nearest above (or at)
+    the step's organization — they can give the role to someone or add an approver —, else the
+    site's superusers. Never the applicant."""
+    from organizations.models import User
+
+    levels = [organization, *reversed(Organization.objects.get_ancestors(organization))]
+    for level in levels:
+        people = [u for u in holders("admin", level) if u.pk != case.applicant_id]
+        if people:
+            return people
+    return list(
+        User.objects.filter(is_superuser=True, is_active=True).exclude(pk=case.applicant_id)
+    )
 
 
 def _plan(node, case):
@@ -166,7 +268,7 @@ def _plan(node, case):
         org = node.approvers.organization_for(case)
         role, org = _escalate(case, node, node.role, org, excluded, needed=slots)
         return [Assignment(organization=org, role=role) for _ in range(slots)], []
-    people = [u for u in node.approvers.resolve(case) if u.pk not in excluded]
+    people = [u for u in node.approvers.resolve(case) if _may_act(case, node, u, excluded)]
     if not people:
         fallback = node.escalate_to or Approvers(node.role or "admin")
         role, org = _escalate(case, node, fallback.role, fallback.organization_for(case), excluded)
@@ -175,9 +277,17 @@ def _plan(node, case):
     if node.mode.sequential:
         people = people[:1]
     assignments = []
+    # One task per person in a round: a delegate named in the step themself, or standing in
+    # for another named person already, does not take a second one.
+    taken = {u.pk for u in people}
     for person in people:
-        owner, principal = delegate_of(person)
-        assignments.append(Assignment(owner=owner, on_behalf_of=principal, role=node.role))
+        owner, principal, passed_over = assignee(case, node, person)
+        if principal is not None and owner.pk in taken:
+            owner, principal, passed_over = person, None, owner
+        taken.add(owner.pk)
+        assignments.append(
+            Assignment(owner=owner, on_behalf_of=principal, role=node.role, passed_over=passed_over)
+        )
     return assignments, sequence
 
 
@@ -208,6 +318,7 @@ def new_task(
         candidate_organization=assignment.organization,
         candidate_role=assignment.role,
         separation_of_duties=node.separation_of_duties,
+        duty_level=selectors.duty_level(node),
         applicant_may_act=node.applicant_may_act,
         due_at=due_at,
         remind_at=remind_at,
@@ -220,6 +331,7 @@ def new_task(
         task.status = STATUS.ASSIGNED
         task.assigned = now
     task._trail_handled = True
+    task._passed_over = assignment.passed_over
     task.save()
     task.previous.add(prev_activation.task)
     return task
@@ -264,9 +376,12 @@ def open_round(node, prev_activation, token, *, data):
 
 
 def open_supplement(activation, *, return_to):
-    """Send the case back to its applicant for supplement (补正), returning to `return_to`."""
+    """Send the case back to its applicant for supplement (补正), returning to `return_to`.
+    The task carries why (the comment of whoever sent it back): the applicant reads it there
+    and in the notification."""
     node = activation.flow_task.flow_class.instance.supplement
-    return node._create(activation, activation.task.token, data={"return_to": return_to.name})
+    data = {"return_to": return_to.name, "reason": activation.task.comment}
+    return node._create(activation, activation.task.token, data=data)
 
 
 def open_supplement_task(node, prev_activation, token, data):
@@ -282,32 +397,42 @@ def open_supplement_task(node, prev_activation, token, data):
     )
     task.separation_of_duties = False
     task.save(update_fields=["separation_of_duties"])
-    task_opened(task, case=case)
+    task_opened(task, case=case, body=data.get("reason") or None)
     return task
 
 
 def recipients_for(task):
-    """Who is told about a task: its assignee, or everyone who may claim it (delegates stand
-    in for people who are away)."""
+    """Who is told about a task: its assignee, or everyone who may claim it (a delegate stands
+    in for a holder who is away, unless the delegate may not act on it: then the holder is
+    told). An approver added "after", still held, has not been asked yet: nobody."""
+    if task.kind == TaskKind.ADDED and task.on_hold:
+        return []
     if task.owner_id:
         return [task.owner]
-    if not task.candidate_role:
+    if not task.candidate_role or task.candidate_organization_id is None:
         return []
+    case, node = task.case, task.flow_task
+    excluded = excluded_user_ids(case, node)
+    taken = in_round_user_ids(task.batch)
     people = []
     for user in holders(task.candidate_role, task.candidate_organization):
-        if user.pk == task.case.applicant_id and not task.applicant_may_act:
+        if user.pk in taken or not _may_act(case, node, user, excluded):
             continue
-        acting, _principal = delegate_of(user)
+        acting, _principal, _passed_over = assignee(case, node, user, batch=task.batch)
         people.append(acting)
     return people
 
 
-def task_opened(task, *, case):
-    """A new task: record it and tell whoever may act on it."""
+def task_opened(task, *, case, body=None):
+    """A new task: record it and tell whoever may act on it. `body`: what the assignee should
+    read with it (e.g. why the case was sent back to them); the case's title by default."""
     if task.owner_id:
         who = {"assignee": task.owner.username}
         if task.on_behalf_of_id:
             who["on_behalf_of"] = task.on_behalf_of.username
+        passed_over = getattr(task, "_passed_over", None)
+        if passed_over is not None:
+            who["delegate_passed_over"] = passed_over.username
     else:
         who = {"role": task.candidate_role, "organization": task.candidate_organization_id}
     if task.due_at:
@@ -324,7 +449,7 @@ def task_opened(task, *, case):
             gettext_lazy("New task: %(title)s (%(number)s)"),
             {"title": task.flow_task.task_title, "number": case.number},
         ),
-        body=str(case.title or ""),
+        body=body if body is not None else str(case.title or ""),
         case=case,
         data={"task": task.pk, "step": task.flow_task.name},
     )
@@ -346,8 +471,10 @@ def close_round(task, *, reason="round_decided", round_tasks=None):
         t for t in round_tasks if t.pk != task.pk and t.status in (STATUS.NEW, STATUS.ASSIGNED)
     ]
     for other in open_tasks:
+        # An approver added "after" who is still held was never told of the task.
+        never_told = other.kind == TaskKind.ADDED and other.on_hold
         _cancel(other, reason=reason)
-        if other.owner_id:
+        if other.owner_id and not never_told:
             notify(
                 event=f"task:{other.pk}:canceled",
                 recipients=[other.owner],
@@ -369,7 +496,9 @@ def _open_next_in_sequence(task, own_tasks):
     from organizations.models import User
 
     node, case = task.flow_task, task.case
-    owner, principal = delegate_of(User.objects.get(pk=sequence[next_position]))
+    owner, principal, passed_over = assignee(
+        case, node, User.objects.get(pk=sequence[next_position]), batch=task.batch
+    )
     activation = node.activation_class(task)
     nxt = new_task(
         node,
@@ -377,7 +506,9 @@ def _open_next_in_sequence(task, own_tasks):
         task.token,
         case,
         batch=task.batch,
-        assignment=Assignment(owner=owner, on_behalf_of=principal, role=node.role),
+        assignment=Assignment(
+            owner=owner, on_behalf_of=principal, role=node.role, passed_over=passed_over
+        ),
         position=next_position,
     )
     task_opened(nxt, case=case)

@@ -4,6 +4,7 @@ lock: it checks who may act, changes state through viewflow's activation, append
 event and writes the notifications. The API, UI and commands all call these."""
 
 import functools
+import math
 import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
@@ -24,7 +25,7 @@ from core.i18n import deferred
 from core.statements import whole_number
 from notifications.services import batched as notifications_batched
 from notifications.services import notify
-from organizations.models import ACTING_ROLES, Membership, User
+from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 from organizations.selectors import memberships_of, officer_paths
 
 from .. import selectors
@@ -36,11 +37,12 @@ from ..spec import (
     DECISION_LABELS,
     REJECT,
     RESUBMIT,
+    RETURN,
     SENT_BACK,
     SUBMIT,
     validate_fields,
 )
-from .rounds import Assignment, close_round, delegate_of, new_task, open_supplement, task_opened
+from .rounds import Assignment, close_round, new_task, open_supplement, task_opened
 
 ADD_POSITIONS = ("before", "after", "parallel")
 
@@ -53,7 +55,29 @@ def may_claim(user, task):
         user.is_active
         and task.kind != TaskKind.CONSULT
         and memo.remembered(("may_claim", user.pk, task.pk), lambda: selectors.may_take(user, task))
+        and _step_check(task, user) is None
     )
+
+
+def _step_check(task, user):
+    """The step's own eligibility check (Step.eligibility) for `user` on `task`: why they may
+    not act, or None. The queue's SQL cannot ask it; claims and decisions do."""
+    check = getattr(task.flow_task, "eligibility", None)
+    if check is None or task.case_id is None:
+        return None
+    problem = check(task.case, user)
+    return str(problem) if problem else None
+
+
+def _refusal_to_decide(task, user):
+    """Why the assignee may not decide `task` now, or None: the rules that chose them are asked
+    again on the state the decision meets (a delegate's exclusions include those of the
+    colleague they act for). The applicant's own supplement is theirs."""
+    from .rounds import refusal
+
+    if isinstance(task.flow_task, Supplement) or task.kind == TaskKind.CONSULT:
+        return _step_check(task, user)
+    return refusal(task.case, task.flow_task, user, principal=task.on_behalf_of)
 
 
 def _holds(user, task):
@@ -202,6 +226,24 @@ def _role(task):
     return task.candidate_role or task.flow_task.role
 
 
+def _acting_role(task, user):
+    """The role `user` acts in on `task`, for the trail: the step's role on its own tasks; an
+    approver added to a step (加签) acts in a role of their own — the one they (or the colleague
+    they stand in for) hold at the nearest level of the case's organization or above."""
+    if task.kind == TaskKind.APPROVAL or user is None:
+        return _role(task)
+    person = task.on_behalf_of if task.on_behalf_of_id else user
+    case_path = task.case.organization.path
+    held = [
+        m
+        for m in memberships_of(person)
+        if m.role in ACTING_ROLES and case_path.startswith(m.organization.path)
+    ]
+    if not held:
+        return _role(task)
+    return max(held, key=lambda m: len(m.organization.path)).role
+
+
 def _claim(task, user, *, deciding=False):
     """Take the task for `user`. `deciding`: the caller decides it next, in the same
     operation, and that save writes the claim (one write of the row instead of two)."""
@@ -240,11 +282,14 @@ def release(*, task_id, user):
         if task.owner_id != user.pk:
             raise Forbidden(_("Only the assignee can release this task."))
         _require_officer_operations(task)
-        if not task.candidate_role:
+        if not task.candidate_role or task.candidate_organization_id is None:
+            # Named tasks and added approvers: nobody's queue would offer it again.
             raise Conflict(_("This task was assigned to you by name and cannot be released."))
         task.on_behalf_of = None
         task.flow_task.activation_class(task).unassign()
-        trail.append(task.case, "task.released", actor=user, actor_role=_role(task), task=task)
+        trail.append(
+            task.case, "task.released", actor=user, actor_role=_acting_role(task, user), task=task
+        )
     return task
 
 
@@ -269,6 +314,9 @@ def complete(*, task_id, user, decision, comment="", data=None):
             raise Conflict(
                 _("This task waits for the approver you consulted."), code="task_on_hold"
             )
+        problem = _refusal_to_decide(task, user)
+        if problem:
+            raise Forbidden(problem)
         decide(task, actor=user, decision=decision, comment=comment, data=data)
     return task
 
@@ -306,7 +354,7 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
         task.case,
         "task.consulted" if task.kind == TaskKind.CONSULT else "task.completed",
         actor=actor,
-        actor_role=_role(task) if actor else "system",
+        actor_role=_acting_role(task, actor) if actor else "system",
         on_behalf_of=task.on_behalf_of,
         task=task,
         comment=comment,
@@ -321,7 +369,11 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
         _resume_after_consultation(task)
     else:
         activation.execute()
-    _tell_applicant_of_decision(task, decision)
+        # The step's outcome, once its round is decided (None while it waits for the other
+        # countersigners or added approvers): the applicant hears of the step once.
+        outcome = getattr(activation, "outcome", decision)
+        if outcome is not None:
+            _tell_applicant_of_decision(task, outcome)
 
 
 def _tell_applicant_of_decision(task, decision):
@@ -332,6 +384,8 @@ def _tell_applicant_of_decision(task, decision):
         return
     if task.owner_id == case.applicant_id:  # a step of their own (a payment): they know
         return
+    if decision == RETURN and RETURN not in task.flow_task._routes:
+        return  # back to the applicant for supplement: that task tells them, with the reason
     notify(
         event=f"task:{task.pk}:decided",
         recipients=[case.applicant],
@@ -373,6 +427,14 @@ def _resume_after_consultation(consult):
     )
 
 
+def _concerned_officially(user, case):
+    """An officer or auditor (any role but member) of the case's organization or an ancestor."""
+    return any(
+        m.role in OFFICER_ROLES and case.organization.path.startswith(m.organization.path)
+        for m in memberships_of(user)
+    )
+
+
 def _officer_in_reach(user, case):
     return user.is_active and any(
         case.organization.path.startswith(path) for path in officer_paths(user)
@@ -386,17 +448,20 @@ def _target(username, field="user"):
     return user
 
 
-def _check_may_join(task, target, *, field="user", by_role=True):
+def _check_may_join(task, target, *, field="user", by_role=True, leaving=False):
     """Someone newly given a task of this case must be eligible: not its assignee already;
     holding the task's role (a transfer of a role task), else an officer over the case (named
-    tasks, added approvers); never the applicant; separation of duties."""
-    from .rounds import excluded_user_ids
+    tasks, added approvers); never the applicant; separation of duties; the step's own
+    eligibility check; nobody who holds or decided a task of the same round already.
+    Returns (owner, on_behalf_of): the target's delegate while the target is away, when the
+    delegate passes the same checks — else the target themself (the task waits for them).
+    `leaving`: the task itself changes hands (a transfer): its holder does not count."""
+    from .rounds import assignee, refusal
 
+    left = task.pk if leaving else None
     problem = None
     if target.pk == task.owner_id:
         problem = _("Choose someone else.")
-    elif target.pk in excluded_user_ids(task.case, task.flow_task):
-        problem = _("This person may not decide on this case (own case or another step decided).")
     elif (
         by_role
         and task.candidate_role
@@ -407,10 +472,11 @@ def _check_may_join(task, target, *, field="user", by_role=True):
         problem = _("This person does not hold the role this task needs.")
     elif not (by_role and task.candidate_role) and not _officer_in_reach(target, task.case):
         problem = _("This person is not an officer over this case.")
-    elif CaseTask.objects.filter(batch=task.batch, owner=target, status__in=OPEN_STATUSES).exists():
-        problem = _("This person already holds a task of this step.")
+    else:
+        problem = refusal(task.case, task.flow_task, target, batch=task.batch, leaving=left)
     if problem:
         raise Invalid(problem, fields={field: [problem]})
+    return assignee(task.case, task.flow_task, target, batch=task.batch, leaving=left)
 
 
 def _require_officer_operations(task):
@@ -430,18 +496,24 @@ def transfer(*, task_id, user, to, comment=""):
         _require_assignee(task, user)
         _require_officer_operations(task)
         target = _target(to, "to")
-        _check_may_join(task, target, field="to")
-        owner, principal = delegate_of(target)
+        owner, principal, passed_over = _check_may_join(task, target, field="to", leaving=True)
+        if owner.pk == user.pk:
+            problem = _("You stand in for this person while they are away: choose someone else.")
+            raise Invalid(problem, fields={"to": [problem]})
         task.on_behalf_of = principal
         task.flow_task.activation_class(task).reassign(owner)
         trail.append(
             task.case,
             "task.transferred",
             actor=user,
-            actor_role=_role(task),
+            actor_role=_acting_role(task, user),
             task=task,
             comment=comment,
-            data={"from": user.username, "to": owner.username},
+            data={
+                "from": user.username,
+                "to": owner.username,
+                **({"delegate_passed_over": passed_over.username} if passed_over else {}),
+            },
         )
         notify(
             event=f"task:{task.pk}:transferred:{owner.pk}:{uuid.uuid4().hex[:8]}",
@@ -481,8 +553,7 @@ def add_approver(*, task_id, user, approver, position, comment=""):
                 _("This task waits for the approver you consulted."), code="task_on_hold"
             )
         target = _target(approver)
-        _check_may_join(task, target, by_role=False)
-        owner, principal = delegate_of(target)
+        owner, principal, passed_over = _check_may_join(task, target, by_role=False)
         node = task.flow_task
         last = CaseTask.objects.filter(batch=task.batch).order_by("-position").first()
         fields = {
@@ -497,7 +568,9 @@ def add_approver(*, task_id, user, approver, position, comment=""):
             task.token,
             task.case,
             batch=task.batch,
-            assignment=Assignment(owner=owner, on_behalf_of=principal, role=_role(task)),
+            assignment=Assignment(
+                owner=owner, on_behalf_of=principal, role=_role(task), passed_over=passed_over
+            ),
             **fields,
         )
         if position == "before":
@@ -507,10 +580,15 @@ def add_approver(*, task_id, user, approver, position, comment=""):
             task.case,
             "task.approver_added",
             actor=user,
-            actor_role=_role(task),
+            actor_role=_acting_role(task, user),
             task=task,
             comment=comment,
-            data={"approver": owner.username, "position": position, "added_task": added.pk},
+            data={
+                "approver": owner.username,
+                "position": position,
+                "added_task": added.pk,
+                **({"delegate_passed_over": passed_over.username} if passed_over else {}),
+            },
         )
         if not added.on_hold:
             task_opened(added, case=task.case)
@@ -518,7 +596,8 @@ def add_approver(*, task_id, user, approver, position, comment=""):
 
 
 def earlier_steps(task):
-    """Steps of this case decided before, to which the case may be sent back."""
+    """Steps of this case decided before, to which the case may be sent back (not those that
+    declare `send_back_target=False`)."""
     done = (
         CaseTask.objects.filter(case=task.case, status=STATUS.DONE, flow_task_type="HUMAN")
         .exclude(flow_task=task.flow_task)
@@ -528,6 +607,8 @@ def earlier_steps(task):
     names = []
     for ref in done:
         name = ref.name if hasattr(ref, "name") else str(ref).rsplit(".", 1)[-1]
+        if not getattr(ref, "send_back_target", True):
+            continue
         if name != "supplement" and name not in names:
             names.append(name)
     return names
@@ -561,7 +642,7 @@ def send_back(*, task_id, user, to_step, comment):
             task.case,
             "task.sent_back",
             actor=user,
-            actor_role=_role(task),
+            actor_role=_acting_role(task, user),
             on_behalf_of=task.on_behalf_of,
             task=task,
             comment=comment,
@@ -600,11 +681,29 @@ def urge(*, task_id, user, comment=""):
         if not may_urge(user, task):
             raise Forbidden(_("Only the applicant or an officer above may urge this task."))
         hours = parameter("approvals.urge_interval_hours", organization=case.organization)
-        since = timezone.now() - timedelta(hours=float(hours))
-        if Urge.objects.filter(task=task, user=user, at__gt=since).exists():
-            raise Throttled(
-                _("You already urged this task recently; try again later."), code="urge_limited"
+        now = timezone.now()
+        interval = timedelta(hours=float(hours))
+        last = (
+            Urge.objects.filter(task=task, user=user, at__gt=now - interval)
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        if last is not None:
+            wait = max(1, math.ceil((last + interval - now).total_seconds()))
+            exc = Throttled(
+                _(
+                    "You already urged this task recently; you can urge it again in "
+                    "%(minutes)s minutes (at %(time)s)."
+                )
+                % {
+                    "minutes": math.ceil(wait / 60),
+                    "time": timezone.localtime(last + interval).strftime("%Y-%m-%d %H:%M"),
+                },
+                code="urge_limited",
             )
+            exc.retry_after = wait  # seconds; the API and the page send it as Retry-After
+            raise exc
         urge_row = Urge.objects.create(task=task, user=user)
         from .rounds import recipients_for
 
@@ -645,13 +744,28 @@ def cc(*, task_id, user, users, comment=""):
                     "users": [_("No active user named %(name)s.") % {"name": n} for n in missing]
                 },
             )
+        # A copy gives read access to everything on the case (income, illness …): only to
+        # people concerned officially, the officers and auditors of the case's organization or
+        # of one above it — as the applicant's own union and its federations see it anyway.
+        outside = sorted(p.username for p in people if not _concerned_officially(p, task.case))
+        if outside:
+            raise Invalid(
+                _("Only officers or auditors over this case can be copied: %(names)s.")
+                % {"names": ", ".join(outside)},
+                fields={
+                    "users": [
+                        _("%(name)s is not an officer or auditor over this case.") % {"name": n}
+                        for n in outside
+                    ]
+                },
+            )
         new = [p for p in people if not CaseCC.objects.filter(case=task.case, user=p).exists()]
         CaseCC.objects.bulk_create([CaseCC(case=task.case, user=p, added_by=user) for p in new])
         trail.append(
             task.case,
             "case.cc",
             actor=user,
-            actor_role=_role(task),
+            actor_role=_acting_role(task, user),
             task=task,
             comment=comment,
             data={"users": sorted(p.username for p in people)},

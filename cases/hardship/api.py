@@ -4,23 +4,15 @@ union, the register; and the hardship fields merged into the case JSON."""
 from decimal import Decimal
 
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from stdnum.cn import ric
-from stdnum.exceptions import (
-    InvalidChecksum,
-    InvalidComponent,
-    InvalidFormat,
-    InvalidLength,
-    ValidationError,
-)
 
 from approvals.api import CaseRefSerializer
 from cases.api import CaseSerializer, with_open_tasks
+from cases.identifiers import InvalidResidentId, resident_id
 from cases.selectors import cases_in_reach
 from core.api import idempotent
 from core.rest import ErrorSerializer
@@ -45,48 +37,13 @@ MAX_HOUSEHOLD = 30
 MAX_MONEY = 10_000_000  # CNY a year
 MAX_REQUEST = 1_000_000  # CNY
 
-# A birth date further back than this is a typo, not a living person (a sanity bound).
-MAX_AGE_YEARS = 120
-
-RIC_MESSAGES = {
-    InvalidLength: _("A resident ID number has 18 characters."),
-    InvalidFormat: _("A resident ID number is 17 digits followed by a digit or X."),
-    InvalidChecksum: _("The check digit does not match (GB 11643): check the number."),
-}
-RIC_BAD_DATE = _("The birth date in this number is not a valid date.")
-RIC_BAD_REGION = _(
-    "The region code in this number (its first 6 digits) is not an administrative division "
-    "of its birth year."
-)
-RIC_FUTURE_BIRTH = _("The birth date in this number is in the future.")
-RIC_TOO_OLD = _("The birth date in this number is more than %(years)s years ago.")
-
 
 def validate_ric(value, *, today=None):
-    """A resident ID number (GB 11643), normalized (upper-case X, no spaces). The message
-    names what is wrong: length, format, check digit, birth date, or region code; a birth date
-    in the future or more than MAX_AGE_YEARS back is refused too (stdnum checks only that it
-    is a date)."""
+    """A resident ID number, normalized, or a 400 naming what is wrong (cases.identifiers)."""
     try:
-        number = ric.validate(value)
-    except InvalidComponent as exc:
-        # stdnum raises this for both the birth date and the region (place of birth).
-        try:
-            ric.get_birth_date(value)
-        except ValidationError:
-            raise serializers.ValidationError(str(RIC_BAD_DATE)) from exc
-        raise serializers.ValidationError(str(RIC_BAD_REGION)) from exc
-    except ValidationError as exc:
-        raise serializers.ValidationError(
-            str(RIC_MESSAGES.get(type(exc), _("Not a valid resident ID number.")))
-        ) from exc
-    born = ric.get_birth_date(number)
-    today = today or timezone.localdate()
-    if born > today:
-        raise serializers.ValidationError(str(RIC_FUTURE_BIRTH))
-    if born.year < today.year - MAX_AGE_YEARS:
-        raise serializers.ValidationError(str(RIC_TOO_OLD % {"years": MAX_AGE_YEARS}))
-    return number
+        return resident_id(value, today=today)
+    except InvalidResidentId as exc:
+        raise serializers.ValidationError(str(exc)) from exc
 
 
 def _money(**kwargs):

@@ -9,23 +9,24 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from cases.api import CaseSerializer, with_open_tasks
+from cases.identifiers import InvalidResidentId, resident_id
 from cases.selectors import case_in_reach, cases_in_reach
 from core.api import idempotent
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Invalid, NotFound
 from core.rest import ErrorSerializer
 from core.sensitive import mask
 from organizations.api import UserRefSerializer
 from organizations.models import Organization
 
-from . import pdf, selectors, services
+from . import pdf, rules, selectors, services
 from .models import Category, Channel, MediationCase, Outcome, Party, RecusalStatus
 
 ERRORS = dict.fromkeys((400, 403, 404, 409), ErrorSerializer)
@@ -72,6 +73,7 @@ class MediationDetailsSerializer(serializers.Serializer):
             "applicant_name": record.applicant_name,
             "applicant_id_number": hidden(record.applicant_id_number),
             "applicant_phone": hidden(record.applicant_phone, keep_start=3, keep_end=4),
+            "applicant_name_differs": record.applicant_name_differs,
             "employer_name": record.employer_name,
             "employer_credit_code": record.employer_credit_code,
             "category": record.category,
@@ -103,7 +105,17 @@ class MediationDetailsSerializer(serializers.Serializer):
             "extensions": record.extensions,
             "expired_at": _iso(record.expired_at),
             "notice": (
-                {"kind": notice, "pdf": services.notice_url(case)} if notice is not None else None
+                {
+                    "kind": notice,
+                    "pdf": services.notice_url(case),
+                    "employer_pdf": (
+                        services.notice_url(case, party=Party.EMPLOYER)
+                        if notice in pdf.NOTICES_TO_BOTH_PARTIES
+                        else None
+                    ),
+                }
+                if notice is not None
+                else None
             ),
         }
 
@@ -134,11 +146,19 @@ def mediation_case_response(request, case, status=200):
 # --- filing an application -----------------------------------------------------------------
 
 
+def _phone(value):
+    problem = rules.phone_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value.strip()
+
+
 class RepresentativeSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    phone = serializers.RegexField(
-        r"^[0-9+\- ]{5,20}$", max_length=20, required=False, allow_blank=True, default=""
-    )
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+
+    def validate_phone(self, value):
+        return _phone(value) if value.strip() else ""
 
 
 class ApplicationSerializer(serializers.Serializer):
@@ -155,7 +175,9 @@ class ApplicationSerializer(serializers.Serializer):
     )
     applicant_name = serializers.CharField(max_length=100)
     applicant_id_number = serializers.CharField(max_length=30, help_text="居民身份证号码")
-    applicant_phone = serializers.RegexField(r"^[0-9+\- ]{5,20}$", max_length=20)
+    applicant_phone = serializers.CharField(
+        max_length=20, help_text="at least 7 digits; spaces, + and - may separate them"
+    )
     employer_name = serializers.CharField(max_length=200)
     employer_credit_code = serializers.CharField(max_length=30, help_text="统一社会信用代码")
     category = serializers.ChoiceField(choices=Category.choices)
@@ -169,11 +191,12 @@ class ApplicationSerializer(serializers.Serializer):
     # the same rules for any other caller.
     def validate_applicant_id_number(self, value):
         try:
-            return ric.validate(value)
-        except StdnumError as exc:
-            raise serializers.ValidationError(
-                _("Not a valid resident identity card number.")
-            ) from exc
+            return resident_id(value)
+        except InvalidResidentId as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_applicant_phone(self, value):
+        return _phone(value)
 
     def validate_employer_credit_code(self, value):
         try:
@@ -427,15 +450,39 @@ class _Document(APIView):
 
 
 class NoticePdf(_Document):
-    """The written notice the worker is due: decline, end without agreement, end past the
-    statutory term, or non-performance of the agreement (409 while there is none)."""
+    """The written notice the parties are due: decline, end without agreement, end past the
+    statutory term, or non-performance of the agreement (409 while there is none). The
+    worker's copy by default; `?party=employer` the employer's, for the first three (the
+    non-performance notice tells the worker only)."""
 
-    @extend_schema(tags=TAGS, operation_id="mediation_notice_pdf", responses=PDF_RESPONSES)
+    @extend_schema(
+        tags=TAGS,
+        operation_id="mediation_notice_pdf",
+        parameters=[
+            OpenApiParameter(
+                "party",
+                str,
+                enum=[Party.WORKER.value, Party.EMPLOYER.value],
+                description="whose copy (default: worker)",
+            )
+        ],
+        responses={**PDF_RESPONSES, 400: ErrorSerializer},
+    )
     def get(self, request, pk):
         case, record = self.record(request, pk)
-        if pdf.notice_kind(case, record) is None:
+        party = request.query_params.get("party") or Party.WORKER.value
+        if party not in (Party.WORKER, Party.EMPLOYER):
+            raise Invalid(_("Unknown party."), fields={"party": [_("Choose worker or employer.")]})
+        kind = pdf.notice_kind(case, record)
+        if kind is None:
             raise Conflict(_("This case has no written notice (yet)."), code="no_notice")
-        return _pdf(pdf.notice_pdf(case, record), f"{case.number}-notice.pdf")
+        if party == Party.EMPLOYER and kind not in pdf.NOTICES_TO_BOTH_PARTIES:
+            raise Invalid(
+                _("This notice is addressed to the worker only."),
+                fields={"party": [_("This notice is addressed to the worker only.")]},
+            )
+        suffix = "" if party == Party.WORKER else f"-{party}"
+        return _pdf(pdf.notice_pdf(case, record, party=party), f"{case.number}-notice{suffix}.pdf")
 
 
 class AgreementPdf(_Document):

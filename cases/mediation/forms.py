@@ -7,23 +7,25 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from cases.identifiers import InvalidResidentId, resident_id
 from core import ui
 
+from . import rules
 from .models import Category, Channel, Party
 
 # 统一社会信用代码 (GB 32100): digits and uppercase letters except I, O, Z, S, V. The browser
 # checks the shape as you type; the checksum is verified on the server.
 CREDIT_CODE_PATTERN = "[0-9A-HJ-NP-RTUWXY]{18}"
 ID_NUMBER_PATTERN = "[0-9]{17}[0-9Xx]"
-PHONE_PATTERN = "[0-9+\\- ]{5,20}"
+# The shape for the browser; the server also asks for enough digits (rules.phone_problem).
+PHONE_PATTERN = "[0-9+\\- ]{7,20}"
 # What <input type=date> and type=datetime-local take, whatever the language's own formats
 # (Chinese writes 2026/03/02, which the browser's date input would drop).
 ISO_DATE = "%Y-%m-%d"
 ISO_MINUTE = "%Y-%m-%dT%H:%M"
-_PHONE = re.compile(rf"^{PHONE_PATTERN}$")
 # A representative's line: "name, phone" — ASCII or Chinese comma, 、 or a tab between.
 _SEPARATORS = re.compile(r"\s*[,，、\t]\s*")
 
@@ -84,11 +86,9 @@ class ApplicationForm(OnceForm):
             }
         ),
     )
-    applicant_phone = forms.RegexField(
+    applicant_phone = forms.CharField(
         label=_("Applicant's phone"),
-        regex=_PHONE,
         max_length=20,
-        error_messages={"invalid": _("Digits, spaces, + and - only (5 to 20).")},
         widget=forms.TextInput(
             # inputmode rather than type=tel: the phone keypad, with the site's text-field style.
             attrs={
@@ -167,9 +167,16 @@ class ApplicationForm(OnceForm):
 
     def clean_applicant_id_number(self):
         try:
-            return ric.validate(self.cleaned_data["applicant_id_number"].strip())
-        except StdnumError as exc:
-            raise forms.ValidationError(_("Not a valid resident identity card number.")) from exc
+            return resident_id(self.cleaned_data["applicant_id_number"].strip())
+        except InvalidResidentId as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_applicant_phone(self):
+        value = self.cleaned_data["applicant_phone"].strip()
+        problem = rules.phone_problem(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
     def clean_employer_credit_code(self):
         try:
@@ -194,10 +201,10 @@ class ApplicationForm(OnceForm):
                 raise forms.ValidationError(
                     _("Line %(n)s: give a name (at most 100 characters).") % {"n": number}
                 )
-            if phone and not _PHONE.match(phone):
+            problem = phone and rules.phone_problem(phone)
+            if problem:
                 raise forms.ValidationError(
-                    _("Line %(n)s: the phone may hold digits, spaces, + and - only.")
-                    % {"n": number}
+                    _("Line %(n)s: %(problem)s") % {"n": number, "problem": problem}
                 )
             people.append({"name": name, "phone": phone})
         return people

@@ -35,7 +35,17 @@ class DeclineReason(models.TextChoices):
     NOT_LABOR_DISPUTE = "not_labor_dispute", _("Not a labor dispute")
     IN_ARBITRATION_OR_COURT = "in_arbitration_or_court", _("Already before arbitration or a court")
     RESPONDENT_REFUSED = "respondent_refused", _("The respondent refuses mediation")
+    # No longer offered: DOMAIN.md B.2 lists the reasons above only. Kept so that earlier
+    # records stay readable.
     OTHER = "other", _("Other")
+
+
+# What the head may decline an application for (rules.check_acceptance, the step's choices).
+OFFERED_DECLINE_REASONS = (
+    DeclineReason.NOT_LABOR_DISPUTE,
+    DeclineReason.IN_ARBITRATION_OR_COURT,
+    DeclineReason.RESPONDENT_REFUSED,
+)
 
 
 class Outcome(models.TextChoices):
@@ -80,6 +90,11 @@ class MediationCase(models.Model):
     # Keyed hash of the ID number: finds a worker's cases without decrypting.
     applicant_id_index = models.CharField(max_length=64, editable=False)
     applicant_phone = models.CharField(_("applicant phone"), max_length=20)
+    # The name filed is not the name on the applicant's account (a member filing for someone
+    # else, or a mediator naming the wrong account): shown to the head at acceptance.
+    applicant_name_differs = models.BooleanField(
+        _("name differs from the applicant's account"), default=False
+    )
     employer_name = models.CharField(_("employer"), max_length=200)
     employer_credit_code = models.CharField(
         _("employer's unified social credit code"), max_length=18

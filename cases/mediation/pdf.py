@@ -1,6 +1,7 @@
 """The written documents of mediation, in Chinese: the agreement (调解协议书) and the notices
-the worker is given — the decline (不予受理通知书), the end of mediation without agreement or
-past the statutory term (终止调解通知书), and the non-performance notice (告知书).
+the parties are given — the decline (不予受理通知书), the end of mediation without agreement or
+past the statutory term (终止调解通知书), each in a copy for the worker and one for the
+employer, and the non-performance notice (告知书), the worker's only.
 
 These are legal forms whose language is Chinese whatever the reader's interface language, so
 their text is written here in Chinese rather than translated. The font is reportlab's built-in
@@ -52,6 +53,9 @@ NOTICE_DECLINED = "declined"
 NOTICE_NO_AGREEMENT = "no_agreement"
 NOTICE_EXPIRED = "expired"
 NOTICE_NOT_PERFORMED = "not_performed"
+# DOMAIN.md B.5: the parties are told in writing. The non-performance notice tells the worker
+# what they may do against the employer who did not perform: theirs only.
+NOTICES_TO_BOTH_PARTIES = frozenset({NOTICE_DECLINED, NOTICE_NO_AGREEMENT, NOTICE_EXPIRED})
 
 
 def _styles():
@@ -130,15 +134,28 @@ def notice_kind(case, record):
     return None
 
 
-def notice_pdf(case, record):
+def notice_pdf(case, record, party=Party.WORKER):
+    """The notice due on the case, addressed to `party` (the worker, or the employer for the
+    notices to both parties)."""
     kind = notice_kind(case, record)
     if kind is None:
         raise ValueError("no notice for this case")
-    worker = f"{record.applicant_name}："
-    dispute = (
-        f"你于{_day(record.received_at)}提出的与{record.employer_name}之间"
-        f"因{CATEGORY[record.category]}发生的劳动争议调解申请"
-    )
+    to_employer = party == Party.EMPLOYER
+    if to_employer and kind not in NOTICES_TO_BOTH_PARTIES:
+        raise ValueError(f"the {kind} notice is the worker's only")
+    category = CATEGORY[record.category]
+    if to_employer:
+        addressee = f"{record.employer_name}："
+        dispute = (
+            f"{record.applicant_name}于{_day(record.received_at)}提出的与你单位之间"
+            f"因{category}发生的劳动争议调解申请"
+        )
+    else:
+        addressee = f"{record.applicant_name}："
+        dispute = (
+            f"你于{_day(record.received_at)}提出的与{record.employer_name}之间"
+            f"因{category}发生的劳动争议调解申请"
+        )
     # Each notice follows the end of the case (the decline, the closing, the follow-up).
     closing = [
         ("特此通知。", "indent"),
@@ -146,19 +163,21 @@ def notice_pdf(case, record):
         (_day(case.finished_at), "right"),
     ]
     if kind == NOTICE_DECLINED:
+        # A decline for "other" reasons (no longer offered) states the explanation given.
         reason = DECLINE_REASON.get(record.decline_reason, record.decline_text)
+        you = "当事人" if to_employer else "你"
         advice = {
-            DeclineReason.NOT_LABOR_DISPUTE: "你可以通过其他合法途径解决。",
+            DeclineReason.NOT_LABOR_DISPUTE: f"{you}可以通过其他合法途径解决。",
             DeclineReason.IN_ARBITRATION_OR_COURT: "请按照劳动争议仲裁委员会或者人民法院的程序处理。",
         }.get(
             record.decline_reason,
-            f"根据{LAW}第五条的规定，你可以依法向劳动争议仲裁委员会申请仲裁。",
+            f"根据{LAW}第五条的规定，{you}可以依法向劳动争议仲裁委员会申请仲裁。",
         )
         return _build(
             case,
             "劳动争议调解不予受理通知书",
             [
-                (worker, "body"),
+                (addressee, "body"),
                 (f"{dispute}，经审查，因{reason}，本调解组织决定不予受理。", "indent"),
                 (advice, "indent"),
                 *closing,
@@ -169,7 +188,7 @@ def notice_pdf(case, record):
             case,
             "终止调解通知书",
             [
-                (worker, "body"),
+                (addressee, "body"),
                 (
                     f"{dispute}，经本调解组织调解，双方当事人未能达成调解协议，本次调解终止。",
                     "indent",
@@ -186,7 +205,7 @@ def notice_pdf(case, record):
             case,
             "终止调解通知书",
             [
-                (worker, "body"),
+                (addressee, "body"),
                 (
                     f"{dispute}，自本调解组织收到调解申请之日起至调解期限届满"
                     f"（{_day(record.statutory_deadline)}），双方当事人未达成调解协议，调解终止。",
@@ -197,7 +216,7 @@ def notice_pdf(case, record):
             ],
         )
     paragraphs = [
-        (worker, "body"),
+        (addressee, "body"),
         (
             f"你与{record.employer_name}于{_day(record.effective_at)}生效的调解协议约定，"
             f"{record.employer_name}应于{_day(record.performance_deadline)}前履行。"

@@ -2,24 +2,27 @@
 parameters, and the checks behind each step (what a decision needs beyond field types).
 Checks return {field: [messages]} so that a bad input is a 400 naming its fields."""
 
+import re
 from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from approvals.calendar import end_of_day, local_date
 from approvals.spec import REJECT
+from cases.identifiers import InvalidResidentId, resident_id
 from core import memo
 from core.config import parameter
 from organizations.models import Role
 from organizations.selectors import has_role
 
 from .models import (
-    DeclineReason,
+    OFFERED_DECLINE_REASONS,
     MediationCase,
     MediatorConflict,
     Outcome,
@@ -50,11 +53,22 @@ def deadline_reminder_at(deadline, organization):
     return deadline - timedelta(days=days) if days > 0 else None
 
 
+def limitation_months(organization, on):
+    return _int("mediation.limitation_months", organization, on)
+
+
+def limitation_ends(known_on, months):
+    """The last day of a limitation period of `months` from `known_on`: the same calendar day
+    that many months later, or the last day of that month when it has none (29 Feb → 28 Feb),
+    as 民法典 Art. 202 counts periods in years and months."""
+    return known_on + relativedelta(months=months)
+
+
 def past_limitation(known_on, received_at, organization):
-    """Art. 27: more than the limitation period between knowing of the infringement and
-    applying. Flagged for the mediator; it does not block acceptance."""
+    """Art. 27: applied after the limitation period (one year) from the day the worker knew
+    of the infringement ran out. Flagged for the mediator; it does not block acceptance."""
     received = local_date(received_at)
-    return (received - known_on).days > _int("mediation.limitation_days", organization, received)
+    return received > limitation_ends(known_on, limitation_months(organization, received))
 
 
 def arbitral_review_until(effective_at, organization):
@@ -71,14 +85,35 @@ def collective_min_workers(organization):
 
 # --- the application ----------------------------------------------------------------------
 
+# A mainland mobile number has 11 digits, a landline with its area code 10 to 12; 7 is the
+# shortest local number. Spaces, + and - may separate them.
+PHONE_MIN_DIGITS = 7
+_PHONE_SHAPE = re.compile(r"^[0-9+\- ]{1,20}$")
+
+
+def phone_problem(value):
+    """Why `value` is not a phone number, or None."""
+    value = (value or "").strip()
+    if not _PHONE_SHAPE.match(value) or sum(c.isdigit() for c in value) < PHONE_MIN_DIGITS:
+        return _(
+            "Give a phone number of at least %(n)s digits (a mobile number, or a landline "
+            "with its area code); spaces, + and - may separate them."
+        ) % {"n": PHONE_MIN_DIGITS}
+    return None
+
+
+def same_name(a, b):
+    """Names compared as people write them: spaces (full- or half-width) do not count."""
+    return "".join((a or "").split()) == "".join((b or "").split())
+
 
 def application_errors(values, organization):
     """Rules on an application beyond field types; normalizes identifiers in `values`."""
     errors = {}
     try:
-        values["applicant_id_number"] = ric.validate(values["applicant_id_number"])
-    except StdnumError:
-        errors["applicant_id_number"] = [_("Not a valid resident identity card number.")]
+        values["applicant_id_number"] = resident_id(values["applicant_id_number"])
+    except InvalidResidentId as exc:
+        errors["applicant_id_number"] = [str(exc)]
     try:
         values["employer_credit_code"] = uscc.validate(values["employer_credit_code"])
     except StdnumError:
@@ -87,6 +122,9 @@ def application_errors(values, organization):
         errors["known_on"] = [_("Cannot be in the future.")]
     if values["claim_amount"] < 0:
         errors["claim_amount"] = [_("Cannot be negative.")]
+    problem = phone_problem(values["applicant_phone"])
+    if problem:
+        errors["applicant_phone"] = [problem]
     errors.update(_representative_errors(values, organization))
     return errors
 
@@ -116,6 +154,11 @@ def _representative_errors(values, organization):
     names = [r["name"].strip() for r in representatives]
     if len(set(names)) != len(names):
         return {"representatives": [_("Each representative once.")]}
+    for r in representatives:
+        phone = (r.get("phone") or "").strip()
+        problem = phone and phone_problem(phone)
+        if problem:
+            return {"representatives": [f"{r['name'].strip()}: {problem}"]}
     return {}
 
 
@@ -149,25 +192,45 @@ def _read_record(case_id):
     return records.first()
 
 
-def check_acceptance(decision, values):
+def check_acceptance(case, decision, values):
     reason = values.get("decline_reason")
     text = (values.get("decline_text") or "").strip()
     if decision == REJECT:
+        accepted_at = record_of(case).accepted_at
+        if accepted_at is not None:
+            # Sent back to acceptance after it was accepted: the case is in mediation, and
+            # cannot end both accepted and declined.
+            return {
+                "decision": [
+                    _("The application was accepted on %(date)s: it can no longer be declined.")
+                    % {"date": local_date(accepted_at).isoformat()}
+                ]
+            }
         if not reason:
             return {"data.decline_reason": [_("Say why the application is declined.")]}
-        if reason == DeclineReason.OTHER and not text:
-            return {"data.decline_text": [_("Explain the reason.")]}
+        if reason not in OFFERED_DECLINE_REASONS:
+            # DOMAIN.md B.2: not a labor dispute, before arbitration or a court, or the
+            # respondent refuses; "other" is kept for earlier records only.
+            return {"data.decline_reason": [_("Not a reason to decline an application.")]}
         return {}
     if reason or text:
         return {"data.decline_reason": [_("Only when declining.")]}
     return {}
 
 
+def is_worker(user, case, record):
+    """Whether `user` is the worker party's own account: the case's applicant — unless that is
+    the mediator who recorded the application without naming the worker's account."""
+    if user is None or user.pk != case.applicant_id:
+        return False
+    return not (record.recorded_on_behalf and case.applicant_id == case.submitted_by_id)
+
+
 def mediator_problem(case, record, user):
     """Why `user` cannot mediate this case, or None."""
     if not has_role(user, Role.MEDIATOR, case.organization):
         return _("Not a mediator of %(org)s.") % {"org": case.organization.name}
-    if user.pk == case.applicant_id and not record.recorded_on_behalf:
+    if is_worker(user, case, record):
         return _("A worker cannot mediate their own dispute.")
     if MediatorConflict.objects.filter(
         mediator=user, employer_credit_code=record.employer_credit_code

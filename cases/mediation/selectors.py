@@ -62,6 +62,19 @@ def due_for_reminder(now):
     )
 
 
+def due_for_lapse(today):
+    """Agreements still awaiting signatures after their performance deadline."""
+    return (
+        _open()
+        .filter(
+            effective_at__isnull=True,
+            mediation_outcome="agreement",
+            performance_deadline__lt=today,
+        )
+        .values_list("case_id", flat=True)
+    )
+
+
 def due_for_followup(today):
     return (
         _open()

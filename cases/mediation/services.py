@@ -5,7 +5,8 @@ notifications.
 
 Who is told: the worker's side is the case's applicant and whoever recorded the application
 (a mediator recording for a worker without an account is told, to hand over the written
-notice); the employer has no account and receives the written notices on paper."""
+notice); the employer has no account and receives the written notices on paper (the notice
+PDF has a copy addressed to it, pdf.notice_pdf)."""
 
 import datetime as dt
 import logging
@@ -79,8 +80,10 @@ def assigned_mediator(case):
     return record.mediator if record else None
 
 
-def notice_url(case):
-    return reverse("mediation-notice", kwargs={"pk": case.pk})
+def notice_url(case, party=Party.WORKER):
+    """The written notice: the worker's copy, or another party's (`?party=employer`)."""
+    url = reverse("mediation-notice", kwargs={"pk": case.pk})
+    return url if party == Party.WORKER else f"{url}?party={party}"
 
 
 def _worker_side(case):
@@ -191,6 +194,13 @@ def submit_application(*, user, organization, applicant_username=None, **values)
             applicant = User.objects.filter(username=applicant_username, is_active=True).first()
             if applicant is None or applicant.pk == user.pk:
                 errors["applicant_username"] = [_("Name the worker's active account.")]
+            elif not _member_within(applicant, organization):
+                # The applicant follows the case and sees the worker's identifiers whole: only
+                # a member of a union this room serves can be the worker.
+                errors["applicant_username"] = [
+                    _("Name the account of a member of a union within %(org)s.")
+                    % {"org": organization.name}
+                ]
     else:
         if applicant_username:
             errors["applicant_username"] = [
@@ -205,6 +215,12 @@ def submit_application(*, user, organization, applicant_username=None, **values)
     errors.update(rules.application_errors(values, organization))
     if errors:
         raise Invalid(_("The application cannot be filed."), fields=errors)
+    # Whose account the case is filed under, when that is the worker's (not the recording
+    # mediator's): a name other than the account's is flagged for the head at acceptance.
+    account_name = "" if recorder and applicant.pk == user.pk else applicant.full_name
+    name_differs = bool(account_name.strip()) and not rules.same_name(
+        account_name, values["applicant_name"]
+    )
 
     representatives = [
         {"name": r["name"].strip(), "phone": (r.get("phone") or "").strip()}
@@ -222,6 +238,7 @@ def submit_application(*, user, organization, applicant_username=None, **values)
             applicant_id_number=values["applicant_id_number"],
             applicant_id_index=blind_index(values["applicant_id_number"], scope="ric"),
             applicant_phone=values["applicant_phone"].strip(),
+            applicant_name_differs=name_differs,
             employer_name=values["employer_name"].strip(),
             employer_credit_code=values["employer_credit_code"],
             category=values["category"],
@@ -255,6 +272,7 @@ def submit_application(*, user, organization, applicant_username=None, **values)
                 "known_on": values["known_on"],
                 "worker_count": values.get("worker_count") or 1,
                 "representatives": len(representatives),
+                "applicant_name_differs": name_differs,
             },
             record=record,
         )
@@ -286,11 +304,19 @@ def _record_for_update(case):
     return rules.record_of(case)  # locked by the operation's first read
 
 
+def _member_within(user, organization):
+    return any(
+        m.role == Role.MEMBER and m.organization.path.startswith(organization.path)
+        for m in memberships_of(user)
+    )
+
+
 def record_acceptance(task, decision, values):
     case = task.case
     record = _record_for_update(case)
     if decision == APPROVE:
-        record.accepted_at = timezone.now()
+        # Accepted again after a send-back to acceptance: it was accepted when first decided.
+        record.accepted_at = record.accepted_at or timezone.now()
         record.save(update_fields=["accepted_at"])
         notify(
             event=f"mediation:{case.pk}:accepted",
@@ -548,6 +574,41 @@ def record_signature(*, case_id, user, party, signed_at=None):
                 _("Invalid signature."),
                 fields={"signed_at": [_("Cannot be before the agreement was recorded.")]},
             )
+        if party == Party.SEAL:
+            last_signed = max(
+                dt.datetime.fromisoformat(record.signatures[p]["signed_at"])
+                for p in PARTY_SIGNATURES
+            )
+            if when < last_signed:
+                raise Invalid(
+                    _("Invalid signature."),
+                    fields={
+                        "signed_at": [
+                            _("The seal is applied after the last signature (%(at)s).")
+                            % {"at": timezone.localtime(last_signed).strftime("%Y-%m-%d %H:%M")}
+                        ]
+                    },
+                )
+        others = [dt.datetime.fromisoformat(s["signed_at"]) for s in record.signatures.values()]
+        if (
+            len(others) + 1 == len(Party)
+            and local_date(max([*others, when])) > record.performance_deadline
+        ):
+            # The last signature makes the agreement take effect: it cannot bind from after
+            # the day it was to be performed by. The mediator records a new outcome (the
+            # periodic job sends such an agreement back to mediation, _lapse_unsigned).
+            raise Invalid(
+                _("Invalid signature."),
+                fields={
+                    "signed_at": [
+                        _(
+                            "The agreement would take effect after its performance deadline "
+                            "(%(date)s): the mediator records a new outcome with a new deadline."
+                        )
+                        % {"date": record.performance_deadline.isoformat()}
+                    ]
+                },
+            )
         record.signatures = {
             **record.signatures,
             party: {
@@ -701,7 +762,7 @@ def request_recusal(*, case_id, user, party, reason):
             role = Role.MEDIATOR
         else:
             role = Role.MEMBER
-        worker = user.pk == case.applicant_id and not record.recorded_on_behalf
+        worker = rules.is_worker(user, case, record)
         if role == Role.MEMBER and not (worker and party == Party.WORKER):
             raise Forbidden(
                 _("A party asks for recusal; the mediation room records an employer's request.")
@@ -828,9 +889,10 @@ def enforce_statutory_terms(now=None):
     taken with SKIP LOCKED and re-checked, with a marker, so repeated or overlapping runs act
     once. Returns the counts."""
     now = now or timezone.now()
-    counts = {"expired": 0, "reminded": 0, "followed_up": 0}
+    counts = {"expired": 0, "lapsed": 0, "reminded": 0, "followed_up": 0}
     jobs = (
         ("expired", selectors.due_for_expiry(now), expire),
+        ("lapsed", selectors.due_for_lapse(local_date(now)), _lapse_unsigned),
         ("reminded", selectors.due_for_reminder(now), _remind),
         ("followed_up", selectors.due_for_followup(local_date(now)), _follow_up),
     )
@@ -921,6 +983,62 @@ def expire(case_id, now):
                 "notice": notice_url(case),
                 "statutory_deadline": record.statutory_deadline.isoformat(),
             },
+        )
+        return True
+
+
+def _lapse_unsigned(case_id, now):
+    """An agreement still awaiting signatures when its performance deadline has passed can no
+    longer take effect (record_signature refuses the last signature): it is void, with the
+    signatures given so far, and the case goes back to its mediator to record a new outcome
+    (a new agreement with a new deadline, or none)."""
+    from approvals.services import reroute
+
+    with transaction.atomic():
+        locked = _lock_skip(case_id)
+        if locked is None:
+            return False
+        case, record = locked
+        if (
+            case.status != CaseStatus.IN_PROGRESS
+            or record.effective_at is not None
+            or record.mediation_outcome != Outcome.AGREEMENT
+            or record.performance_deadline >= local_date(now)
+            or _open_task(case, "signing") is None
+        ):
+            return False
+        deadline = record.performance_deadline
+        signed = sorted(record.signatures)
+        record.mediation_outcome = ""
+        record.outcome_recorded_at = None
+        record.agreement_terms = ""
+        record.agreement_amount = None
+        record.performance_deadline = None
+        record.performance_method = ""
+        record.signatures = {}
+        record.save()
+        reroute(
+            case_id=case.pk,
+            to_step="mediation",
+            actor=None,
+            action="mediation.agreement_lapsed",
+            comment="",
+            data={"performance_deadline": deadline, "signed": signed},
+        )
+        notify(
+            event=f"mediation:{case.pk}:agreement_lapsed:{deadline:%Y%m%d}",
+            recipients=[*_worker_side(case), record.mediator, *_heads(case)],
+            verb="mediation_agreement_lapsed",
+            title=deferred(
+                gettext_lazy(
+                    "The agreement of case %(number)s was not signed and sealed by its "
+                    "performance deadline (%(date)s) and did not take effect: the mediator "
+                    "records a new outcome"
+                ),
+                {"number": case.number, "date": deadline.isoformat()},
+            ),
+            case=case,
+            data={"performance_deadline": deadline.isoformat()},
         )
         return True
 

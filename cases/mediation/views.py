@@ -137,6 +137,7 @@ class CasePageFields(MediationDetailsSerializer):
     applicant_name = serializers.CharField(label=gettext_lazy("Applicant's name"))
     applicant_id_number = serializers.CharField(label=gettext_lazy("Applicant's ID number"))
     applicant_phone = serializers.CharField(label=gettext_lazy("Applicant's phone"))
+    applicant_name_differs = serializers.BooleanField(write_only=True)  # in the panel
     employer_name = serializers.CharField(label=gettext_lazy("Employer"))
     employer_credit_code = serializers.CharField(
         label=gettext_lazy("Employer's unified social credit code")
@@ -261,12 +262,8 @@ def panel(request, case):
         "term_running": in_progress and record.effective_at is None,
         "deadline_passed": record.effective_at is None and record.statutory_deadline < now,
         "days_left": (local_date(record.statutory_deadline) - timezone.localdate()).days,
-        "limitation_days": int(
-            parameter(
-                "mediation.limitation_days",
-                organization=case.organization,
-                on=local_date(record.received_at),
-            )
+        "limitation_months": rules.limitation_months(
+            case.organization, local_date(record.received_at)
         ),
         "representatives": CasePageFields(record, context={"request": request}).data[
             "representatives"
@@ -330,13 +327,16 @@ def panel(request, case):
         )
         if may_sign:
             context["signature_form"] = bound.get("signature") or SignatureForm(parties=may_sign)
+    officer = head or has_role(user, Role.MEDIATOR, case.organization)
     notice = pdf.notice_kind(case, record)
     if notice is not None:
         context["notice"] = {"title": NOTICE_TITLES[notice], "url": services.notice_url(case)}
+        # The room hands or sends the employer its copy (it has no account).
+        if officer and notice in pdf.NOTICES_TO_BOTH_PARTIES:
+            context["notice"]["employer_url"] = services.notice_url(case, party=Party.EMPLOYER)
 
     # Recusal: a party asks while the mediator mediates; the head decides.
-    worker = user.pk == case.applicant_id and not record.recorded_on_behalf
-    officer = head or has_role(user, Role.MEDIATOR, case.organization)
+    worker = rules.is_worker(user, case, record)
     if (
         mediation_task is not None
         and record.mediator_id is not None

@@ -5,26 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0009_trail_checkpoints'),
+        ("cases", "0009_trail_checkpoints"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrailTally',
+            name="TrailTally",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_case', models.PositiveBigIntegerField()),
-                ('chains', models.PositiveBigIntegerField()),
-                ('events', models.PositiveBigIntegerField()),
-                ('sealed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seal', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_case", models.PositiveBigIntegerField()),
+                ("chains", models.PositiveBigIntegerField()),
+                ("events", models.PositiveBigIntegerField()),
+                ("sealed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seal", models.CharField(max_length=64)),
             ],
             options={
-                'verbose_name': 'trail tally',
-                'verbose_name_plural': 'trail tallies',
-                'get_latest_by': 'pk',
+                "verbose_name": "trail tally",
+                "verbose_name_plural": "trail tallies",
+                "get_latest_by": "pk",
             },
         ),
     ]

@@ -232,17 +232,21 @@ def test_cc_gives_read_access_and_notifies(demo, api):
     officer = api(demo.town_aid1)
     post(officer, f"/api/v1/tasks/{task.pk}/claim/")
     assert api(demo.worker2).get(f"/api/v1/cases/{case.pk}/").status_code == 404
-    bad = post(officer, f"/api/v1/tasks/{task.pk}/cc/", {"users": ["worker2", "ghost"]})
+    bad = post(officer, f"/api/v1/tasks/{task.pk}/cc/", {"users": ["county_finance", "ghost"]})
     assert bad.status_code == 400 and "users" in bad.json()["fields"]
+    # A copy is for people concerned officially: another member of the union is refused.
+    bad = post(officer, f"/api/v1/tasks/{task.pk}/cc/", {"users": ["worker2"]})
+    assert bad.status_code == 400 and "users" in bad.json()["fields"]
+    assert api(demo.worker2).get(f"/api/v1/cases/{case.pk}/").status_code == 404
     assert (
         post(
-            officer, f"/api/v1/tasks/{task.pk}/cc/", {"users": ["worker2"], "comment": "fyi"}
+            officer, f"/api/v1/tasks/{task.pk}/cc/", {"users": ["county_finance"], "comment": "fyi"}
         ).status_code
         == 200
     )
-    assert api(demo.worker2).get(f"/api/v1/cases/{case.pk}/").status_code == 200
-    assert Notification.objects.filter(recipient=demo.worker2, verb="case_cc").count() == 1
-    assert case.trail.get(action="case.cc").data == {"users": ["worker2"]}
+    assert api(demo.county_finance).get(f"/api/v1/cases/{case.pk}/").status_code == 200
+    assert Notification.objects.filter(recipient=demo.county_finance, verb="case_cc").count() == 1
+    assert case.trail.get(action="case.cc").data == {"users": ["county_finance"]}
 
 
 def test_withdraw_cancels_open_tasks_and_tells_holders(demo, api):
@@ -304,12 +308,14 @@ def test_delegation_routes_new_named_tasks_to_the_delegate(demo, api):
     assert done.status_code == 200 and done.json()["on_behalf_of"]["username"] == "town_aid2"
     event = case.trail.filter(action="task.completed").last()
     assert event.actor.username == "county_aid" and event.on_behalf_of.username == "town_aid2"
-    # Named or-sign tasks for town_aid2 go straight to the delegate.
+    # A named or-sign task for town_aid2 would go to the delegate, but county_aid is named in
+    # the step too: one task per person in a round, so town_aid2's waits for them.
     owners = {
         (t.owner.username, t.on_behalf_of.username if t.on_behalf_of else None)
         for t in open_tasks(case, "any_one")
     }
-    assert ("county_aid", "town_aid2") in owners and ("county_aid", None) in owners
+    assert ("town_aid2", None) in owners and ("county_aid", None) in owners
+    assert ("county_aid", "town_aid2") not in owners
     assert api(demo.town_aid2).get("/api/v1/delegations/").json()["count"] == 1
     revoked = post(boss, f"/api/v1/delegations/{created.json()['id']}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["active"] is False

@@ -40,12 +40,14 @@ def world(demo):
         hardship_case(driver, i)
         mediation_case(driver, i)
         remittance_case(driver, i)
-    # A case of 东湖 copied to a 西山 officer and a member of another union: outside their
-    # subtree, in reach by the copy alone.
+    # A case of 东湖 copied to a 西山 officer and a member of another union — as a copy made
+    # before CC was limited to officers over the case left them: outside their subtree, in
+    # reach by the copy alone.
     case = submit_sample(demo.worker1, title="Copied")
     task = open_task(case)
     services.claim(task_id=task.pk, user=demo.chair1)
-    services.cc(task_id=task.pk, user=demo.chair1, users=["xs_aid1", "worker3"])
+    for user in (demo.xs_aid1, demo.worker3):
+        CaseCC.objects.create(case=case, user=user, added_by=demo.chair1)
     # Tasks held and decided by people outside the case's subtree (as a transfer or a
     # delegation can leave them): in reach by that alone.
     other = submit_sample(demo.worker2, title="Held elsewhere")

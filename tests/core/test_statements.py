@@ -51,9 +51,9 @@ KEYS = {
         selectors._round_and_case_others,
         lambda demo, task, user: (task.batch, task.case_id, 0),
     ),
-    "deciders_of_other_steps": (
-        rounds._deciders_of_other_steps,
-        lambda demo, task, user: (task.case_id, "no.such.step"),
+    "deciders_of_other_levels": (
+        rounds._deciders_of_other_levels,
+        lambda demo, task, user: (task.case_id, "level:no.such.level"),
     ),
     "holders": (
         users_with_role,

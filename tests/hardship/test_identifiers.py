@@ -9,14 +9,9 @@ import pytest
 import time_machine
 from rest_framework import serializers
 
-from cases.hardship.api import (
-    RIC_BAD_DATE,
-    RIC_BAD_REGION,
-    RIC_FUTURE_BIRTH,
-    RIC_TOO_OLD,
-    validate_ric,
-)
+from cases.hardship.api import validate_ric
 from cases.hardship.models import HardshipApplication
+from cases.identifiers import RIC_BAD_DATE, RIC_BAD_REGION, RIC_FUTURE_BIRTH, RIC_TOO_OLD
 from cases.models import Case
 
 from .helpers import apply, ric_number

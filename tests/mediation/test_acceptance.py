@@ -1,12 +1,13 @@
-"""Acceptance (受理): accepted, or declined with a reason and a written notice in Chinese."""
+"""Acceptance (受理): accepted, or declined with one of the listed reasons and a written notice
+in Chinese, for each party."""
 
 import pytest
 import time_machine
 
 from cases.mediation.models import MediationCase
-from tests.helpers import complete
+from tests.helpers import complete, post
 
-from .helpers import at, decide, detail, filed, pdf_text, task, verbs
+from .helpers import accept, assign, at, decide, detail, filed, pdf_text, session, task, verbs
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,6 @@ REASONS = {
     "not_labor_dispute": ("所申请事项不属于劳动争议", "其他合法途径"),
     "in_arbitration_or_court": ("已由劳动争议仲裁委员会或者人民法院受理", "程序处理"),
     "respondent_refused": ("被申请人拒绝调解", "申请仲裁"),
-    "other": ("申请人已离开本辖区", "申请仲裁"),
 }
 
 
@@ -23,8 +23,6 @@ def test_decline_with_each_reason_and_the_written_notice(demo, api, reason):
     with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
         case = filed(api, demo.worker1, demo)
     data = {"decline_reason": reason}
-    if reason == "other":
-        data["decline_text"] = "申请人已离开本辖区"
     with time_machine.travel(at(2026, 3, 3, 16, 0), tick=False):
         decide(api, demo.med_head, case, "acceptance", "reject", comment="不予受理", data=data)
     case.refresh_from_db()
@@ -34,6 +32,7 @@ def test_decline_with_each_reason_and_the_written_notice(demo, api, reason):
     assert body["notice"] == {
         "kind": "declined",
         "pdf": f"/api/v1/mediation-cases/{case.pk}/notice.pdf",
+        "employer_pdf": f"/api/v1/mediation-cases/{case.pk}/notice.pdf?party=employer",
     }
     assert body["open_tasks"] == [] and body["mediator"] is None
     note = demo.worker1.notifications.get(case=case, verb="mediation_declined")
@@ -49,8 +48,107 @@ def test_decline_with_each_reason_and_the_written_notice(demo, api, reason):
     # The head who declined and officers above may download it too; others in reach as well.
     assert api(demo.med_head).get(body["notice"]["pdf"]).status_code == 200
 
+    # The employer's copy: addressed to the employer, about the worker's application.
+    text = pdf_text(api(demo.med_head).get(body["notice"]["employer_pdf"]))
+    assert "劳动争议调解不予受理通知书" in text and expected in text
+    assert text.index("东湖机械厂：") < text.index("杨工人于2026年3月2日") < text.index("你单位")
 
-def test_decline_needs_a_reason_and_other_needs_an_explanation(demo, api):
+
+def test_other_is_no_longer_a_reason_to_decline(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        acceptance = task(case, "acceptance")
+        head = api(demo.med_head)
+        [field] = [
+            f
+            for f in head.get(f"/api/v1/tasks/{acceptance.pk}/").json()["fields"]
+            if f["name"] == "decline_reason"
+        ]
+        assert [c["value"] for c in field["choices"]] == list(REASONS)
+        response = complete(
+            head,
+            acceptance,
+            "reject",
+            comment="不予受理",
+            data={"decline_reason": "other", "decline_text": "本室人手不足，无法安排调解。"},
+        )
+        assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
+    case.refresh_from_db()
+    assert case.status == "in_progress"
+    assert MediationCase.objects.get(case=case).decline_reason == ""
+
+
+def test_a_case_declined_earlier_for_other_reasons_stays_readable(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        decide(
+            api,
+            demo.med_head,
+            case,
+            "acceptance",
+            "reject",
+            comment="不予受理",
+            data={"decline_reason": "not_labor_dispute"},
+        )
+    # As recorded before "other" was withdrawn.
+    MediationCase.objects.filter(case=case).update(
+        decline_reason="other", decline_text="申请人已离开本辖区"
+    )
+    body = detail(api, demo.worker1, case)
+    assert body["decline_reason"] == "other"
+    text = pdf_text(api(demo.worker1).get(body["notice"]["pdf"]))
+    assert "申请人已离开本辖区" in text and "不予受理" in text
+
+
+def test_an_accepted_case_cannot_then_be_declined(demo, api):
+    """Once accepted, acceptance is no send-back target (send_back_target=False), and the
+    rules refuse a decline after acceptance anyway: the case never ends both accepted and
+    declined."""
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        accept(api, demo, case)
+        assign(api, demo, case)
+        assert session(api, demo.mediator1, case).status_code == 201
+        mediation = task(case, "mediation")
+        offered = api(demo.mediator1).get(f"/api/v1/tasks/{mediation.pk}/").json()
+        assert "acceptance" not in offered["send_back_to"]
+        assert "assignment" in offered["send_back_to"]
+        response = post(
+            api(demo.mediator1),
+            f"/api/v1/tasks/{mediation.pk}/send-back/",
+            {"to_step": "acceptance", "comment": "重新审查"},
+        )
+    assert response.status_code == 400 and "to_step" in response.json()["fields"]
+    case.refresh_from_db()
+    assert case.status == "in_progress" and case.outcome != "declined"
+    record = MediationCase.objects.get(case=case)
+    assert record.decline_reason == ""
+    # Accepted when first decided.
+    assert record.accepted_at == at(2026, 3, 2, 9, 0)
+    response = api(demo.worker1).get(f"/api/v1/mediation-cases/{case.pk}/notice.pdf")
+    assert response.status_code == 409
+
+
+def test_notice_party_must_be_worker_or_employer(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        decide(
+            api,
+            demo.med_head,
+            case,
+            "acceptance",
+            "reject",
+            comment="x",
+            data={"decline_reason": "respondent_refused"},
+        )
+    url = f"/api/v1/mediation-cases/{case.pk}/notice.pdf"
+    response = api(demo.worker1).get(f"{url}?party=court")
+    assert response.status_code == 400 and "party" in response.json()["fields"]
+    response = api(demo.xs_med_head).get(f"{url}?party=court")
+    assert response.status_code == 404  # out of reach first
+
+
+def test_decline_needs_a_reason(demo, api):
     with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
         case = filed(api, demo.worker1, demo)
         acceptance = task(case, "acceptance")
@@ -60,7 +158,7 @@ def test_decline_needs_a_reason_and_other_needs_an_explanation(demo, api):
         response = complete(
             head, acceptance, "reject", comment="no", data={"decline_reason": "other"}
         )
-        assert response.status_code == 400 and "data.decline_text" in response.json()["fields"]
+        assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
         response = complete(
             head, acceptance, "reject", comment="no", data={"decline_reason": "bored"}
         )
@@ -69,7 +167,9 @@ def test_decline_needs_a_reason_and_other_needs_an_explanation(demo, api):
             head, acceptance, "reject", data={"decline_reason": "not_labor_dispute"}
         )
         assert response.status_code == 400 and "comment" in response.json()["fields"]
-        response = complete(head, acceptance, "approve", data={"decline_reason": "other"})
+        response = complete(
+            head, acceptance, "approve", data={"decline_reason": "not_labor_dispute"}
+        )
         assert response.status_code == 400 and "data.decline_reason" in response.json()["fields"]
         # Nobody else decides acceptance.
         for user in (demo.mediator1, demo.worker1, demo.xs_med_head):

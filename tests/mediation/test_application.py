@@ -2,12 +2,14 @@
 collective cases, the computed dates and flags, bad input, identifiers and scoping."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cases.identifiers import RIC_BAD_REGION, RIC_FUTURE_BIRTH
 from cases.mediation.models import MediationCase
 from cases.models import Case
 from core.sensitive import blind_index
@@ -42,6 +44,8 @@ pytestmark = pytest.mark.django_db
         ("category", "wages"),
         ("channel", "email"),
         ("applicant_phone", "call me"),
+        ("applicant_phone", "-----"),  # the shape of a phone, without a digit
+        ("applicant_phone", "+86 123"),  # 5 digits
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(demo, api, field, value):
@@ -154,6 +158,88 @@ def test_application_recorded_for_a_worker_with_an_account(demo, api):
     assert response.status_code == 400 and "applicant_username" in response.json()["fields"]
 
 
+@pytest.mark.parametrize("username", ["xs_aid1", "county_finance", "worker4", "med_head"])
+def test_the_named_worker_is_a_member_of_a_union_the_room_serves(demo, api, username):
+    """An officer of another town, of the county, a member of another town's union, the head:
+    none becomes the worker of a 东湖 case, who would see the worker's ID and phone whole."""
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        response = file(api, demo.mediator1, demo, channel="oral", applicant_username=username)
+    assert response.status_code == 400
+    assert "applicant_username" in response.json()["fields"]
+    assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "phone", ["13800138000", "138 0013 8000", "+86 138-0013-8000", "0571-87654321", "87654321"]
+)
+def test_phone_numbers_as_people_write_them(demo, api, phone):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        response = file(
+            api,
+            demo.worker1,
+            demo,
+            applicant_phone=phone,
+            worker_count=10,
+            representatives=[{"name": "甲代表", "phone": phone}],
+        )
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize("phone", ["-----", "+ - +", "12345"])
+def test_a_representative_phone_needs_digits(demo, api, phone):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        response = file(
+            api,
+            demo.worker1,
+            demo,
+            worker_count=10,
+            representatives=[{"name": "甲代表", "phone": phone}],
+        )
+    assert response.status_code == 400
+    assert "representatives.0.phone" in response.json()["fields"]
+    assert not Case.objects.exists()
+
+
+def test_the_service_checks_phones_for_any_caller(demo):
+    from cases.mediation import services
+    from core.errors import Invalid
+
+    values = {
+        "channel": "written",
+        "applicant_name": "杨工人",
+        "applicant_id_number": ID_NUMBER,
+        "applicant_phone": "-----",
+        "employer_name": "东湖机械厂",
+        "employer_credit_code": "91330100MA2B3C4D5N",
+        "category": "pay",
+        "claim_amount": Decimal("1.00"),
+        "facts": "拖欠工资。",
+        "known_on": date(2026, 2, 1),
+        "worker_count": 10,
+        "representatives": [{"name": "甲代表", "phone": "- -"}],
+    }
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False), pytest.raises(Invalid) as refused:
+        services.submit_application(
+            user=demo.worker1, organization=demo.org("东湖镇总工会"), **values
+        )
+    assert {"applicant_phone", "representatives"} <= set(refused.value.fields)
+    assert not Case.objects.exists()
+
+
+def test_a_name_other_than_the_account_is_flagged_for_the_head(demo, api):
+    """A member files in their own name; another name (or a mediator naming an account whose
+    name differs) is not refused — a legal name may differ from the account's — but flagged."""
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        own = filed(api, demo.worker1, demo, applicant_name="杨 工人")
+        other = filed(api, demo.worker2, demo, applicant_name="李四")
+        named = filed(api, demo.mediator1, demo, channel="oral", applicant_username="worker3")
+        unnamed = filed(api, demo.mediator1, demo, channel="oral", applicant_name="无账号工人")
+        assert detail(api, demo.med_head, own)["applicant_name_differs"] is False
+        assert detail(api, demo.med_head, other)["applicant_name_differs"] is True
+        assert detail(api, demo.med_head, named)["applicant_name_differs"] is True  # 杨工人
+        assert detail(api, demo.med_head, unnamed)["applicant_name_differs"] is False
+
+
 def test_collective_case_acts_through_representatives(demo, api):
     representatives = [
         {"name": "甲代表", "phone": "13900000001"},
@@ -215,6 +301,36 @@ def test_acceptance_due_across_the_2026_national_day_holiday(demo, api, received
     assert data["open_tasks"][0]["due_at"] == due.isoformat()
     # The statutory term counts calendar days, holidays included.
     assert data["statutory_deadline"] == statutory.isoformat()
+
+
+@pytest.mark.parametrize(
+    "known_on, received, flagged",
+    [
+        ("2027-03-01", (2028, 3, 1), False),  # one year to the day, across 29 Feb 2028
+        ("2027-03-01", (2028, 3, 2), True),
+        ("2024-02-29", (2025, 2, 28), False),  # no 29 Feb: the month's last day
+        ("2024-02-29", (2025, 3, 1), True),
+        ("2027-02-28", (2028, 2, 28), False),
+        ("2027-02-28", (2028, 2, 29), True),
+    ],
+)
+def test_limitation_is_a_calendar_year(demo, api, known_on, received, flagged):
+    with time_machine.travel(at(*received, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo, known_on=known_on)
+        assert detail(api, demo.worker1, case)["limitation_flag"] is flagged
+
+
+def test_limitation_period_is_a_parameter_in_months(demo, api):
+    from core.models import Parameter
+
+    Parameter.objects.create(
+        key="mediation.limitation_months", value=24, effective_from=date(2020, 1, 1)
+    )
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo, known_on="2024-03-02")
+        assert detail(api, demo.worker1, case)["limitation_flag"] is False
+        case = filed(api, demo.worker1, demo, known_on="2024-03-01")
+        assert detail(api, demo.worker1, case)["limitation_flag"] is True
 
 
 def test_limitation_flag_after_a_year(demo, api):
@@ -313,3 +429,18 @@ def test_the_calendar_package_on_the_2026_national_day():
         chinese_calendar.is_workday(date(2026, m, d)) for m, d in ((9, 20), (10, 8), (10, 10))
     )
     assert not any(chinese_calendar.is_workday(date(2026, 9, d)) for d in (25, 26, 27))
+
+
+@pytest.mark.parametrize(
+    "number, message",
+    [
+        ("000000199003071236", RIC_BAD_REGION),  # a valid check digit; no such region
+        ("110105202912310019", RIC_FUTURE_BIRTH),  # born 2029-12-31
+    ],
+)
+def test_the_id_number_is_checked_as_for_aid_naming_what_is_wrong(demo, api, number, message):
+    """The same resident-ID rules as a hardship application (cases.identifiers): a region code
+    that is no division, a birth in the future; the message says which."""
+    response = file(api, demo.worker1, demo, applicant_id_number=number)
+    assert response.status_code == 400
+    assert response.json()["fields"]["applicant_id_number"] == [str(message)]

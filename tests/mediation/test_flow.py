@@ -188,6 +188,50 @@ def test_no_agreement_closes_with_the_arbitration_notice(demo, api):
     assert "杨工人" in text and case.number in text
     no_agreement = api(demo.worker1).get(f"/api/v1/mediation-cases/{case.pk}/agreement.pdf")
     assert no_agreement.status_code == 409
+    # The employer is told in writing too (DOMAIN.md B.5): its own copy.
+    assert data["notice"]["employer_pdf"] == f"{note.data['notice']}?party=employer"
+    text = pdf_text(api(demo.mediator2).get(data["notice"]["employer_pdf"]))
+    assert "终止调解通知书" in text and "未能达成调解协议" in text and "申请仲裁" in text
+    assert text.index("东湖机械厂：") < text.index("杨工人于2026年3月2日提出的与你单位之间")
+
+
+def test_the_seal_is_not_dated_before_the_last_signature(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        accept(api, demo, case)
+        assign(api, demo, case)
+        session(api, demo.mediator1, case)
+        agree(api, demo.mediator1, case)
+    with time_machine.travel(at(2026, 3, 2, 10, 0), tick=False):
+        for party in ("worker", "employer", "mediator"):
+            response = sign(api, demo.mediator1, case, party, signed_at="2026-03-02T09:01:00+08:00")
+            assert response.status_code == 201
+        early = sign(api, demo.med_head, case, "seal", signed_at="2026-03-02T09:00:30+08:00")
+        assert early.status_code == 400 and "signed_at" in early.json()["fields"]
+        assert MediationCase.objects.get(case=case).effective_at is None
+        same = sign(api, demo.med_head, case, "seal", signed_at="2026-03-02T09:01:00+08:00")
+        assert same.status_code == 201
+    assert MediationCase.objects.get(case=case).effective_at == at(2026, 3, 2, 9, 1)
+
+
+def test_an_agreement_cannot_take_effect_after_its_performance_deadline(demo, api):
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.worker1, demo)
+        accept(api, demo, case)
+        assign(api, demo, case)
+        session(api, demo.mediator1, case)
+        agree(api, demo.mediator1, case, performance_deadline="2026-03-02")
+        for party in ("worker", "employer", "mediator"):
+            assert sign(api, demo.mediator1, case, party).status_code == 201
+    with time_machine.travel(at(2026, 3, 3, 0, 0, 10), tick=False):
+        late = sign(api, demo.med_head, case, "seal")
+        assert late.status_code == 400 and "signed_at" in late.json()["fields"]
+        assert MediationCase.objects.get(case=case).effective_at is None
+        # Sealed on the day of the deadline, as the paper says: it took effect in time.
+        response = sign(api, demo.med_head, case, "seal", signed_at="2026-03-02T17:00:00+08:00")
+        assert response.status_code == 201
+    record = MediationCase.objects.get(case=case)
+    assert record.effective_at == at(2026, 3, 2, 17, 0)
 
 
 def test_agreement_needs_its_terms_and_a_future_deadline(demo, api):

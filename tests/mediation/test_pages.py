@@ -122,6 +122,17 @@ def test_bad_credit_code_is_shown_next_to_the_field_and_nothing_is_filed(demo, b
     assert not Case.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "field, value", [("applicant_phone", "-----"), ("representatives", "甲代表, -----")]
+)
+def test_a_phone_without_digits_is_refused_on_the_form(demo, browser, field, value):
+    member = browser(demo.worker1)
+    response = member.post(APPLY, form_body(demo, worker_count="10", **{field: value}))
+    assert response.status_code == 400
+    assert error_next_to(html(response), f"id_{field}")
+    assert not Case.objects.exists()
+
+
 def test_several_bad_fields_are_reported_together(demo, browser):
     member = browser(demo.worker1)
     response = member.post(
@@ -401,6 +412,14 @@ def test_notice_link_for_a_declined_application(demo, api, browser):
     response = worker.get(href)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert "Not a labor dispute" in page
+    # The employer's copy is the room's to hand over: linked for its officers only.
+    assert 'data-testid="notice-pdf-employer"' not in page
+    for officer in (demo.med_head, demo.mediator1):
+        officer_page = case_page(browser(officer), case)
+        href = re.search(r'href="([^"]+)" data-testid="notice-pdf-employer"', officer_page)
+        response = browser(officer).get(unescape(href.group(1)))
+        assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+        assert "party=employer" in href.group(1)
 
 
 def test_recusal_asked_by_the_worker_and_decided_by_the_head(demo, browser, mediating):
@@ -430,6 +449,29 @@ def test_recusal_asked_by_the_worker_and_decided_by_the_head(demo, browser, medi
     candidates = by_testid(head_page, "mediator-candidates")
     assert head_page.count("has been recused") == 1 and "mediator2" in head_page
     assert candidates is not None
+
+
+def test_recusal_form_for_a_worker_whose_application_was_recorded(demo, api, browser):
+    case = filed(api, demo.mediator2, demo, channel="oral", applicant_username="worker3")
+    accept(api, demo, case)
+    assign(api, demo, case)
+    worker = browser(demo.worker3)
+    page = case_page(worker, case)
+    assert 'data-testid="recusal-form"' in page
+    assert 'type="hidden" name="party" value="worker"' in page
+    url = f"/mediation/cases/{case.pk}/recusals/"
+    response = worker.post(url, {"party": "worker", "reason": "调解员是厂长亲属", "form_key": "w3"})
+    assert response.status_code == 302
+    assert Recusal.objects.get(case=case).requested_by == demo.worker3
+
+
+def test_the_head_sees_a_name_other_than_the_account(demo, api, browser):
+    other = filed(api, demo.worker2, demo, applicant_name="李四")
+    own = filed(api, demo.worker1, demo)
+    head = browser(demo.med_head)
+    assert 'data-testid="name-differs"' in case_page(head, other)
+    assert "李四" in by_testid(case_page(head, other), "name-differs")
+    assert 'data-testid="name-differs"' not in case_page(head, own)
 
 
 def test_extension_needs_both_consents(demo, browser, mediating):

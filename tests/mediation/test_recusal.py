@@ -186,6 +186,22 @@ def test_who_may_ask_and_when(demo, api, mediating):
         assert response.status_code == 409 and response.json()["code"] == "not_mediating"
 
 
+def test_a_worker_whose_application_a_mediator_recorded_may_ask(demo, api):
+    """Recorded by mediator2 for worker3's account: worker3 is the worker party (they were told
+    they may ask for recusal); the recording mediator is not."""
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        case = filed(api, demo.mediator2, demo, channel="oral", applicant_username="worker3")
+        accept(api, demo, case)
+        assign(api, demo, case, "mediator1")
+    with time_machine.travel(at(2026, 3, 3, 9, 0), tick=False):
+        assert _ask(api, demo.worker3, case, party="employer").status_code == 403
+        response = _ask(api, demo.worker3, case)
+    assert response.status_code == 201, response.json()
+    recusal = Recusal.objects.get(case=case)
+    assert recusal.party == "worker" and recusal.requested_by == demo.worker3
+    assert "mediation.recusal_requested" in actions(case)
+
+
 def test_a_pending_request_lapses_when_the_case_ends(demo, api, mediating):
     from cases.mediation.tasks import enforce_statutory_terms
 

@@ -53,18 +53,18 @@ def mediating(demo, api):
 def test_expiry_fired_by_the_beat_exactly_once(demo, api, mediating):
     case = mediating
     with time_machine.travel(at(2026, 3, 14, 23, 59, 0), tick=False):
-        assert beat() == {"expired": 0, "reminded": 0, "followed_up": 0}
+        assert beat() == {"expired": 0, "lapsed": 0, "reminded": 0, "followed_up": 0}
     with time_machine.travel(at(2026, 3, 15, 0, 0, 30), tick=False):
         # Three days before the end of the term: 15, 16 and 17 March remain.
-        assert beat() == {"expired": 0, "reminded": 1, "followed_up": 0}
+        assert beat() == {"expired": 0, "lapsed": 0, "reminded": 1, "followed_up": 0}
         assert beat()["reminded"] == 0
     for user in (demo.mediator1, demo.med_head):
         assert user.notifications.filter(case=case, verb="mediation_term_due_soon").count() == 1
     with time_machine.travel(at(2026, 3, 17, 23, 59, 0), tick=False):
         assert beat()["expired"] == 0  # still within the last day
     with time_machine.travel(at(2026, 3, 18, 0, 0, 30), tick=False):
-        assert beat() == {"expired": 1, "reminded": 0, "followed_up": 0}
-        assert beat() == {"expired": 0, "reminded": 0, "followed_up": 0}
+        assert beat() == {"expired": 1, "lapsed": 0, "reminded": 0, "followed_up": 0}
+        assert beat() == {"expired": 0, "lapsed": 0, "reminded": 0, "followed_up": 0}
     with time_machine.travel(at(2026, 3, 18, 0, 1, 30), tick=False):
         assert beat()["expired"] == 0
 
@@ -115,9 +115,9 @@ def test_an_effective_agreement_stops_the_clock_and_its_performance_is_followed_
         agree(api, demo.mediator1, case, performance_deadline="2026-03-25")
         sign_all(api, demo, case)
     with time_machine.travel(at(2026, 3, 20, 9, 0), tick=False):
-        assert beat() == {"expired": 0, "reminded": 0, "followed_up": 0}
+        assert beat() == {"expired": 0, "lapsed": 0, "reminded": 0, "followed_up": 0}
     with time_machine.travel(at(2026, 3, 26, 0, 5), tick=False):
-        assert beat() == {"expired": 0, "reminded": 0, "followed_up": 1}
+        assert beat() == {"expired": 0, "lapsed": 0, "reminded": 0, "followed_up": 1}
         assert beat()["followed_up"] == 0
     case.refresh_from_db()
     assert case.status == "in_progress"
@@ -126,6 +126,41 @@ def test_an_effective_agreement_stops_the_clock_and_its_performance_is_followed_
         == 1
     )
     assert "mediation.performance_due" in actions(case)
+
+
+def test_an_agreement_unsealed_by_its_performance_deadline_goes_back_to_mediation(
+    demo, api, mediating
+):
+    case = mediating
+    with time_machine.travel(at(2026, 3, 10, 9, 0), tick=False):
+        agree(api, demo.mediator1, case, performance_deadline="2026-03-12")
+        for party in ("worker", "employer"):
+            assert (
+                post(
+                    api(demo.mediator1),
+                    f"/api/v1/mediation-cases/{case.pk}/signatures/",
+                    {"party": party},
+                ).status_code
+                == 201
+            )
+    with time_machine.travel(at(2026, 3, 12, 23, 59), tick=False):
+        assert beat()["lapsed"] == 0  # the deadline's own day: it may still be signed
+    with time_machine.travel(at(2026, 3, 13, 0, 0, 30), tick=False):
+        assert beat() == {"expired": 0, "lapsed": 1, "reminded": 0, "followed_up": 0}
+        assert beat()["lapsed"] == 0
+        data = detail(api, demo.worker1, case)
+        assert [t["step"] for t in data["open_tasks"]] == ["mediation"]
+        assert data["agreement"] is None and data["mediation_outcome"] is None
+        assert task(case, "mediation").owner == demo.mediator1
+        for user in (demo.worker1, demo.mediator1, demo.med_head):
+            assert "mediation_agreement_lapsed" in verbs(user, case)
+        assert "mediation.agreement_lapsed" in actions(case)
+        # The mediator records a new outcome; signed and sealed, it takes effect.
+        agree(api, demo.mediator1, case, performance_deadline="2026-03-20")
+        sign_all(api, demo, case)
+    record = MediationCase.objects.get(case=case)
+    assert record.effective_at == at(2026, 3, 13, 0, 0, 30)
+    assert record.performance_deadline.isoformat() == "2026-03-20"
 
 
 def test_extension_with_both_consents_moves_the_deadline(demo, api, mediating):

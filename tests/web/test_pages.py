@@ -217,9 +217,15 @@ def test_every_operation_from_the_task_page(demo, browser_client):
     page = officer.get(f"/tasks/{task.pk}/").content.decode()
     for op in ("transfer", "add_approver", "send_back", "cc", "release"):
         assert f'value="{op}"' in page
-    # CC: the named user can now read the case.
-    assert officer.post(f"/tasks/{task.pk}/", {"op": "cc", "users": "worker2"}).status_code == 302
-    assert CaseCC.objects.filter(case=case, user=demo.worker2).exists()
+    # CC: to an officer over the case, who is told; a member is refused, named.
+    assert (
+        officer.post(f"/tasks/{task.pk}/", {"op": "cc", "users": "county_finance"}).status_code
+        == 302
+    )
+    assert CaseCC.objects.filter(case=case, user=demo.county_finance).exists()
+    refused = officer.post(f"/tasks/{task.pk}/", {"op": "cc", "users": "worker2"})
+    assert refused.status_code == 400 and "worker2" in refused.content.decode()
+    assert not CaseCC.objects.filter(case=case, user=demo.worker2).exists()
     # Add approver with a bad name: the error is shown next to the field.
     bad = officer.post(
         f"/tasks/{task.pk}/", {"op": "add_approver", "user": "nobody", "position": "before"}
