@@ -125,7 +125,16 @@ def _union(user, value, unions):
     key = str(value or "").strip()
     if key.endswith(".0"):
         key = key[:-2]  # numbers read back from a spreadsheet
-    union = unions["id"].get(key) or unions["name"].get(key)
+    union = unions["id"].get(key)
+    if union is None:
+        named = unions["name"].get(key, [])
+        if len(named) > 1:  # never guess which: the declaration would be charged to it
+            ids = ", ".join(str(o.pk) for o in named)
+            message = _(
+                "Several unions in your reach are named %(union)s (ids %(ids)s): give its id."
+            ) % {"union": key, "ids": ids}
+            raise Invalid(fields={"union": [message]})
+        union = named[0] if named else None
     if union is None:
         raise Invalid(
             fields={"union": [_("No grassroots union %(union)s in your reach.") % {"union": key}]}
@@ -142,7 +151,9 @@ def _check(job, rows):
         for o in Organization.objects.filter(kind=OrganizationKind.GRASSROOTS)
         if any(o.path.startswith(p) and o.path != p for p in paths)
     ]
-    unions = {"id": {str(o.pk): o for o in in_reach}, "name": {o.name: o for o in in_reach}}
+    unions = {"id": {str(o.pk): o for o in in_reach}, "name": {}}
+    for o in in_reach:
+        unions["name"].setdefault(o.name, []).append(o)
     with_treasurer = set(
         Membership.objects.filter(
             role=Role.TREASURER, organization__in=in_reach, user__is_active=True

@@ -204,3 +204,35 @@ def test_an_import_row_for_a_union_without_a_treasurer_is_refused(demo, api):
     result = client.get(f"/api/v1/fee-remittances/imports/{job.json()['id']}/").json()
     assert [(e["row"], e["field"]) for e in result["errors"]] == [(3, "union")]
     assert not Case.objects.exists()
+
+
+def test_an_import_row_naming_a_union_that_several_share_is_refused(demo, api):
+    """Union names need not be unique: a name that several unions in reach share is refused,
+    asking for the id, not charged to whichever came last."""
+    from organizations.models import Membership, Role
+
+    donghu = demo.org("东湖机械厂工会")
+    twin = demo.org("东湖镇总工会").add_child(name="东湖机械厂工会", kind="grassroots")
+    Membership.objects.create(user=demo.treasurer2, organization=twin, role=Role.TREASURER)
+    client = api(demo.town_finance)
+    with at(2026, 2, 5, 10):
+        job = client.post(
+            "/api/v1/fee-remittances/imports/",
+            {"file": declarations_csv([["东湖机械厂工会", "2026-01", "100000", "120", "100"]])},
+            format="multipart",
+        )
+        assert run_import.run(job.json()["id"]) == "failed"
+    result = client.get(f"/api/v1/fee-remittances/imports/{job.json()['id']}/").json()
+    [error] = result["errors"]
+    assert (error["row"], error["field"]) == (2, "union")
+    assert str(donghu.pk) in error["message"] and str(twin.pk) in error["message"]
+    assert not Case.objects.exists()
+    # By its id, the row is clear.
+    with at(2026, 2, 5, 11):
+        job = client.post(
+            "/api/v1/fee-remittances/imports/",
+            {"file": declarations_csv([[str(twin.pk), "2026-01", "100000", "120", "100"]])},
+            format="multipart",
+        )
+        assert run_import.run(job.json()["id"]) == "done"
+    assert Case.objects.get().organization == twin
