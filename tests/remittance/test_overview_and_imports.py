@@ -212,7 +212,11 @@ def test_an_import_row_naming_a_union_that_several_share_is_refused(demo, api):
     from organizations.models import Membership, Role
 
     donghu = demo.org("东湖机械厂工会")
-    twin = demo.org("东湖镇总工会").add_child(name="东湖机械厂工会", kind="grassroots")
+    from organizations.models import Organization
+
+    twin = Organization.objects.add_child(
+        demo.org("东湖镇总工会"), {"name": "东湖机械厂工会", "kind": "grassroots"}
+    )
     Membership.objects.create(user=demo.treasurer2, organization=twin, role=Role.TREASURER)
     client = api(demo.town_finance)
     with at(2026, 2, 5, 10):
