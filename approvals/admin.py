@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
-from cases.admin import ReadOnlyAdmin
+from cases.admin import CodeListFilter, ReadOnlyAdmin
+from cases.labels import TASK_STATUSES, role_label, task_status_label
+from organizations.models import Role
 
 from .models import CaseTask, WorkingDayOverride
 
@@ -23,20 +26,64 @@ class WorkingDayOverrideAdmin(admin.ModelAdmin):
     ordering = ["-date"]
 
 
+class TaskStatusFilter(CodeListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def choices_with_labels(self):
+        return list(TASK_STATUSES.items())
+
+
+class CandidateRoleFilter(CodeListFilter):
+    title = _("candidate role")
+    parameter_name = "candidate_role"
+
+    def choices_with_labels(self):
+        return Role.choices
+
+
 @admin.register(CaseTask)
 class CaseTaskAdmin(ReadOnlyAdmin):
     """Tasks change only through the approval services (with trail and notifications)."""
 
     list_display = (
-        "pk",
+        "id",
         "case",
-        "flow_task",
-        "status",
+        "step_name",
+        "status_name",
         "owner",
-        "candidate_role",
+        "role_name",
         "due_at",
         "created",
     )
-    list_filter = ("status", "candidate_role")
+    list_filter = (TaskStatusFilter, CandidateRoleFilter)
     search_fields = ("case__number", "owner__username")
     list_select_related = ("case", "owner")
+    # viewflow's generic links (unused by the cases' tasks) stay out; its data is shown under
+    # a label of ours.
+    exclude = (
+        "owner_permission_content_type",
+        "owner_permission_obj_pk",
+        "seed_content_type",
+        "seed_object_id",
+        "artifact_content_type",
+        "artifact_object_id",
+        "data",
+    )
+    readonly_fields = ("step_name", "status_name", "role_name", "task_data")
+
+    @admin.display(description=_("step"), ordering="flow_task")
+    def step_name(self, obj):
+        return getattr(obj.flow_task, "task_title", None) or obj.flow_task or ""
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_name(self, obj):
+        return task_status_label(obj.status)
+
+    @admin.display(description=_("candidate role"), ordering="candidate_role")
+    def role_name(self, obj):
+        return role_label(obj.candidate_role) if obj.candidate_role else ""
+
+    @admin.display(description=_("data"))
+    def task_data(self, obj):
+        return obj.data

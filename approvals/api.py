@@ -414,14 +414,6 @@ class UrgeTask(_TaskAction):
             services.urge(task_id=pk, user=request.user, **self.body(UrgeSerializer))
         )
 
-    def handle_exception(self, exc):
-        """An urge within the interval (429) says when the next one is accepted."""
-        response = super().handle_exception(exc)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response["Retry-After"] = str(retry_after)
-        return response
-
 
 class CCTask(_TaskAction):
     """抄送: give people read access to the case and notify them."""

@@ -60,6 +60,9 @@ class DecisionForm(OnceForm):
             field = _field(spec)
             field.required = False
             field.widget.attrs["data-required-to-approve"] = "true" if spec.required else "false"
+            if spec.sensitive:
+                # Not kept by the browser's autofill or sent to its spell checker.
+                field.widget.attrs.update(autocomplete="off", spellcheck="false")
             if spec.required:
                 hint = _("Required to approve.")
                 field.help_text = f"{field.help_text} {hint}" if field.help_text else hint
@@ -113,7 +116,7 @@ class UrgeForm(forms.Form):
     comment = forms.CharField(label=_("Message"), required=False, max_length=5000)
 
 
-class CCForm(forms.Form):
+class CCForm(OnceForm):
     users = forms.CharField(label=_("Copy to (usernames, comma-separated)"), max_length=2000)
     comment = forms.CharField(label=_("Comment"), required=False, max_length=5000)
 

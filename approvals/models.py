@@ -35,36 +35,52 @@ class CaseTask(Task):
         blank=True,
         related_name="+",
         db_index=False,  # casetask_candidates leads with it
+        verbose_name=_("candidate organization"),
     )
     candidate_role = models.CharField(_("candidate role"), max_length=20, blank=True)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     decision = models.CharField(_("decision"), max_length=20, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("completed by"),
     )
     # Tasks of one round of a step (countersign slots, sequential approvers, added approvers)
     # share a batch; the step's mode decides the round from their decisions.
-    batch = models.UUIDField(default=uuid.uuid4, db_index=True)
-    kind = models.CharField(max_length=12, default="approval")  # approval | added | consult
-    position = models.PositiveSmallIntegerField(default=0)
+    batch = models.UUIDField(_("batch"), default=uuid.uuid4, db_index=True)
+    kind = models.CharField(_("kind"), max_length=12, default="approval")  # approval|added|consult
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
     # 加签 before: this task waits until the consulted approver has decided.
     consult_for = models.ForeignKey(
-        "self", models.CASCADE, null=True, blank=True, related_name="consultations"
+        "self",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="consultations",
+        verbose_name=_("consultation for"),
     )
-    on_hold = models.BooleanField(default=False)
-    separation_of_duties = models.BooleanField(default=True)
+    on_hold = models.BooleanField(_("on hold"), default=False)
+    separation_of_duties = models.BooleanField(_("separation of duties"), default=True)
     # The approval level the task decides at (Step.level, else its own step): separation of
     # duties keeps one person to one level of a case. Compared by the queue's SQL.
-    duty_level = models.CharField(max_length=255, blank=True, default="")
+    duty_level = models.CharField(_("duty level"), max_length=255, blank=True, default="")
     # Steps that record facts rather than decide (a payment) may be done by the applicant.
-    applicant_may_act = models.BooleanField(default=False)
+    applicant_may_act = models.BooleanField(_("applicant may act"), default=False)
     on_behalf_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("on behalf of"),
     )
-    remind_at = models.DateTimeField(null=True, blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
-    escalated_at = models.DateTimeField(null=True, blank=True)
+    remind_at = models.DateTimeField(_("reminder due at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     # viewflow's `status` (on its own table), copied onto ours so that one partial index of ours
     # serves the queue (a role's unclaimed tasks) without reading viewflow's table for every
     # task ever offered to the role. Kept equal to `status` by save() below and, for tasks

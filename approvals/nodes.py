@@ -92,7 +92,10 @@ class Step(flow.View):
     of its own), `eligibility` (a check `(case, user) -> why they may not act here, or None`
     beyond role, own case and separation of duties — e.g. a mediator recused from the case —,
     asked of everyone given the step's tasks, their delegates included, and again when they
-    act),
+    act), `eligible_q` (the same check as a filter: `user -> Q` over cases, those where the
+    check lets `user` act; with it a queue leaves out the step's tasks the user may not take —
+    without it they are listed and refused on claim. It must agree with `eligibility`: the
+    test suite compares the queue with the check on every task it shows or acts on),
     `applicant_may_act` (off: nobody acts on their own case; on for steps that only record
     facts, such as a payment), `officer_operations` (on: its assignee may transfer 转交, add
     approvers 加签, send back 退回, CC 抄送 and release it; off for a step that is one
@@ -119,6 +122,7 @@ class Step(flow.View):
         separation_of_duties=True,
         level=None,
         eligibility=None,
+        eligible_q=None,
         applicant_may_act=False,
         allow_send_back=True,
         send_back_target=True,
@@ -133,6 +137,8 @@ class Step(flow.View):
             raise ValueError(f"on_timeout must be one of {TIMEOUT_ACTIONS}")
         if on_timeout is not None and due is None:
             raise ValueError("on_timeout needs a due period")
+        if eligible_q is not None and eligibility is None:
+            raise ValueError("eligible_q is the queue's form of an eligibility check")
         self.task_title = title
         self.approvers = approvers
         self.mode = mode or Single()
@@ -145,6 +151,7 @@ class Step(flow.View):
         self.separation_of_duties = separation_of_duties
         self.level = level
         self.eligibility = eligibility
+        self.eligible_q = eligible_q
         self.applicant_may_act = applicant_may_act
         # Off for steps after which going back would leave recorded facts in place (a signed
         # agreement, a payment).
@@ -181,6 +188,7 @@ class Step(flow.View):
         self._validate = this.resolve(instance, self._validate)
         self._on_complete = this.resolve(instance, self._on_complete)
         self.eligibility = this.resolve(instance, self.eligibility)
+        self.eligible_q = this.resolve(instance, self.eligible_q)
         if REJECT in self.decisions and REJECT not in self._routes:
             raise ValueError(f"step {self.name!r} allows reject but declares no .OnReject()")
 

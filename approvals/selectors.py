@@ -1,6 +1,8 @@
 """Task reads, scoped to the user and free of N+1. Who may take a task is decided here, in
 one query (`eligible_q`), so the queue a person sees and the check when they act agree."""
 
+import functools
+
 from django.db.models import Count, Exists, OuterRef, Q, Window
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
@@ -142,12 +144,34 @@ def duty_level(node):
     return f"level:{node.level}" if getattr(node, "level", None) else step_ref(node)
 
 
+def step_refusal(task, user):
+    """The step's own eligibility check (Step.eligibility) for `user` on `task`: why they may
+    not act, or None."""
+    check = getattr(task.flow_task, "eligibility", None)
+    if check is None or task.case_id is None:
+        return None
+    problem = check(task.case, user)
+    return str(problem) if problem else None
+
+
+def queue_checks_step(node):
+    """Whether the queue asks the step's eligibility check (it declares `eligible_q`)."""
+    return getattr(node, "eligible_q", None) is not None
+
+
 def may_take(user, task):
     """Whether `task` (read with its case) is in `queue(user)`: the rules of `eligible_q`
     decided on the row, plus one read of the other tasks of its round and, with separation of
-    duties, of its case. A claim or a decision asks this under the process lock; the queue's
-    query to ask it cost a fifth of a decision, most of it in building the SQL.
+    duties, of its case, and the step's eligibility check when the queue asks it. A claim or a
+    decision asks this under the process lock; the queue's query to ask it cost a fifth of a
+    decision, most of it in building the SQL.
     tests/conftest.py checks every answer the test suite gets against the queue."""
+    if not _may_take_by_role(user, task):
+        return False
+    return not queue_checks_step(task.flow_task) or step_refusal(task, user) is None
+
+
+def _may_take_by_role(user, task):
     if (
         task.flow_task_type != HUMAN
         or task.flow_status != STATUS.NEW
@@ -260,7 +284,36 @@ def queue(user):
     # unclaimed tasks come from one partial index of ours (casetask_unclaimed). Asking
     # viewflow's `status` as well would tempt PostgreSQL into reading every unclaimed task of
     # every role from viewflow's table and joining them.
-    return _base().filter(eligible_q(user), flow_status=STATUS.NEW, decision="")
+    return _base().filter(
+        eligible_q(user), steps_eligible_q(user), flow_status=STATUS.NEW, decision=""
+    )
+
+
+def steps_eligible_q(user):
+    """The steps' own eligibility checks that have a filter form (Step.eligible_q): a task of
+    such a step only on a case where the check lets `user` act. A subquery per check, built
+    without reading anything: the queue still costs one statement."""
+    from cases.models import Case
+
+    q = Q()
+    for check, refs in _checked_steps():
+        passes = Case.objects.filter(check(user), pk=OuterRef("case_id"))
+        q &= ~Q(flow_task__in=refs) | Q(Exists(passes))
+    return q
+
+
+@functools.cache
+def _checked_steps():
+    """(eligible_q, the stored references of the steps declaring it) of every registered flow:
+    steps sharing a check share its subquery. The flows are fixed once the apps are loaded."""
+    from workflows.base import registered
+
+    steps = {}
+    for flow_class in registered().values():
+        for node in flow_class.instance.nodes():
+            if queue_checks_step(node):
+                steps.setdefault(node.eligible_q, []).append(step_ref(node))
+    return tuple((check, tuple(sorted(refs))) for check, refs in steps.items())
 
 
 def archive(user):

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from core import memo
 from core.errors import Invalid
+from core.logging import treat_as_secret
 
 APPROVE = "approve"
 REJECT = "reject"
@@ -32,7 +33,13 @@ FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "boolean", "choic
 
 @dataclass(frozen=True)
 class Field:
-    """One input a task asks for, rendered by any client from `fields` in the task JSON."""
+    """One input a task asks for, rendered by any client from `fields` in the task JSON.
+
+    `sensitive`: a secret (a bank account number …) that only the step's `validate` and
+    `on_complete` see whole — the step keeps it where it belongs (e.g. encrypted on the
+    record). The task data and the trail keep `mask(value)` when a `mask` is given, else
+    nothing of it; logs and error reports never show it (core.logging); the task JSON marks
+    it, and the page keeps it out of the browser's autofill."""
 
     name: str
     type: str
@@ -42,10 +49,16 @@ class Field:
     max_length: int = 2000
     min_value: Decimal | int | None = None
     max_value: Decimal | int | None = None
+    sensitive: bool = False
+    mask: object = None
 
     def __post_init__(self):
         if self.type not in FIELD_TYPES:
             raise ValueError(f"unknown field type {self.type!r}")
+        if self.mask is not None and not self.sensitive:
+            raise ValueError(f"field {self.name!r}: a mask is for a sensitive field")
+        if self.sensitive:
+            treat_as_secret(self.name)  # its values are redacted from logs and error reports
 
     def as_dict(self):
         out = {
@@ -56,6 +69,8 @@ class Field:
         }
         if self.type == "choice":
             out["choices"] = [{"value": v, "label": str(label)} for v, label in self.choices]
+        if self.sensitive:
+            out["sensitive"] = True  # a client keeps it out of autofill, history and logs
         return out
 
     def serializer_field(self):
@@ -115,6 +130,20 @@ def validate_fields(fields, data, *, enforce_required=True):
         k: (str(v) if isinstance(v, Decimal) else v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in serializer.validated_data.items()
     }
+
+
+def kept_values(fields, values):
+    """What the task data and the trail keep of a decision's validated `values`: a sensitive
+    field's value masked, or left out when the field declares no mask."""
+    sensitive = {f.name: f for f in fields if f.sensitive}
+    kept = {}
+    for name, value in values.items():
+        field_ = sensitive.get(name)
+        if field_ is None or value in (None, ""):
+            kept[name] = value
+        elif field_.mask is not None:
+            kept[name] = field_.mask(value)
+    return kept
 
 
 def _invalid(fields):

@@ -7,3 +7,9 @@ from . import services
 def process_deadlines():
     """Reminders and escalations of task deadlines (every minute, from beat)."""
     return services.process_deadlines()
+
+
+@shared_task
+def return_delegated_tasks():
+    """Tasks held for a colleague whose delegation has ended go back to them (every minute)."""
+    return services.return_delegated_tasks()

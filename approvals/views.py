@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from cases.views import case_context
 from core.errors import DomainError
-from core.ui import form_error, once, page, refuse
+from core.ui import OnceForm, form_error, once, page, refuse
 
 from . import selectors, services
 from .forms import (
@@ -112,7 +112,12 @@ OPERATIONS = {
         ),
     ),
     "urge": (UrgeForm, lambda f, t, u: services.urge(task_id=t.pk, user=u, **f.cleaned_data)),
-    "cc": (CCForm, lambda f, t, u: services.cc(task_id=t.pk, user=u, **f.cleaned_data)),
+    "cc": (
+        CCForm,
+        lambda f, t, u: services.cc(
+            task_id=t.pk, user=u, users=f.cleaned_data["users"], comment=f.cleaned_data["comment"]
+        ),
+    ),
 }
 
 
@@ -197,9 +202,23 @@ def task_detail(request, pk):
                 form_class, call = OPERATIONS[op]
                 form = forms_[op] = form_class(request.POST)
                 if form.is_valid():
-                    call(form, task, user)
-                    messages.success(request, _("Done."))
-                    return redirect("task-detail", pk=task.pk)
+
+                    def act():
+                        done = call(form, task, user)
+                        if getattr(done, "newly_copied", None) == []:
+                            # A copy to people all copied already: nothing changed.
+                            messages.info(
+                                request,
+                                _("Everyone named had already been copied; nothing was changed."),
+                            )
+                        else:
+                            messages.success(request, _("Done."))
+                        return reverse("task-detail", kwargs={"pk": task.pk})
+
+                    # A OnceForm (CC) records once however often the rendered form is sent.
+                    if isinstance(form, OnceForm):
+                        return redirect(once(request, form, act))
+                    return redirect(act())
             else:
                 raise Http404
         except DomainError as exc:
@@ -224,11 +243,7 @@ def task_detail(request, pk):
             "open_statuses": OPEN_STATUSES,
         }
     )
-    response = render(request, "approvals/task_detail.html", context)
-    retry_after = getattr(refused, "retry_after", None) if request.method == "POST" else None
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)  # e.g. an urge within the interval
-    return response
+    return render(request, "approvals/task_detail.html", context)
 
 
 @page("delegations")

@@ -34,6 +34,7 @@ ACTIONS = {
     "task.reminded": pgettext_lazy("trail event", "Reminder sent"),
     "task.overdue": pgettext_lazy("trail event", "Overdue"),
     "task.reassigned": pgettext_lazy("trail event", "Moved up a level"),
+    "task.returned": pgettext_lazy("trail event", "Returned when the delegation ended"),
     # tasks changed by viewflow itself (cases.signals: "task." + its status)
     "task.new": pgettext_lazy("trail event", "Task waiting"),
     "task.assigned": pgettext_lazy("trail event", "Task assigned"),
@@ -62,6 +63,9 @@ ACTIONS = {
     "mediation.agreement_effective": pgettext_lazy("trail event", "Agreement in effect"),
     "mediation.agreement_lapsed": pgettext_lazy(
         "trail event", "Agreement lapsed: not signed by its performance deadline"
+    ),
+    "mediation.agreement_withdrawn": pgettext_lazy(
+        "trail event", "Agreement withdrawn by the mediator"
     ),
     "mediation.term_extended": pgettext_lazy("trail event", "Term extended"),
     "mediation.term_reminder": pgettext_lazy("trail event", "Term reminder sent"),

@@ -44,7 +44,12 @@ class Case(models.Model):
         help_text=_("Differs from the applicant when a chair submits on a member's behalf."),
     )
     flow_process = models.OneToOneField(
-        "viewflow.Process", models.PROTECT, null=True, blank=True, related_name="case"
+        "viewflow.Process",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="case",
+        verbose_name=_("flow process"),
     )
     amount = models.DecimalField(
         _("amount"),
@@ -101,27 +106,39 @@ class TrailEvent(models.Model):
     the hash under a key kept outside the database (cases.trail.seal). The database refuses
     UPDATE and DELETE on this table (triggers created by migration 0003)."""
 
-    case = models.ForeignKey(Case, models.PROTECT, related_name="trail", db_index=False)
-    seq = models.PositiveIntegerField()
-    at = models.DateTimeField(default=timezone.now)
+    case = models.ForeignKey(
+        Case, models.PROTECT, related_name="trail", db_index=False, verbose_name=_("case")
+    )
+    seq = models.PositiveIntegerField(_("sequence number"))
+    at = models.DateTimeField(_("time"), default=timezone.now)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_role = models.CharField(max_length=20, blank=True)
+    actor_role = models.CharField(_("actor's role"), max_length=20, blank=True)
     on_behalf_of = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("on behalf of"),
     )
-    action = models.CharField(max_length=60)
-    task_id = models.BigIntegerField(null=True, blank=True)
-    step = models.CharField(max_length=60, blank=True)
-    comment = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    source_ip = models.GenericIPAddressField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    action = models.CharField(_("action"), max_length=60)
+    task_id = models.BigIntegerField(_("task ID"), null=True, blank=True)
+    step = models.CharField(_("step"), max_length=60, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(_("source IP address"), null=True, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
     # The database's default lets a writer without the key (an application server still
     # running older code, a bulk load) insert an event; unsealed, verification reports it.
-    seal = models.CharField(max_length=64, db_default="")
+    seal = models.CharField(_("seal"), max_length=64, db_default="")
 
     class Meta:
         verbose_name = _("trail event")

@@ -334,12 +334,28 @@ def tally_holds(tally):
 
 
 def record_tally(last_case, chains, events):
-    TrailTally.objects.create(
-        last_case=last_case,
-        chains=chains,
-        events=events,
-        seal=tally_seal(last_case, chains, events),
-    )
+    """Seal a tally, moving it only forward: a run never counts fewer cases, chains or events
+    than the run before it found whole, so a tally behind the latest one in any of them is a
+    run that read before a concurrent one, which recorded first (the nightly run and
+    `manage.py verify_trail --all` at once): it is not recorded, else the latest tally would
+    stop covering the cases and events the other one saw. Returns the new tally, or None."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Concurrent recorders one at a time, each seeing what the one before committed;
+            # readers are not held up.
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {TrailTally._meta.db_table} IN EXCLUSIVE MODE")
+        latest = latest_tally()
+        if latest is not None and (
+            latest.last_case > last_case or latest.chains > chains or latest.events > events
+        ):
+            return None
+        return TrailTally.objects.create(
+            last_case=last_case,
+            chains=chains,
+            events=events,
+            seal=tally_seal(last_case, chains, events),
+        )
 
 
 def checkpoint_of(case_id):
@@ -353,24 +369,51 @@ def checkpoints_in(first, stop):
     }
 
 
+_CHECKPOINT_COLUMNS = ("case", "seq", "seal", "sealed_at")
+_CHECKPOINT_BATCH = 5000
+
+
+def _checkpoints_sql(rows):
+    """Insert `rows` checkpoints; one already there moves only forward, its length and seal
+    together (the seal is of the length). PostgreSQL locks a conflicting row and checks the
+    WHERE against it as committed, so of two runs at once the longer length stays."""
+    quote = connection.ops.quote_name
+    table = quote(TrailCheckpoint._meta.db_table)
+    columns = [quote(TrailCheckpoint._meta.get_field(name).column) for name in _CHECKPOINT_COLUMNS]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:])
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
+        f" ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
+        f" WHERE {table}.{columns[1]} < EXCLUDED.{columns[1]}"
+    )
+
+
 def record_checkpoints(lengths):
     """Seal the length of each chain found whole ({case id: events}), moving checkpoints only
-    forward."""
+    forward: a run that read a chain before a concurrent run, which found it longer and
+    recorded first, leaves the longer checkpoint as it is (else removing the events between
+    the two lengths from the chain's end would pass)."""
     if not lengths:
         return
-    now = timezone.now()
-    TrailCheckpoint.objects.bulk_create(
-        [
-            TrailCheckpoint(
-                case_id=case_id, seq=seq, seal=checkpoint_seal(case_id, seq), sealed_at=now
-            )
-            for case_id, seq in lengths.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["case"],
-        update_fields=["seq", "seal", "sealed_at"],
-        batch_size=5000,
+    sealed_at = TrailCheckpoint._meta.get_field("sealed_at").get_db_prep_save(
+        timezone.now(), connection
     )
+    # In case order: concurrent runs lock the rows they move in the same order.
+    rows = [
+        (case_id, seq, checkpoint_seal(case_id, seq), sealed_at)
+        for case_id, seq in sorted(lengths.items())
+    ]
+    batch = max(
+        1, min(_CHECKPOINT_BATCH, connection.ops.bulk_batch_size(_CHECKPOINT_COLUMNS, rows))
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            cursor.execute(
+                _checkpoints_sql(len(chunk)),
+                [value for row in chunk for value in row],
+            )
 
 
 def verify_events(events, checkpoint=None):

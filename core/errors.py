@@ -8,10 +8,13 @@ class DomainError(Exception):
     default_code = "invalid"
     default_detail = _("Invalid request.")
 
-    def __init__(self, detail=None, code=None, fields=None):
+    def __init__(self, detail=None, code=None, fields=None, retry_after=None):
         self.detail = detail if detail is not None else self.default_detail
         self.code = code or self.default_code
         self.fields = fields or {}
+        # Seconds after which the same request may succeed (an urge within its interval): the
+        # API and the pages answer with Retry-After (core.rest, core.ui).
+        self.retry_after = retry_after
         super().__init__(str(self.detail))
 
 

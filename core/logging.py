@@ -1,5 +1,6 @@
 """Keeping secrets out of logs and error reports: passwords, tokens, the Authorization header,
-resident ID numbers (and every field stored encrypted) and Fernet tokens.
+resident ID numbers (and every field stored encrypted, and every step input declared
+sensitive) and Fernet tokens.
 
 `RedactSensitive` is a logging filter installed on the handlers in LOGGING; it rewrites each
 record's message, traceback and stack text in place, so every handler after it sees the
@@ -16,7 +17,7 @@ from django.views.debug import SafeExceptionReporterFilter
 REDACTED = "[REDACTED]"
 
 # Names whose values are secret wherever they appear: form fields, JSON keys, headers,
-# variables. Encrypted model fields are added to these at run time.
+# variables. Encrypted model fields and sensitive step inputs are added at run time.
 _SECRET_NAME = (
     r"pass(?:word|wd|phrase)\d?|pwd|secret|token|authorization|api[_-]?key|sessionid|"
     r"cookie|id_number|signature"
@@ -38,6 +39,15 @@ AUTH_HEADER = re.compile(
 SCHEME_CREDENTIAL = re.compile(r"\b(?P<scheme>Token|Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{16,}")
 
 
+# Inputs declared secret elsewhere (approvals.spec.Field(sensitive=True) registers its name).
+_declared_secret_names = set()
+
+
+def treat_as_secret(name):
+    """Redact the values of `name` from now on, as those of an encrypted field."""
+    _declared_secret_names.add(name)
+
+
 @functools.cache
 def _encrypted_field_names():
     """Names of every model field stored encrypted (core.sensitive.EncryptedTextField)."""
@@ -56,7 +66,8 @@ def _encrypted_field_names():
 def _field_names():
     from django.apps import apps
 
-    return _encrypted_field_names() if apps.ready else frozenset()
+    encrypted = _encrypted_field_names() if apps.ready else frozenset()
+    return encrypted | frozenset(_declared_secret_names)
 
 
 def is_sensitive_name(name):

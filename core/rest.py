@@ -203,6 +203,12 @@ def database_refusal(exc):
     return None
 
 
+def retry_after_header(exc):
+    """{"Retry-After": seconds} for a domain error that says when to try again (its
+    `retry_after`, e.g. an urge within the interval), else {}; the pages send it too (core.ui)."""
+    return {} if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+
+
 def exception_handler(exc, context):
     """Every error as {"detail", "code"} plus {"fields": {name: [messages]}} for bad input."""
     if isinstance(exc, DomainError):
@@ -212,7 +218,7 @@ def exception_handler(exc, context):
                 k: [str(m) for m in (v if isinstance(v, list) else [v])]
                 for k, v in exc.fields.items()
             }
-        return Response(body, status=exc.status_code)
+        return Response(body, status=exc.status_code, headers=retry_after_header(exc))
     if isinstance(exc, DjangoValidationError):
         fields = _django_validation_fields(exc)
         first = next(iter(fields.values()))[0] if fields else _("Invalid input.")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .models import IdempotencyRecord
+from .rest import retry_after_header
 
 
 def page(section):
@@ -22,8 +23,8 @@ def page(section):
     A POST that succeeds redirects (post/redirect/get) or sends a file, so a POST answered with
     a page was refused, and says so with its status, as the API would: the refusal's status when a
     service refused (`form_error`, `refuse`) — 403 for a step the user may not take, 409 for a
-    task someone else moved on — else 400, the form's own validation having failed. A repeated
-    submission of a OnceForm goes where the first one went (`once`)."""
+    task someone else moved on, 429 with its Retry-After — else 400, the form's own validation
+    having failed. A repeated submission of a OnceForm goes where the first one went (`once`)."""
 
     def decorate(view):
         @login_required
@@ -40,6 +41,8 @@ def page(section):
                 "text/html"
             ):
                 response.status_code = getattr(request, "refusal_status", None) or 400
+                for header, value in getattr(request, "refusal_headers", {}).items():
+                    response[header] = value
             if response.status_code >= 400:
                 # Refused because the same form's first send got there while this one was on
                 # its way (the task it decided is closed now): it is that send's result.
@@ -57,14 +60,14 @@ def refuse(request, exc):
     """A service refused a POST that has no form to show it on: the message at the top of the
     page shown again (not a redirect), which answers with the refusal's status."""
     messages.error(request, str(exc.detail))
-    request.refusal_status = exc.status_code
+    _refused(request, exc)
 
 
 def form_error(request, form, exc, *, prefix=""):
     """Put a service's DomainError on the form: each named field next to that field (unknown
     names as form-wide errors), else the message at the top; the page that shows the form again
     answers with the error's status."""
-    request.refusal_status = exc.status_code
+    _refused(request, exc)
     placed = False
     for name, field_messages in (exc.fields or {}).items():
         field = name.removeprefix(prefix)
@@ -76,6 +79,13 @@ def form_error(request, form, exc, *, prefix=""):
             placed = True
     if not placed:
         form.add_error(None, str(exc.detail))
+
+
+def _refused(request, exc):
+    """What `page` answers a refused POST with: the error's status and headers, as the API
+    does (core.rest.exception_handler)."""
+    request.refusal_status = exc.status_code
+    request.refusal_headers = retry_after_header(exc)
 
 
 # What OnceForm renders (a uuid4 hex), or a test's shorter key.

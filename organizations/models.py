@@ -68,9 +68,15 @@ ACTING_ROLES = OFFICER_ROLES - {Role.AUDITOR}
 
 class Membership(models.Model):
     # Each leads an index below (uniq_membership; organization and role).
-    user = models.ForeignKey(User, models.CASCADE, related_name="memberships", db_index=False)
+    user = models.ForeignKey(
+        User, models.CASCADE, related_name="memberships", db_index=False, verbose_name=_("user")
+    )
     organization = models.ForeignKey(
-        Organization, models.CASCADE, related_name="memberships", db_index=False
+        Organization,
+        models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+        verbose_name=_("organization"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
 

@@ -352,6 +352,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.tasks.sweep_outbox", "schedule": 60.0},
     "workflow-timers": {"task": "workflows.tasks.fire_timers", "schedule": 60.0},
     "task-deadlines": {"task": "approvals.tasks.process_deadlines", "schedule": 60.0},
+    "delegation-ends": {"task": "approvals.tasks.return_delegated_tasks", "schedule": 60.0},
     "hardship-register-reviews": {
         "task": "cases.hardship.tasks.open_due_reviews",
         "schedule": 3600.0,

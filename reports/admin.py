@@ -17,7 +17,7 @@ class ReadOnly(admin.ModelAdmin):
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnly):
     list_display = (
-        "pk",
+        "id",
         "kind",
         "format",
         "status",

@@ -59,7 +59,7 @@ class ExportJob(models.Model):
     processed = models.PositiveIntegerField(_("rows done"), default=0)
     file = models.FileField(_("file"), upload_to=export_file_name, blank=True, max_length=200)
     filename = models.CharField(_("download name"), max_length=200, blank=True)
-    content_type = models.CharField(max_length=100, blank=True)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
     error = models.TextField(_("error"), blank=True)
     # Times a worker took the job (core.jobs: one that died is taken over, up to a limit).
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

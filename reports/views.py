@@ -397,12 +397,14 @@ def export_cases(request):
         k: v for k, v in request.POST.items() if k in services.PARAMS[ExportJob.Kind.CASES] and v
     }
     try:
-        count = services.case_list(request.user, params).count()
+        cases = services.case_list(request.user, params)
     except DomainError:
         return _cases_page(request, params)
     try:
-        if count <= services.SYNC_MAX_ROWS:
-            return file_response(services.cases_file(request.user, params, fmt))
+        # A short list is fetched once and sent; a longer one becomes a job.
+        short = services.short_cases_file(cases, fmt)
+        if short is not None:
+            return file_response(short)
         job = services.start_export(
             user=request.user, kind=ExportJob.Kind.CASES, fmt=fmt, params=params
         )

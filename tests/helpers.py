@@ -1,4 +1,7 @@
+import threading
 from decimal import Decimal
+
+from django.db import connection
 
 from cases.services import submit_case
 
@@ -74,3 +77,30 @@ def settings_under(env, expression):
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def race(calls):
+    """Run each call in its own thread (its own database connection), all released at once;
+    returns their results in order. A call that raises (a 500 surfaces as an exception in the
+    test client) fails the test, naming the exception."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except Exception as exc:  # noqa: BLE001  (reported to the test, not swallowed)
+            results[index] = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    crashed = [r for r in results if isinstance(r, Exception)]
+    assert not crashed, f"requests failed with exceptions: {crashed!r}"
+    return results

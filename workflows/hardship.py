@@ -28,7 +28,7 @@ from approvals.spec import (
     parent_org,
 )
 from cases.hardship import services
-from cases.hardship.models import APPROVABLE_CATEGORIES, Kind, ReviewConclusion
+from cases.hardship.models import APPROVABLE_CATEGORIES, Kind, ReviewConclusion, mask_account
 from workflows.base import CaseFlow, register
 
 # Sanity bounds of an amount an officer enters (not policy thresholds: those are parameters).
@@ -160,9 +160,16 @@ class HardshipFlow(CaseFlow):
             ),
             Field("paid_on", "date", _("Date paid")),
             Field("payment_reference", "string", _("Payment reference")),
-            # 实名制: the applicant's own account, checked by check_disbursement.
+            # 实名制: the applicant's own account, checked by check_disbursement. Its number is
+            # kept whole on the record only (encrypted), masked as banks print it elsewhere.
             Field("account_holder", "string", _("Account holder (the applicant's full name)")),
-            Field("account_number", "string", _("Account number paid into")),
+            Field(
+                "account_number",
+                "string",
+                _("Account number paid into"),
+                sensitive=True,
+                mask=mask_account,
+            ),
         ),
         due=ParameterWorkingDays("hardship.disbursement_working_days"),
         tells_applicant=True,  # "aid of … paid on …"

@@ -1,14 +1,17 @@
 """Labor-dispute mediation (劳动争议调解): the mediation head accepts or declines the
 application, assigns a mediator, the mediator holds sessions and records the outcome; an
 agreement takes effect once both parties and the mediator have signed and the organization
-has sealed it, and the mediator then follows up its performance. The 15-day statutory term
-runs from receipt (cases.mediation.tasks.enforce_statutory_terms ends a case that passes it:
-the `expired` finish). DOMAIN.md section B.
+has sealed it, and the mediator then follows up its performance. An agreement that does not
+take effect goes back to mediation: withdrawn by the mediator while a signature is missing
+(services.withdraw_agreement), or lapsed at its performance deadline (the periodic job). The
+15-day statutory term runs from receipt (cases.mediation.tasks.enforce_statutory_terms ends a
+case that passes it: the `expired` finish). DOMAIN.md section B.
 
 Separation of duties is off throughout: one mediation room handles a case — the head who
 accepts also assigns, the mediator who records an oral application may mediate it. The
 impartiality rules of mediation are conflicts of interest and recusal, checked at assignment."""
 
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
@@ -17,14 +20,43 @@ from approvals.calendar import ParameterWorkingDays
 from approvals.nodes import Finish, Step
 from approvals.spec import APPROVE, REJECT, SUBMIT, Approvers, Field, Users, case_org
 from cases.mediation import rules, services
-from cases.mediation.models import OFFERED_DECLINE_REASONS, Outcome, Performance
+from cases.mediation.models import (
+    OFFERED_DECLINE_REASONS,
+    MediatorConflict,
+    Outcome,
+    Performance,
+    Recusal,
+    RecusalStatus,
+)
 from cases.models import CaseStatus
+from organizations.models import Role
+from organizations.selectors import memberships_of
 from workflows.base import CaseFlow, register
 
 
 def _mediator(case):
     mediator = services.assigned_mediator(case)
     return [mediator] if mediator else []
+
+
+def _free_to_mediate(user):
+    """rules.mediator_problem as a filter on cases, for the queue (Step.eligible_q): a
+    mediator of the case's organization, not its worker, without a recorded conflict with the
+    employer, not recused from it. Kept in step with that check: the test suite compares the
+    two on every mediation task it shows or acts on."""
+    rooms = [m.organization_id for m in memberships_of(user) if m.role == Role.MEDIATOR]
+    # rules.is_worker: the applicant, unless a mediator recorded the application as its
+    # applicant of record.
+    worker = Q(applicant_id=user.pk) & ~Q(
+        mediation__recorded_on_behalf=True, submitted_by_id=user.pk
+    )
+    conflict = MediatorConflict.objects.filter(
+        mediator=user, employer_credit_code=OuterRef("mediation__employer_credit_code")
+    )
+    recused = Recusal.objects.filter(
+        case=OuterRef("pk"), mediator=user, status=RecusalStatus.GRANTED
+    )
+    return Q(organization_id__in=rooms) & ~worker & ~Exists(conflict) & ~Exists(recused)
 
 
 @register
@@ -94,6 +126,7 @@ class MediationFlow(CaseFlow):
         separation_of_duties=False,
         # Whoever mediates — a delegate too — must be free to (not recused, no conflict).
         eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
+        eligible_q=_free_to_mediate,
         # A mediator who recorded an oral application is its applicant of record, not a party.
         applicant_may_act=True,
         tells_applicant=True,
@@ -112,6 +145,7 @@ class MediationFlow(CaseFlow):
         decisions=(SUBMIT,),
         separation_of_duties=False,
         eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
+        eligible_q=_free_to_mediate,
         applicant_may_act=True,
         # Completed by services.record_signature when the last signature is recorded.
         allow_send_back=False,  # going back would leave a signed agreement in place
@@ -129,6 +163,7 @@ class MediationFlow(CaseFlow):
         ),
         separation_of_duties=False,
         eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
+        eligible_q=_free_to_mediate,
         applicant_may_act=True,
         allow_send_back=False,
         tells_applicant=True,

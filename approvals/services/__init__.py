@@ -2,7 +2,7 @@
 the process lock, with the trail event and the notifications."""
 
 from .deadlines import process_deadlines
-from .delegations import create_delegation, revoke_delegation
+from .delegations import create_delegation, return_delegated_tasks, revoke_delegation
 from .rounds import (
     open_round,
     open_supplement,
@@ -36,6 +36,7 @@ __all__ = [
     "claim",
     "complete",
     "create_delegation",
+    "return_delegated_tasks",
     "earlier_steps",
     "may_claim",
     "may_urge",

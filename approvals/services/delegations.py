@@ -1,16 +1,25 @@
 """代理: out-of-office delegation."""
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from viewflow.workflow.models import Process
 
+from cases import trail
 from core.config import parameter
 from core.errors import Forbidden, Invalid, NotFound
+from core.i18n import deferred
+from notifications.services import notify
 from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 
-from ..models import Delegation
+from ..models import OPEN_STATUSES, CaseTask, Delegation
+
+logger = logging.getLogger(__name__)
 
 
 def _covers(delegator, delegate):
@@ -107,4 +116,106 @@ def revoke_delegation(*, user, delegation_id):
         if delegation.revoked_at is None:
             delegation.revoked_at = timezone.now()
             delegation.save(update_fields=["revoked_at"])
+            for task_id in _held_after_delegation(delegation.revoked_at, delegator=user):
+                _return(task_id, wait=True, actor=user)
         return delegation
+
+
+def return_delegated_tasks(now=None):
+    """Beat (every minute): tasks a delegate still holds for a colleague whose delegation has
+    ended go back to that colleague. Revoking returns them at once (revoke_delegation)."""
+    returned = 0
+    for task_id in _held_after_delegation(now or timezone.now()):
+        try:
+            returned += _return(task_id, wait=False)
+        except Exception:  # one broken case must not stop the others
+            logger.exception("Returning delegated task %s failed", task_id)
+    return returned
+
+
+def delegation_covers(delegator, delegate, now=None):
+    """Whether `delegate` stands in for `delegator` now (a delegation neither revoked nor
+    outside its period)."""
+    now = now or timezone.now()
+    return Delegation.objects.filter(
+        delegator=delegator,
+        delegate=delegate,
+        revoked_at__isnull=True,
+        starts_at__lte=now,
+        ends_at__gt=now,
+    ).exists()
+
+
+def _held_after_delegation(now, delegator=None):
+    """Open tasks held on behalf of someone (代理) by a delegate no delegation covers now."""
+    covering = Delegation.objects.filter(
+        delegator=OuterRef("on_behalf_of"),
+        delegate=OuterRef("owner"),
+        revoked_at__isnull=True,
+        starts_at__lte=now,
+        ends_at__gt=now,
+    )
+    held = CaseTask.objects.filter(on_behalf_of__isnull=False, status__in=OPEN_STATUSES)
+    if delegator is not None:
+        held = held.filter(on_behalf_of=delegator)
+    return list(held.filter(~Exists(covering)).values_list("pk", flat=True))
+
+
+def _return(task_id, *, wait, actor=None):
+    """Give one such task back to the colleague it was held for, under its process lock (the
+    beat skips a case busy elsewhere: the next run takes it). An inactive colleague's task
+    held from a queue goes back to the queue."""
+    with transaction.atomic():
+        process_id = (
+            CaseTask.objects.filter(pk=task_id).values_list("process_id", flat=True).first()
+        )
+        processes = Process.objects.select_for_update(skip_locked=not wait)
+        if not processes.filter(pk=process_id).exists():
+            return False
+        task = CaseTask.objects.select_related("case", "owner", "on_behalf_of").get(pk=task_id)
+        if task.status not in OPEN_STATUSES or task.on_behalf_of_id is None:
+            return False  # decided, released or returned meanwhile
+        delegate, principal = task.owner, task.on_behalf_of
+        if delegation_covers(principal, delegate):
+            return False  # a new delegation covers it again
+        task._trail_handled = True
+        activation = task.flow_task.activation_class(task)
+        task.on_behalf_of = None
+        if principal.is_active:
+            activation.reassign(principal)
+            to = principal
+        elif task.candidate_role:
+            activation.unassign()
+            to = None
+        else:
+            logger.warning(
+                "Delegated task %s: %s is inactive; left with the delegate", task_id, principal.pk
+            )
+            return False
+        trail.append(
+            task.case,
+            "task.returned",
+            actor=actor,  # the colleague who revoked it, or nobody: its end came
+            task=task,
+            data={"from": delegate.username, "to": to.username if to else None},
+        )
+        if to is not None:
+            notify(
+                event=f"task:{task.pk}:returned:{delegate.pk}",
+                recipients=[principal],
+                verb="task_returned",
+                title=deferred(
+                    gettext_lazy(
+                        "Your delegation to %(delegate)s has ended: %(title)s (%(number)s) is "
+                        "yours again"
+                    ),
+                    {
+                        "delegate": delegate.display_name,
+                        "title": task.flow_task.task_title,
+                        "number": task.case.number,
+                    },
+                ),
+                case=task.case,
+                data={"task": task.pk},
+            )
+        return True

@@ -40,8 +40,10 @@ from ..spec import (
     RETURN,
     SENT_BACK,
     SUBMIT,
+    kept_values,
     validate_fields,
 )
+from .delegations import delegation_covers
 from .rounds import Assignment, close_round, new_task, open_supplement, task_opened
 
 ADD_POSITIONS = ("before", "after", "parallel")
@@ -49,24 +51,19 @@ ADD_POSITIONS = ("before", "after", "parallel")
 
 def may_claim(user, task):
     """Whether `user` may take `task` (read with its case) by role, in person or as a
-    delegate; see selectors.eligible_q for the rules. Asked once per operation (under the
-    process lock, `_locked_task` may already have asked it)."""
+    delegate, and the step's own eligibility check lets them; see selectors.eligible_q for the
+    rules. Asked once per operation (under the process lock, `_locked_task` may already have
+    asked it)."""
     return (
         user.is_active
         and task.kind != TaskKind.CONSULT
         and memo.remembered(("may_claim", user.pk, task.pk), lambda: selectors.may_take(user, task))
-        and _step_check(task, user) is None
+        # A check the queue asks (Step.eligible_q) was asked by may_take already.
+        and (
+            selectors.queue_checks_step(task.flow_task)
+            or selectors.step_refusal(task, user) is None
+        )
     )
-
-
-def _step_check(task, user):
-    """The step's own eligibility check (Step.eligibility) for `user` on `task`: why they may
-    not act, or None. The queue's SQL cannot ask it; claims and decisions do."""
-    check = getattr(task.flow_task, "eligibility", None)
-    if check is None or task.case_id is None:
-        return None
-    problem = check(task.case, user)
-    return str(problem) if problem else None
 
 
 def _refusal_to_decide(task, user):
@@ -76,7 +73,12 @@ def _refusal_to_decide(task, user):
     from .rounds import refusal
 
     if isinstance(task.flow_task, Supplement) or task.kind == TaskKind.CONSULT:
-        return _step_check(task, user)
+        return selectors.step_refusal(task, user)
+    if task.on_behalf_of_id and not delegation_covers(task.on_behalf_of, user):
+        # Ended since they took it; the beat gives it back within the minute.
+        return _(
+            "Your delegation has ended: this task goes back to the colleague you stood in for."
+        )
     return refusal(task.case, task.flow_task, user, principal=task.on_behalf_of)
 
 
@@ -345,9 +347,11 @@ def decide(task, *, actor, decision, comment="", data=None, system_reason=""):
 
     task.decision = decision
     task.comment = comment
-    task.data = {**task.data, **values}
+    # A sensitive field's value goes whole to on_complete only (Field.sensitive).
+    kept = kept_values(fields, values)
+    task.data = {**task.data, **kept}
     task.completed_by = actor
-    event_data = {"decision": decision, **values}
+    event_data = {"decision": decision, **kept}
     if system_reason:
         event_data["reason"] = system_reason
     trail.append(
@@ -691,7 +695,7 @@ def urge(*, task_id, user, comment=""):
         )
         if last is not None:
             wait = max(1, math.ceil((last + interval - now).total_seconds()))
-            exc = Throttled(
+            raise Throttled(
                 _(
                     "You already urged this task recently; you can urge it again in "
                     "%(minutes)s minutes (at %(time)s)."
@@ -701,9 +705,8 @@ def urge(*, task_id, user, comment=""):
                     "time": timezone.localtime(last + interval).strftime("%Y-%m-%d %H:%M"),
                 },
                 code="urge_limited",
+                retry_after=wait,
             )
-            exc.retry_after = wait  # seconds; the API and the page send it as Retry-After
-            raise exc
         urge_row = Urge.objects.create(task=task, user=user)
         from .rounds import recipients_for
 
@@ -728,7 +731,9 @@ def urge(*, task_id, user, comment=""):
 
 
 def cc(*, task_id, user, users, comment=""):
-    """抄送: give people read access to the case and tell them."""
+    """抄送: give people read access to the case and tell them. Only those not copied on the
+    case yet are copied, recorded and told (`task.newly_copied`, their usernames); when
+    everyone named was copied already, nothing changes and the task is answered as it is."""
     if not isinstance(users, list) or not users:
         raise Invalid(_("Name at least one person."), fields={"users": [_("A non-empty list.")]})
     with _locked_task(task_id, user) as task:
@@ -759,7 +764,16 @@ def cc(*, task_id, user, users, comment=""):
                     ]
                 },
             )
-        new = [p for p in people if not CaseCC.objects.filter(case=task.case, user=p).exists()]
+        # Only people not copied on the case yet (copies are the case's, whichever task made
+        # them): naming someone again — a form sent twice, a retried request — changes nothing.
+        # The process lock orders copies on the case, so this read holds until the commit.
+        copied = set(
+            CaseCC.objects.filter(case=task.case, user__in=people).values_list("user", flat=True)
+        )
+        new = sorted((p for p in people if p.pk not in copied), key=lambda p: p.username)
+        task.newly_copied = [p.username for p in new]
+        if not new:
+            return task
         CaseCC.objects.bulk_create([CaseCC(case=task.case, user=p, added_by=user) for p in new])
         trail.append(
             task.case,
@@ -768,20 +782,24 @@ def cc(*, task_id, user, users, comment=""):
             actor_role=_acting_role(task, user),
             task=task,
             comment=comment,
-            data={"users": sorted(p.username for p in people)},
+            data={"users": task.newly_copied},
         )
-        notify(
-            event=f"case:{task.case.pk}:cc:{uuid.uuid4().hex[:12]}",
-            recipients=people,
-            verb="case_cc",
-            title=deferred(
-                gettext_lazy("%(user)s copied you on case %(number)s"),
-                {"user": user.display_name, "number": task.case.number},
-            ),
-            body=comment,
-            case=task.case,
-            data={"task": task.pk},
+        title = deferred(
+            gettext_lazy("%(user)s copied you on case %(number)s"),
+            {"user": user.display_name, "number": task.case.number},
         )
+        for person in new:
+            # One event per person copied on the case, which happens once: its key is stable,
+            # so the outbox's (event, recipient, channel) dedupe drops any repeat.
+            notify(
+                event=f"case:{task.case.pk}:cc:{person.pk}",
+                recipients=[person],
+                verb="case_cc",
+                title=title,
+                body=comment,
+                case=task.case,
+                data={"task": task.pk},
+            )
     return task
 
 
@@ -865,10 +883,10 @@ def _holders(task):
     return recipients_for(task)
 
 
-def reroute(*, case_id, to_step, actor, action, comment, data=None):
+def reroute(*, case_id, to_step, actor, action, comment, data=None, actor_role=""):
     """Move a case in progress back to `to_step`, cancelling whatever is open (tasks, timers).
     E.g. an objection during a public notice sends the case back to investigation. The caller
-    has checked that `actor` may do this."""
+    has checked that `actor` may do this, in `actor_role` (recorded in the trail)."""
     from workflows.base import flow_for
 
     case = Case.objects.get(pk=case_id)
@@ -891,7 +909,12 @@ def reroute(*, case_id, to_step, actor, action, comment, data=None):
         if not open_tasks:
             raise Conflict(_("Nothing is open on this case to move back."))
         trail.append(
-            case, action, actor=actor, comment=comment, data={"to_step": to_step, **(data or {})}
+            case,
+            action,
+            actor=actor,
+            actor_role=actor_role,
+            comment=comment,
+            data={"to_step": to_step, **(data or {})},
         )
         holders = set()
         for task in open_tasks:

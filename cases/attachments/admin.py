@@ -1,12 +1,42 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from cases.admin import CodeListFilter
+
+from . import policy
 from .models import Attachment
+
+
+def kind_labels():
+    """Every process's kinds of file with their labels (the first process to name a kind
+    names it here)."""
+    labels = {}
+    for registered in policy._policies.values():
+        for value, label in registered.kinds:
+            labels.setdefault(value, label)
+    return labels
+
+
+class KindFilter(CodeListFilter):
+    title = _("kind")
+    parameter_name = "kind"
+
+    def choices_with_labels(self):
+        return list(kind_labels().items())
 
 
 @admin.register(Attachment)
 class AttachmentAdmin(admin.ModelAdmin):
-    list_display = ["id", "case", "kind", "original_name", "content_type", "size", "uploaded_at"]
-    list_filter = ["kind", "content_type"]
+    list_display = [
+        "id",
+        "case",
+        "kind_name",
+        "original_name",
+        "content_type",
+        "size",
+        "uploaded_at",
+    ]
+    list_filter = [KindFilter, "content_type"]
     search_fields = ["case__number", "original_name", "sha256"]
     raw_id_fields = ["case", "uploaded_by"]
     # The file and its fingerprint are evidence: not edited here.
@@ -21,6 +51,10 @@ class AttachmentAdmin(admin.ModelAdmin):
         "uploaded_by",
         "uploaded_at",
     ]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_name(self, obj):
+        return kind_labels().get(obj.kind, obj.kind)
 
     def has_add_permission(self, request):
         return False

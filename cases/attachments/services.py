@@ -7,10 +7,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cases import trail
+from cases.models import Case
 from cases.selectors import case_in_reach
 from core import memo
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from workflows.base import registered
 
 from .content import HEADER_BYTES, NAMES, safe_filename, sniff
 from .models import Attachment
@@ -36,6 +38,27 @@ def _type_names(content_types):
     return ", ".join(NAMES[t] for t in content_types)
 
 
+def _check_may_upload(policy, user, case):
+    allowed, reason = policy.may_upload(user, case)
+    if not allowed:
+        if reason == "case_closed":
+            raise Conflict(
+                _("The case is no longer in progress; nothing can be added."), code="case_closed"
+            )
+        raise Forbidden(_("Only the applicant and the officers acting on the case may add files."))
+
+
+def _lock_case(case):
+    """The case read afresh and locked as a withdrawal locks it (its process row first, then the
+    case row), until the surrounding transaction ends: the decision to accept a file is made on
+    the case as it is, and a withdrawal either comes before it or waits for it."""
+    flow_class = registered().get(case.process)
+    if flow_class is not None and case.flow_process_id is not None:
+        with flow_class.lock(case.flow_process_id):
+            pass  # held until the transaction ends
+    return Case.objects.select_for_update().select_related("organization").get(pk=case.pk)
+
+
 def upload(*, case_id, user, file, kind):
     """Attach `file` (an UploadedFile) of `kind` to the case. 404 outside the user's reach,
     403 for people who may not add to it, 409 once the applicant's case is closed, 400 for a
@@ -46,13 +69,7 @@ def upload(*, case_id, user, file, kind):
     policy = policy_for(case.process)
     if policy is None:
         raise Forbidden(_("This kind of case takes no attachments."))
-    allowed, reason = policy.may_upload(user, case)
-    if not allowed:
-        if reason == "case_closed":
-            raise Conflict(
-                _("The case is no longer in progress; nothing can be added."), code="case_closed"
-            )
-        raise Forbidden(_("Only the applicant and the officers acting on the case may add files."))
+    _check_may_upload(policy, user, case)
 
     errors = {}
     if kind not in policy.kind_values():
@@ -96,6 +113,11 @@ def upload(*, case_id, user, file, kind):
     attachment.file.save("upload", file, save=False)
     try:
         with memo.operation(), trail.acting(actor=user), transaction.atomic():
+            # Checked again under the lock: the case may have been withdrawn meanwhile. A refusal
+            # here removes the file written above (below).
+            case = _lock_case(case)
+            _check_may_upload(policy, user, case)
+            attachment.case = case
             attachment.save()
             trail.append(
                 case,

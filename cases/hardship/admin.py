@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import HardshipApplication, Objection, RegisterEntry
 
@@ -34,6 +35,14 @@ class HardshipApplicationAdmin(admin.ModelAdmin):
             "masked_id_number",
             "masked_account_number",
         ]
+
+    @admin.display(description=_("resident ID number"))
+    def masked_id_number(self, obj):
+        return obj.masked_id_number
+
+    @admin.display(description=_("account number"))
+    def masked_account_number(self, obj):
+        return obj.masked_account_number
 
     def has_add_permission(self, request):
         return False

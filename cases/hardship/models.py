@@ -101,7 +101,7 @@ class RegisterEntry(models.Model):
         related_name="+",
         verbose_name=_("closed by case"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("hardship register entry")
@@ -126,7 +126,9 @@ class HardshipApplication(models.Model):
     """The hardship fields of a case: what was applied for, the computed eligibility, what the
     officers decided and what was paid. A register review case has one too (kind `review`)."""
 
-    case = models.OneToOneField("cases.Case", models.PROTECT, related_name="hardship")
+    case = models.OneToOneField(
+        "cases.Case", models.PROTECT, related_name="hardship", verbose_name=_("case")
+    )
     kind = models.CharField(
         _("kind of case"), max_length=12, choices=Kind.choices, default=Kind.APPLICATION
     )
@@ -185,7 +187,12 @@ class HardshipApplication(models.Model):
 
     # A `file` case: the entry it created. A review case: the entry under review.
     register_entry = models.ForeignKey(
-        RegisterEntry, models.PROTECT, null=True, blank=True, related_name="cases"
+        RegisterEntry,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("register entry"),
     )
     review_due_on = models.DateField(_("review due on"), null=True, blank=True)
     review_conclusion = models.CharField(
@@ -254,8 +261,12 @@ class Objection(models.Model):
     """异议: a member of the applicant's union objected during the public notice; the case went
     back to investigation (a proposed closure of a register entry: to the register review)."""
 
-    case = models.ForeignKey("cases.Case", models.PROTECT, related_name="hardship_objections")
-    objector = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        "cases.Case", models.PROTECT, related_name="hardship_objections", verbose_name=_("case")
+    )
+    objector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("objector")
+    )
     reason = models.TextField(_("reason"))
     lodged_at = models.DateTimeField(_("lodged at"), default=timezone.now)
 

@@ -27,6 +27,7 @@ from core import memo, statements
 from core.config import parameter
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.i18n import deferred, site_text
+from core.locks import lock_names
 from core.sensitive import blind_index, mask
 from notifications.services import notify
 from organizations.models import Membership, Role, User
@@ -44,7 +45,6 @@ from .models import (
     RegisterEntry,
     RegisterStatus,
     ReviewConclusion,
-    mask_account,
 )
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,14 @@ def _check_duplicates(user, applicant, aid_type, id_index, child_index, today):
             )
 
 
+def _duplicate_lock_names(aid_type, id_index, child_index, today):
+    """The names `_check_duplicates` looks up by, to lock (core.locks) before it does."""
+    names = [f"hardship-id:{id_index}"]
+    if aid_type == AidType.EDUCATION and child_index:
+        names.append(f"hardship-child:{child_index}:{today.year}")
+    return names
+
+
 @memo.operation()
 def submit_application(
     *,
@@ -245,6 +253,9 @@ def submit_application(
     with transaction.atomic():
         # One person's submissions queue here, so two at once cannot both pass the checks.
         User.objects.select_for_update().filter(pk=applicant.pk).values_list("pk").get()
+        # Checks keyed by identifiers that several accounts may give (two parents, one child;
+        # two accounts with one resident ID) queue on those identifiers.
+        lock_names(*_duplicate_lock_names(aid_type, id_index, child_index, today))
         _check_duplicates(user, applicant, aid_type, id_index, child_index, today)
         case = submit_case(
             process=PROCESS,
@@ -355,9 +366,6 @@ def record_approval(task, decision, values):
 # more or less): catching typos, not policy.
 ACCOUNT_DIGITS = (12, 30)
 ACCOUNT = "bank_account"  # blind-index scope of account numbers
-# Where check_disbursement leaves the whole account number for record_disbursement: the task
-# data and the trail get the masked one only (they keep what `values` holds after the check).
-_WHOLE_ACCOUNT = "_hardship_account_number"
 
 
 def _name(value):
@@ -424,11 +432,10 @@ def check_disbursement(task, decision, values, comment):
             errors["data.paid_on"] = [_("The payment date cannot be before the application.")]
     account_errors, number = _check_account(record, values)
     errors.update(account_errors)
-    if not errors and number:
-        # The whole number goes to the record (encrypted) only; the engine writes `values` to
-        # the task data and the trail, which therefore get it masked, as ID numbers are.
-        setattr(task, _WHOLE_ACCOUNT, number)
-        values["account_number"] = mask_account(number)
+    if number:
+        # As recorded: digits only. The step declares the field sensitive, so the task data
+        # and the trail keep it masked; record_disbursement gets it whole.
+        values["account_number"] = number
     return errors
 
 
@@ -437,7 +444,7 @@ def record_disbursement(task, decision, values):
     case in the register."""
     record = record_of(task.case)
     case = task.case
-    number = getattr(task, _WHOLE_ACCOUNT, "")
+    number = values.get("account_number") or ""
     record.disbursed_amount = _money(values["amount"])
     record.disbursed_on = date.fromisoformat(values["paid_on"])
     record.payment_reference = values["payment_reference"].strip()

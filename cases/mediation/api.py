@@ -1,5 +1,5 @@
 """Mediation API: file an application, record sessions, signatures, extensions and recusal
-requests, and download the written documents. Deciding steps (accept/decline, assign,
+requests, withdraw an agreement awaiting signatures, and download the written documents. Deciding steps (accept/decline, assign,
 outcome, performance) goes through the generic task API (`/api/v1/tasks/{id}/complete/`)."""
 
 import json
@@ -267,6 +267,12 @@ class ExtensionSerializer(serializers.Serializer):
     )
 
 
+class AgreementWithdrawalSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=5000, help_text="why it is withdrawn, e.g. which party refuses to sign"
+    )
+
+
 class _CaseAction(APIView):
     def body(self, serializer_class):
         body = serializer_class(data=self.request.data)
@@ -306,6 +312,24 @@ class Signatures(_CaseAction):
             case_id=pk, user=request.user, **self.body(SignatureSerializer)
         )
         return mediation_case_response(request, case, status=201)
+
+
+class WithdrawAgreement(_CaseAction):
+    """Withdraw the agreement awaiting signatures (the assigned mediator), e.g. when a party
+    refuses to sign it: it is void with the signatures given so far, and the case goes back to
+    mediation for a new outcome; the parties are told. 409 once both parties and the mediator
+    have signed it, once it is in effect, or when no agreement awaits signatures."""
+
+    @extend_schema(
+        tags=TAGS,
+        request=AgreementWithdrawalSerializer,
+        responses={200: CaseSerializer, **ERRORS},
+    )
+    def post(self, request, pk):
+        case = services.withdraw_agreement(
+            case_id=pk, user=request.user, **self.body(AgreementWithdrawalSerializer)
+        )
+        return mediation_case_response(request, case)
 
 
 class Extensions(_CaseAction):
@@ -503,6 +527,11 @@ urlpatterns = [
     path("mediation-cases/", MediationCases.as_view(), name="mediation-case-list"),
     path("mediation-cases/<int:pk>/sessions/", Sessions.as_view(), name="mediation-sessions"),
     path("mediation-cases/<int:pk>/signatures/", Signatures.as_view(), name="mediation-signatures"),
+    path(
+        "mediation-cases/<int:pk>/agreement/withdraw/",
+        WithdrawAgreement.as_view(),
+        name="mediation-agreement-withdraw",
+    ),
     path("mediation-cases/<int:pk>/extensions/", Extensions.as_view(), name="mediation-extensions"),
     path("mediation-cases/<int:pk>/recusals/", Recusals.as_view(), name="mediation-recusals"),
     path(

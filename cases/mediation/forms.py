@@ -268,6 +268,17 @@ class SignatureForm(PanelForm):
         self.fields["signed_at"].widget.attrs["max"] = timezone.localtime().strftime(ISO_MINUTE)
 
 
+class AgreementWithdrawalForm(OnceForm):
+    slug = "withdrawal"
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=5000,
+        help_text=_("For example, which party refuses to sign, and why."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 class ExtensionForm(OnceForm):
     slug = "extension"
 

@@ -79,7 +79,11 @@ class MediationCase(models.Model):
     need a query of its own. Only services write them, under the process lock."""
 
     case = models.OneToOneField(
-        "cases.Case", models.CASCADE, primary_key=True, related_name="mediation"
+        "cases.Case",
+        models.CASCADE,
+        primary_key=True,
+        related_name="mediation",
+        verbose_name=_("case"),
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # A mediator recorded the application for the worker (oral, or written on their behalf);
@@ -141,7 +145,7 @@ class MediationCase(models.Model):
             (Outcome.NO_AGREEMENT, Outcome.NO_AGREEMENT.label),
         ],
     )
-    outcome_recorded_at = models.DateTimeField(null=True, blank=True)
+    outcome_recorded_at = models.DateTimeField(_("outcome recorded at"), null=True, blank=True)
     agreement_terms = models.TextField(_("agreement terms"), blank=True)
     agreement_amount = models.DecimalField(
         _("agreed amount"), max_digits=14, decimal_places=2, null=True, blank=True
@@ -158,15 +162,21 @@ class MediationCase(models.Model):
         _("performance"), max_length=20, choices=Performance.choices, blank=True
     )
     performance_note = models.TextField(_("performance note"), blank=True)
-    performance_recorded_at = models.DateTimeField(null=True, blank=True)
+    performance_recorded_at = models.DateTimeField(
+        _("performance recorded at"), null=True, blank=True
+    )
 
     extensions = models.JSONField(_("extensions"), default=list, blank=True)
     # Markers of the periodic job (each action once): the reminder before the statutory
     # deadline (reset when an extension moves it), the expiry, the performance follow-up.
-    deadline_remind_at = models.DateTimeField(null=True, blank=True)
-    deadline_reminded_at = models.DateTimeField(null=True, blank=True)
+    deadline_remind_at = models.DateTimeField(_("deadline reminder due at"), null=True, blank=True)
+    deadline_reminded_at = models.DateTimeField(
+        _("deadline reminder sent at"), null=True, blank=True
+    )
     expired_at = models.DateTimeField(_("expired at"), null=True, blank=True)
-    performance_followup_at = models.DateTimeField(null=True, blank=True)
+    performance_followup_at = models.DateTimeField(
+        _("performance follow-up at"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("mediation case")
@@ -198,7 +208,9 @@ class RecusalStatus(models.TextChoices):
 class Recusal(models.Model):
     """回避: a party asks that the mediator step aside; the mediation head decides."""
 
-    case = models.ForeignKey("cases.Case", models.CASCADE, related_name="mediation_recusals")
+    case = models.ForeignKey(
+        "cases.Case", models.CASCADE, related_name="mediation_recusals", verbose_name=_("case")
+    )
     mediator = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("mediator")
     )
@@ -208,16 +220,23 @@ class Recusal(models.Model):
         choices=[(Party.WORKER, Party.WORKER.label), (Party.EMPLOYER, Party.EMPLOYER.label)],
     )
     reason = models.TextField(_("reason"))
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     status = models.CharField(
         _("status"), max_length=10, choices=RecusalStatus.choices, default=RecusalStatus.PENDING
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_comment = models.TextField(_("decision comment"), blank=True)
 
     class Meta:
         verbose_name = _("recusal request")
@@ -251,7 +270,7 @@ class MediatorConflict(models.Model):
     )
     employer_name = models.CharField(_("employer"), max_length=200, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("mediator conflict of interest")

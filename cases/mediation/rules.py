@@ -19,7 +19,7 @@ from cases.identifiers import InvalidResidentId, resident_id
 from core import memo
 from core.config import parameter
 from organizations.models import Role
-from organizations.selectors import has_role
+from organizations.selectors import has_role, memberships_of
 
 from .models import (
     OFFERED_DECLINE_REASONS,
@@ -100,6 +100,16 @@ def phone_problem(value):
             "with its area code); spaces, + and - may separate them."
         ) % {"n": PHONE_MIN_DIGITS}
     return None
+
+
+def serves(room, user):
+    """Whether the mediation room (an organization with a mediation committee) serves `user`:
+    they are a member of a union within it. A member files only with such a room, and only such
+    a member can be the worker a mediator names when recording an application."""
+    return any(
+        m.role == Role.MEMBER and m.organization.path.startswith(room.path)
+        for m in memberships_of(user)
+    )
 
 
 def same_name(a, b):

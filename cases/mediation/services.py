@@ -179,11 +179,12 @@ def _require_in_progress(case):
 
 @memo.operation()
 def submit_application(*, user, organization, applicant_username=None, **values):
-    """File an application (申请). A member files their own in writing; a mediator of the
-    organization records one for a worker — orally given (Art. 12) or in writing on their
-    behalf. Recorded for a worker, the case's applicant is the worker's account when named
-    (`applicant_username`), else the recording mediator, who then receives what the worker
-    is told and hands it over."""
+    """File an application (申请). A member files their own in writing, with a mediation room
+    that serves their union (rules.serves); a mediator of the organization records one for a
+    worker — orally given (Art. 12) or in writing on their behalf. Recorded for a worker, the
+    case's applicant is the worker's account when named (`applicant_username`: a member the
+    room serves, as for a member filing), else the recording mediator, who then receives what
+    the worker is told and hands it over."""
     recorder = has_role(user, Role.MEDIATOR, organization)
     if values["channel"] == Channel.ORAL and not recorder:
         raise Forbidden(_("An oral application is recorded by a mediator of the organization."))
@@ -194,7 +195,7 @@ def submit_application(*, user, organization, applicant_username=None, **values)
             applicant = User.objects.filter(username=applicant_username, is_active=True).first()
             if applicant is None or applicant.pk == user.pk:
                 errors["applicant_username"] = [_("Name the worker's active account.")]
-            elif not _member_within(applicant, organization):
+            elif not rules.serves(organization, applicant):
                 # The applicant follows the case and sees the worker's identifiers whole: only
                 # a member of a union this room serves can be the worker.
                 errors["applicant_username"] = [
@@ -212,6 +213,13 @@ def submit_application(*, user, organization, applicant_username=None, **values)
             )
     if not users_with_role(Role.MEDIATION_HEAD, organization).exists():
         errors["organization"] = [_("This organization has no mediation committee.")]
+    elif not recorder and not rules.serves(organization, user):
+        # A member files with a room over their own union (the form offers no other): another
+        # town's room does not mediate their dispute, and would read their identifiers.
+        errors["organization"] = [
+            _("%(org)s does not serve your union: file with the mediation room that does.")
+            % {"org": organization.name}
+        ]
     errors.update(rules.application_errors(values, organization))
     if errors:
         raise Invalid(_("The application cannot be filed."), fields=errors)
@@ -302,13 +310,6 @@ def submit_application(*, user, organization, applicant_username=None, **values)
 
 def _record_for_update(case):
     return rules.record_of(case)  # locked by the operation's first read
-
-
-def _member_within(user, organization):
-    return any(
-        m.role == Role.MEMBER and m.organization.path.startswith(organization.path)
-        for m in memberships_of(user)
-    )
 
 
 def record_acceptance(task, decision, values):
@@ -657,6 +658,80 @@ def _complete_signing(task):
     )
 
 
+def withdraw_agreement(*, case_id, user, reason):
+    """The mediator withdraws an agreement that awaits its signatures — a party will not sign
+    it — rather than wait for its performance deadline to lapse it (_lapse_unsigned): it is
+    void, with the signatures given so far, and the case goes back to the mediator to record a
+    new outcome (a new agreement, or none). Not once both parties and the mediator have signed
+    it (only the seal is missing then: the mediation head applies it), nor once it is in
+    effect. The parties are told, and the mediation head."""
+    from approvals.services import reroute
+
+    with _locked(case_id, user) as (case, record):
+        task = _open_task(case, "signing")
+        if not acts_as_mediator(user, record, task):
+            raise Forbidden(_("Only the case's mediator withdraws its agreement."))
+        _require_in_progress(case)
+        if record.effective_at is not None:
+            raise Conflict(_("The agreement is already in effect."), code="agreement_effective")
+        if task is None:
+            raise Conflict(_("No agreement is awaiting signatures."), code="not_signing")
+        if all(p in record.signatures for p in PARTY_SIGNATURES):
+            raise Conflict(
+                _(
+                    "Both parties and the mediator have signed the agreement: it can no longer "
+                    "be withdrawn, and takes effect once the mediation head applies the seal."
+                ),
+                code="agreement_signed",
+            )
+        reason = (reason or "").strip()
+        if not reason:
+            raise Invalid(_("Give a reason."), fields={"reason": [_("A reason is required.")]})
+        deadline, signed = _void_agreement(record)
+        reroute(
+            case_id=case.pk,
+            to_step="mediation",
+            actor=user,
+            actor_role=Role.MEDIATOR,
+            action="mediation.agreement_withdrawn",
+            comment=reason,
+            data={"performance_deadline": deadline, "signed": signed},
+        )
+        notify(
+            event=f"mediation:{case.pk}:agreement_withdrawn:{task.pk}",
+            recipients=[*_worker_side(case), *_heads(case)],
+            verb="mediation_agreement_withdrawn",
+            title=deferred(
+                gettext_lazy(
+                    "%(mediator)s withdrew the agreement of case %(number)s before it took "
+                    "effect: mediation continues, and the mediator records a new outcome"
+                ),
+                {"mediator": user.display_name, "number": case.number},
+            ),
+            body=reason,
+            case=case,
+            data={"performance_deadline": deadline.isoformat(), "signed": signed},
+        )
+    return case
+
+
+def _void_agreement(record):
+    """An agreement that did not take effect is void, with the signatures given so far: the
+    record keeps no outcome, for the mediator to record a new one. Returns its performance
+    deadline and who had signed it."""
+    deadline = record.performance_deadline
+    signed = sorted(record.signatures)
+    record.mediation_outcome = ""
+    record.outcome_recorded_at = None
+    record.agreement_terms = ""
+    record.agreement_amount = None
+    record.performance_deadline = None
+    record.performance_method = ""
+    record.signatures = {}
+    record.save()
+    return deadline, signed
+
+
 def record_extension(
     *, case_id, user, worker_consent, employer_consent, until=None, days=None, note=""
 ):
@@ -841,6 +916,7 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
                 case_id=case.pk,
                 to_step="assignment",
                 actor=user,
+                actor_role=Role.MEDIATION_HEAD,
                 action="mediation.recusal_granted",
                 comment=comment,
                 data=data,
@@ -905,9 +981,10 @@ def enforce_statutory_terms(now=None):
     return counts
 
 
-def _lock_skip(case_id):
-    """The case's process and record, locked without waiting; None when busy elsewhere (the
-    next run takes it)."""
+def _lock_due(case_id, now, due):
+    """A job's case and record, locked without waiting and checked again under the lock: None
+    when the case is busy elsewhere (the next run takes it), no longer in progress, or no
+    longer `due(case, record, now)` — an earlier or overlapping run, or a person, acted first."""
     process_id = Case.objects.filter(pk=case_id).values_list("flow_process_id", flat=True).first()
     if not Process.objects.select_for_update(skip_locked=True).filter(pk=process_id).exists():
         return None
@@ -916,24 +993,27 @@ def _lock_skip(case_id):
     if record is None:
         return None
     case = Case.objects.select_related("organization", "applicant", "submitted_by").get(pk=case_id)
+    if case.status != CaseStatus.IN_PROGRESS or not due(case, record, now):
+        return None
     return case, record
+
+
+def _past_term(case, record, now):
+    return (
+        record.effective_at is None
+        and record.expired_at is None
+        and record.statutory_deadline < now
+    )
 
 
 def expire(case_id, now):
     """Past the statutory term without an effective agreement: the case ends as `expired`,
     whatever is open is cancelled, and the parties are told they may apply for arbitration."""
     with transaction.atomic():
-        locked = _lock_skip(case_id)
+        locked = _lock_due(case_id, now, _past_term)
         if locked is None:
             return False
         case, record = locked
-        if (
-            case.status != CaseStatus.IN_PROGRESS
-            or record.effective_at is not None
-            or record.expired_at is not None
-            or record.statutory_deadline >= now
-        ):
-            return False
         open_tasks = list(
             CaseTask.objects.filter(case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED))
             .exclude(flow_task_type__in=("START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"))
@@ -987,6 +1067,15 @@ def expire(case_id, now):
         return True
 
 
+def _unsigned_past_deadline(case, record, now):
+    return (
+        record.effective_at is None
+        and record.mediation_outcome == Outcome.AGREEMENT
+        and record.performance_deadline < local_date(now)
+        and _open_task(case, "signing") is not None
+    )
+
+
 def _lapse_unsigned(case_id, now):
     """An agreement still awaiting signatures when its performance deadline has passed can no
     longer take effect (record_signature refuses the last signature): it is void, with the
@@ -995,28 +1084,11 @@ def _lapse_unsigned(case_id, now):
     from approvals.services import reroute
 
     with transaction.atomic():
-        locked = _lock_skip(case_id)
+        locked = _lock_due(case_id, now, _unsigned_past_deadline)
         if locked is None:
             return False
         case, record = locked
-        if (
-            case.status != CaseStatus.IN_PROGRESS
-            or record.effective_at is not None
-            or record.mediation_outcome != Outcome.AGREEMENT
-            or record.performance_deadline >= local_date(now)
-            or _open_task(case, "signing") is None
-        ):
-            return False
-        deadline = record.performance_deadline
-        signed = sorted(record.signatures)
-        record.mediation_outcome = ""
-        record.outcome_recorded_at = None
-        record.agreement_terms = ""
-        record.agreement_amount = None
-        record.performance_deadline = None
-        record.performance_method = ""
-        record.signatures = {}
-        record.save()
+        deadline, signed = _void_agreement(record)
         reroute(
             case_id=case.pk,
             to_step="mediation",
@@ -1043,21 +1115,22 @@ def _lapse_unsigned(case_id, now):
         return True
 
 
+def _reminder_due(case, record, now):
+    return (
+        record.effective_at is None
+        and record.deadline_reminded_at is None
+        and record.deadline_remind_at is not None
+        and record.deadline_remind_at <= now
+        and record.statutory_deadline > now
+    )
+
+
 def _remind(case_id, now):
     with transaction.atomic():
-        locked = _lock_skip(case_id)
+        locked = _lock_due(case_id, now, _reminder_due)
         if locked is None:
             return False
         case, record = locked
-        if (
-            case.status != CaseStatus.IN_PROGRESS
-            or record.effective_at is not None
-            or record.deadline_reminded_at is not None
-            or record.deadline_remind_at is None
-            or record.deadline_remind_at > now
-            or record.statutory_deadline <= now
-        ):
-            return False
         record.deadline_reminded_at = now
         record.save(update_fields=["deadline_reminded_at"])
         trail.append(
@@ -1077,20 +1150,21 @@ def _remind(case_id, now):
         return True
 
 
+def _follow_up_due(case, record, now):
+    return (
+        record.effective_at is not None
+        and not record.performance
+        and record.performance_followup_at is None
+        and record.performance_deadline < local_date(now)
+    )
+
+
 def _follow_up(case_id, now):
     with transaction.atomic():
-        locked = _lock_skip(case_id)
+        locked = _lock_due(case_id, now, _follow_up_due)
         if locked is None:
             return False
         case, record = locked
-        if (
-            case.status != CaseStatus.IN_PROGRESS
-            or record.effective_at is None
-            or record.performance
-            or record.performance_followup_at is not None
-            or record.performance_deadline >= local_date(now)
-        ):
-            return False
         record.performance_followup_at = now
         record.save(update_fields=["performance_followup_at"])
         trail.append(

@@ -17,6 +17,11 @@ urlpatterns = [
         name="mediation-record-signature",
     ),
     path(
+        "mediation/cases/<int:pk>/agreement/withdraw/",
+        views.withdraw_agreement,
+        name="mediation-withdraw-agreement",
+    ),
+    path(
         "mediation/cases/<int:pk>/extensions/",
         views.record_extension,
         name="mediation-record-extension",

@@ -1,6 +1,7 @@
 """Pages of labor-dispute mediation: the application form, and the mediation section of the
 case page — the statutory term, the mediator, sessions, the agreement with its signatures and
-seal, the written documents, recusal and extensions — with the forms of whoever may act.
+seal (or its withdrawal), the written documents, recusal and extensions — with the forms of
+whoever may act.
 
 Every write goes through cases.mediation.services (the same as the API); the services check
 permission and state again, the page only decides which forms to offer. The decisions of the
@@ -32,6 +33,7 @@ from organizations.selectors import has_role, memberships_of, users_with_role
 from . import pdf, rules, selectors, services
 from .api import MediationDetailsSerializer
 from .forms import (
+    AgreementWithdrawalForm,
     ApplicationForm,
     ExtensionForm,
     RecusalDecisionForm,
@@ -46,18 +48,13 @@ from .models import Category, Channel, DeclineReason, MediationCase, Outcome, Pa
 
 def _rooms(user):
     """The mediation organizations (those with a mediation head) the user may file with: the
-    ones over a union where they are a member, and the ones where they are a mediator."""
-    memberships = memberships_of(user)
-    member_paths = [m.organization.path for m in memberships if m.role == Role.MEMBER]
-    mediator_of = {m.organization_id for m in memberships if m.role == Role.MEDIATOR}
+    ones that serve a union where they are a member, and the ones where they are a mediator
+    (services.submit_application refuses any other)."""
+    mediator_of = {m.organization_id for m in memberships_of(user) if m.role == Role.MEDIATOR}
     rooms = Organization.objects.filter(
         memberships__role=Role.MEDIATION_HEAD, memberships__user__is_active=True
     ).distinct()
-    return [
-        room.pk
-        for room in rooms
-        if room.pk in mediator_of or any(path.startswith(room.path) for path in member_paths)
-    ]
+    return [room.pk for room in rooms if room.pk in mediator_of or rules.serves(room, user)]
 
 
 def _is_recorder(user):
@@ -327,6 +324,15 @@ def panel(request, case):
         )
         if may_sign:
             context["signature_form"] = bound.get("signature") or SignatureForm(parties=may_sign)
+        # The mediator withdraws it while a party's or their own signature is missing.
+        if (
+            signing_task is not None
+            and services.acts_as_mediator(user, record, signing_task)
+            and any(p.value in missing for p in services.PARTY_SIGNATURES)
+        ):
+            context["withdrawal_form"] = (
+                bound.get("agreement_withdrawal") or AgreementWithdrawalForm()
+            )
     officer = head or has_role(user, Role.MEDIATOR, case.organization)
     notice = pdf.notice_kind(case, record)
     if notice is not None:
@@ -467,6 +473,23 @@ def record_signature(request, pk):
         form=form,
         act=act,
         success=lambda v: _("Recorded: %(party)s.") % {"party": Party(v["party"]).label},
+    )
+
+
+@posted
+@page("cases")
+def withdraw_agreement(request, pk):
+    case = _case_or_404(request, pk)
+    return _act(
+        request,
+        case,
+        name="agreement_withdrawal",
+        form=AgreementWithdrawalForm(request.POST),
+        act=lambda v: services.withdraw_agreement(
+            case_id=case.pk, user=request.user, reason=v["reason"]
+        ),
+        success=_("The agreement has been withdrawn; the case is back in mediation."),
+        only_once=True,
     )
 
 

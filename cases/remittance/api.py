@@ -213,6 +213,13 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
         ]
+        extra_kwargs = {
+            "errors": {
+                "help_text": "why the file was refused, nothing declared: [{row, field, column, "
+                "message}]; row and column (the header as the file spells it) are null for "
+                "the whole file; message names both, in the uploader's language"
+            }
+        }
 
     def get_processed_rows(self, job) -> int:
         return imports.progress(job)
@@ -223,8 +230,11 @@ class ImportUpload(serializers.Serializer):
 
 
 class Imports(APIView):
-    """Bulk declarations from an .xlsx or .csv file (union, period, payroll, headcount,
-    members): all rows or none. Runs in the background; poll the job for progress."""
+    """Bulk declarations from an .xlsx or .csv file (comma-separated, UTF-8) whose first row
+    names the columns union, period, payroll total, headcount and member count: all rows or
+    none. A CSV file that cannot be declared at all (columns missing or given twice, another
+    separator, no rows) is refused at once (400 on `file`); the rows are checked and declared
+    in the background: poll the job for progress and, if it failed, its errors."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -246,7 +256,7 @@ class Imports(APIView):
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
-            raise Invalid(fields={"file": ["No file was submitted."]})
+            raise Invalid(fields={"file": [str(_("No file was submitted."))]})
         job = imports.start(user=request.user, upload=upload)
         return Response(ImportJobSerializer(job).data, status=202)
 

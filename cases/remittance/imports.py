@@ -1,22 +1,28 @@
 """Bulk declarations from a spreadsheet, for a finance officer above the unions: every row
-becomes a declaration, or — if any row is wrong — none does, and the report names each bad row.
+becomes a declaration, or — if the file cannot be read or any row is wrong — none does, and the
+report names every bad field of every bad row (row number and column as the file spells it).
 Each declaration is the union's own (its treasurer is the declarant of record), submitted by
 the importer: it goes through the union's chair and the parent's finance officer like any
 other. Runs in a worker; progress is kept in the cache so the uploader can watch it."""
 
+import contextlib
 import csv
 import functools
 import io
 import logging
 import zipfile
+from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from core import jobs, queue
 from core.errors import DomainError, Forbidden, Invalid
+from core.i18n import reader_language
 from organizations.models import Membership, Organization, OrganizationKind, Role
 from organizations.selectors import memberships_of
 
@@ -27,13 +33,26 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-# Header names accepted for each column (English or Chinese).
+# A report of more problems than this lists these, then says how many more there are: a file
+# wrong throughout (a shifted column) would otherwise give a report longer than the file.
+MAX_ERRORS = 500
+# Header names accepted for each column (English or Chinese; case, spaces and underscores
+# do not matter), besides its label (LABELS) in any of the site's languages.
 COLUMNS = {
     "union": ("union", "organization", "工会", "基层工会", "单位"),
     "period": ("period", "期间", "月份", "所属期"),
     "payroll_total": ("payroll", "payroll_total", "工资总额"),
     "headcount": ("headcount", "职工人数", "职工数"),
     "member_count": ("members", "member_count", "会员人数", "会员数"),
+}
+# How a message names a column the file lacks: the header a file should give it (the
+# declaration's own field names, in the reader's language).
+LABELS = {
+    "union": gettext_lazy("union"),
+    "period": gettext_lazy("period"),
+    "payroll_total": gettext_lazy("payroll total"),
+    "headcount": gettext_lazy("headcount"),
+    "member_count": gettext_lazy("member count"),
 }
 
 
@@ -48,7 +67,10 @@ def progress(job):
 
 
 def start(*, user, upload):
-    """Check the file and queue the job (the worker parses and declares)."""
+    """Check the file and queue the job (the worker checks the rows and declares). A CSV file
+    is read here, so that a file that cannot be declared at all (columns missing or twice, the
+    wrong separator, no rows) is refused at once; a workbook is opened only by the worker (a
+    small .xlsx can unpack to far more than its size)."""
     if not any(m.role == Role.FINANCE_OFFICER for m in memberships_of(user)):
         raise Forbidden(_("Only a finance officer may import declarations."))
     if upload.size > MAX_BYTES:
@@ -56,8 +78,11 @@ def start(*, user, upload):
     content = upload.read()
     if not content.lstrip(b"\xef\xbb\xbf").strip():  # nothing, or a UTF-8 mark and blanks
         raise Invalid(fields={"file": [_("The file is empty.")]})
-    if _kind(content) is None:
+    kind = _kind(content)
+    if kind is None:
         raise Invalid(fields={"file": [_("Upload an .xlsx or a .csv (UTF-8) file.")]})
+    if kind == "csv":
+        _rows(content)
     with transaction.atomic():
         job = ImportJob.objects.create(created_by=user, filename=upload.name[:255], content=content)
         transaction.on_commit(functools.partial(enqueue, job.pk), robust=True)
@@ -87,32 +112,147 @@ def _kind(content):
     return "csv" if b"\x00" not in content else None
 
 
+def _header_key(value):
+    """A header cell as compared with the accepted names: case, spaces, hyphens and
+    underscores do not matter ("Payroll total" is "payroll_total")."""
+    return "_".join(str(value or "").replace("-", " ").replace("_", " ").lower().split())
+
+
+def _accepted():
+    """{header key: column}: COLUMNS' names and each column's label in every language."""
+    accepted = {}
+    for column, names in COLUMNS.items():
+        labels = []
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                labels.append(str(LABELS[column]))
+        for name in (*names, *labels):
+            accepted[_header_key(name)] = column
+    return accepted
+
+
+def _file_error(*messages):
+    return Invalid(fields={"file": [str(m) for m in messages]})
+
+
+def _joined(names):
+    return pgettext("list separator", ", ").join(str(n) for n in names)
+
+
+def _cell(value):
+    """A spreadsheet cell as typed: numbers come back as floats (120.0, or 1234.5600000000002
+    from a formula), which read as whole numbers and amounts."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        return Decimal(repr(value)).quantize(Decimal("0.000001")).normalize()
+    return value
+
+
+def _columns_found(header, accepted):
+    return {accepted[_header_key(h)] for h in header if _header_key(h) in accepted}
+
+
+def _check_separator(content, header, accepted):
+    """A CSV saved with semicolons (Excel in many European locales) or tabs reads as one
+    column: say so rather than list every column as missing."""
+    if len(_columns_found(header, accepted)) == len(COLUMNS):
+        return
+    text = content.decode("utf-8-sig")
+    for delimiter, message in (
+        (
+            ";",
+            _(
+                "The file seems to be separated by semicolons, not commas: save it as a "
+                "comma-separated CSV (UTF-8) and upload it again."
+            ),
+        ),
+        (
+            "\t",
+            _(
+                "The file seems to be separated by tabs, not commas: save it as a "
+                "comma-separated CSV (UTF-8) and upload it again."
+            ),
+        ),
+    ):
+        read = csv.reader(io.StringIO(text), delimiter=delimiter)
+        other = next((r for r in read if any(v.strip() for v in r)), [])
+        if len(_columns_found(other, accepted)) > len(_columns_found(header, accepted)):
+            raise _file_error(message)
+
+
+def _header(header, accepted):
+    """({column: its position}, {column: its header as the file spells it}), or a refusal
+    naming every column given twice and every column missing."""
+    positions = {}
+    for i, cell in enumerate(header):
+        column = accepted.get(_header_key(cell))
+        if column is not None:
+            positions.setdefault(column, []).append(i)
+    spelled = {i: " ".join(str(cell or "").split()) for i, cell in enumerate(header)}
+    problems = []
+    for column, found in positions.items():
+        if len(found) < 2:
+            continue
+        names = list(dict.fromkeys(spelled[i] for i in found))
+        if len(names) == 1:
+            problems.append(
+                _("The column %(column)s appears more than once; keep only one.")
+                % {"column": names[0]}
+            )
+        else:
+            problems.append(
+                _(
+                    "The columns %(columns)s would each be read as the %(label)s column; keep "
+                    "only one."
+                )
+                % {"columns": _joined(names), "label": LABELS[column]}
+            )
+    missing = [LABELS[c] for c in COLUMNS if c not in positions]
+    if missing:
+        message = ngettext(
+            "Missing column: %(columns)s.", "Missing columns: %(columns)s.", len(missing)
+        ) % {"columns": _joined(missing)}
+        expected = _("The first row must name the columns: %(columns)s.") % {
+            "columns": _joined(LABELS.values())
+        }
+        problems.append(f"{message} {expected}")
+    if problems:
+        raise _file_error(*problems)
+    return (
+        {c: found[0] for c, found in positions.items()},
+        {c: spelled[found[0]] for c, found in positions.items()},
+    )
+
+
 def _rows(content):
-    """[(row number, {column: raw value})] with the header mapped to our column names."""
+    """([(row number, {column: raw value})], {column: its header as the file spells it}), the
+    header mapped to our column names; a file that cannot be read so is refused (Invalid)."""
+    accepted = _accepted()
     if _kind(content) == "xlsx":
         from openpyxl import load_workbook
 
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
+        table = [[_cell(v) for v in r] for r in sheet.iter_rows(values_only=True)]
     else:
         table = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    if not table:
-        raise Invalid(fields={"file": [_("The file is empty.")]})
-    header = [str(h or "").strip().lower() for h in table[0]]
-    index = {}
-    for column, names in COLUMNS.items():
-        found = [i for i, h in enumerate(header) if h in names]
-        if not found:
-            raise Invalid(fields={"file": [_("Missing column: %(column)s.") % {"column": column}]})
-        index[column] = found[0]
+    filled = [i for i, raw in enumerate(table) if any(str(v or "").strip() for v in raw)]
+    if not filled:
+        raise _file_error(_("The file is empty."))
+    first = filled[0]  # the header: the first row that is not blank
+    if _kind(content) != "xlsx":
+        _check_separator(content, table[first], accepted)
+    index, names = _header(table[first], accepted)
     rows = []
-    for number, raw in enumerate(table[1:], start=2):
+    for number, raw in enumerate(table[first + 1 :], start=first + 2):
         if not any(str(v or "").strip() for v in raw):
             continue  # blank lines are not rows
         rows.append((number, {c: (raw[i] if i < len(raw) else None) for c, i in index.items()}))
+    if not rows:
+        raise _file_error(_("The file has only its header row: there are no rows to declare."))
     if len(rows) > MAX_ROWS:
-        raise Invalid(fields={"file": [_("At most %(n)d rows per file.") % {"n": MAX_ROWS}]})
-    return rows
+        raise _file_error(_("At most %(n)d rows per file.") % {"n": MAX_ROWS})
+    return rows, names
 
 
 def _period_text(value):
@@ -125,11 +265,13 @@ def _union(user, value, unions):
     key = str(value or "").strip()
     if key.endswith(".0"):
         key = key[:-2]  # numbers read back from a spreadsheet
+    if not key:
+        raise Invalid(fields={"union": [_("Give the union's name or its id.")]})
     union = unions["id"].get(key)
     if union is None:
         named = unions["name"].get(key, [])
         if len(named) > 1:  # never guess which: the declaration would be charged to it
-            ids = ", ".join(str(o.pk) for o in named)
+            ids = _joined(o.pk for o in named)
             message = _(
                 "Several unions in your reach are named %(union)s (ids %(ids)s): give its id."
             ) % {"union": key, "ids": ids}
@@ -142,8 +284,41 @@ def _union(user, value, unions):
     return union
 
 
-def _check(job, rows):
-    """Validate every row without writing; returns the errors [{row, field, message}]."""
+def _row_errors(number, problems, names):
+    """The errors [{row, field, column, message}] of row `number` from {field: [messages]},
+    in the file's column order; each message names the row and the column as the file spells
+    it."""
+    order = list(names)
+    errors = []
+    for field in sorted(problems, key=lambda f: order.index(f) if f in order else -1):
+        column = names.get(field)
+        for problem in problems[field]:
+            if column:
+                message = _("Row %(row)d, column %(column)s: %(problem)s") % {
+                    "row": number,
+                    "column": column,
+                    "problem": problem,
+                }
+            else:
+                message = _("Row %(row)d: %(problem)s") % {"row": number, "problem": problem}
+            errors.append({"row": number, "field": field, "column": column, "message": message})
+    return errors
+
+
+def _problems(exc, default):
+    """{field: [messages]} of a refusal."""
+    fields = exc.fields or {default: [exc.detail]}
+    return {field: [str(m) for m in messages] for field, messages in fields.items()}
+
+
+def _add_problems(problems, exc):
+    for field, messages in _problems(exc, "row").items():
+        problems.setdefault(field, []).extend(messages)
+
+
+def _check(job, rows, names):
+    """Validate every row without writing; returns the errors [{row, field, column, message}],
+    every bad field of every row."""
     user = job.created_by
     paths = [m.organization.path for m in memberships_of(user) if m.role == Role.FINANCE_OFFICER]
     in_reach = [
@@ -161,45 +336,86 @@ def _check(job, rows):
     )
     errors, seen = [], {}
     for done, (number, row) in enumerate(rows, start=1):
+        problems = {}
+        refused = functools.partial(_add_problems, problems)
+        union = period = None
         try:
             union = _union(user, row["union"], unions)
             if union.pk not in with_treasurer:
                 message = _("%(union)s has no treasurer to declare for.") % {"union": union.name}
+                union = None
                 raise Invalid(fields={"union": [message]})
+        except DomainError as exc:
+            refused(exc)
+        try:
             period = services.parse_period(_period_text(row["period"]))
+        except DomainError as exc:
+            refused(exc)
+        try:
             services.validate_figures(
                 payroll_total=row["payroll_total"],
                 headcount=row["headcount"],
                 member_count=row["member_count"],
             )
+        except DomainError as exc:
+            refused(exc)
+        if union is not None and period is not None:
             key = (union.pk, period)
             if key in seen:
-                raise Invalid(
-                    fields={
-                        "period": [_("Same union and period as row %(row)d.") % {"row": seen[key]}]
-                    }
-                )
-            seen[key] = number
-            if services.Remittance.objects.filter(
-                organization=union, period=period, supplements__isnull=True, voided=False
-            ).exists():
-                raise Invalid(fields={"period": [_("Already declared.")]})
+                message = _("Same union and period as row %(row)d.") % {"row": seen[key]}
+                problems.setdefault("period", []).append(message)
+            else:
+                seen[key] = number
+                if services.Remittance.objects.filter(
+                    organization=union, period=period, supplements__isnull=True, voided=False
+                ).exists():
+                    message = _(
+                        "%(union)s has already declared %(period)s: a correction is filed as a "
+                        "supplementary declaration on that declaration's page."
+                    ) % {"union": union.name, "period": f"{period:%Y-%m}"}
+                    problems.setdefault("period", []).append(message)
+        if problems:
+            errors.extend(_row_errors(number, problems, names))
+        else:
             row["organization"], row["period"] = union.pk, f"{period:%Y-%m}"
-        except DomainError as exc:
-            for field, messages in (exc.fields or {"row": [str(exc.detail)]}).items():
-                errors.extend({"row": number, "field": field, "message": str(m)} for m in messages)
         cache.set(_progress_key(job.pk), done, 3600)
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        errors = errors[:MAX_ERRORS]
+        message = ngettext(
+            "…and %(n)d more problem, not listed: correct these and upload the file again.",
+            "…and %(n)d more problems, not listed: correct these and upload the file again.",
+            more,
+        ) % {"n": more}
+        errors.append({"row": None, "field": "file", "column": None, "message": message})
     return errors
+
+
+def _file_errors(exc):
+    return [
+        {"row": None, "field": field, "column": None, "message": message}
+        for field, messages in _problems(exc, "file").items()
+        for message in messages
+    ]
+
+
+@contextlib.contextmanager
+def _in_reader_language(job):
+    """The job's messages are read later by whoever uploaded it: in their language (core.i18n),
+    not the worker's."""
+    with translation.override(reader_language(job.created_by)):
+        yield
 
 
 def _give_up(job):
     """A job that stopped its worker every time it was taken (core.jobs)."""
     job.status = ImportJob.Status.FAILED
-    message = _(
-        "The import stopped before it finished, again and again; nothing was declared. Try "
-        "again, or split the file."
-    )
-    job.errors = [{"row": None, "field": "file", "message": message}]
+    with _in_reader_language(job):
+        message = _(
+            "The import stopped before it finished, again and again; nothing was declared. Try "
+            "again, or split the file."
+        )
+    job.errors = [{"row": None, "field": "file", "column": None, "message": message}]
 
 
 def run(job_id):
@@ -208,12 +424,14 @@ def run(job_id):
     with jobs.take(ImportJob, job_id, give_up=_give_up) as job:
         if job is None:
             return None
-        try:
-            errors = _declare_all(job)
-        except Exception:
-            logger.exception("Import job %s failed", job.pk)
-            errors = [{"row": None, "field": "file", "message": _("The import failed; try again.")}]
-            job.created_cases = []
+        with _in_reader_language(job):
+            try:
+                errors = _declare_all(job)
+            except Exception:
+                logger.exception("Import job %s failed", job.pk)
+                message = _("The import failed; try again.")
+                errors = [{"row": None, "field": "file", "column": None, "message": message}]
+                job.created_cases = []
         job.errors = errors
         job.status = ImportJob.Status.FAILED if errors else ImportJob.Status.DONE
         job.finished_at = timezone.now()
@@ -222,40 +440,33 @@ def run(job_id):
 
 
 def _declare_all(job):
-    """Check every row, then declare them all in one transaction; the errors (none: done)."""
+    """Check every row, then declare them all in one transaction; the errors (none: done).
+    A file that cannot be read, or with any bad row, declares nothing."""
     try:
-        rows = _rows(bytes(job.content))
-        job.total_rows = len(rows)
-        job.save(update_fields=["total_rows"])
-        errors = _check(job, rows)
-        if errors:
-            return errors
-        with transaction.atomic():
-            created = []
-            for number, row in rows:
-                try:
-                    case = services.declare(
-                        user=job.created_by,
-                        organization=row["organization"],
-                        period=row["period"],
-                        payroll_total=row["payroll_total"],
-                        headcount=row["headcount"],
-                        member_count=row["member_count"],
-                        bulk=True,
-                    )
-                except DomainError as exc:
-                    transaction.set_rollback(True)
-                    return [
-                        {"row": number, "field": f, "message": str(m)}
-                        for f, ms in (exc.fields or {"row": [str(exc.detail)]}).items()
-                        for m in ms
-                    ]
-                created.append(case.number)
-            job.created_cases = created
-        return []
+        rows, names = _rows(bytes(job.content))
     except DomainError as exc:
-        return [
-            {"row": None, "field": f, "message": str(m)}
-            for f, ms in (exc.fields or {"file": [str(exc.detail)]}).items()
-            for m in ms
-        ]
+        return _file_errors(exc)
+    job.total_rows = len(rows)
+    job.save(update_fields=["total_rows"])
+    errors = _check(job, rows, names)
+    if errors:
+        return errors
+    with transaction.atomic():
+        created = []
+        for number, row in rows:
+            try:
+                case = services.declare(
+                    user=job.created_by,
+                    organization=row["organization"],
+                    period=row["period"],
+                    payroll_total=row["payroll_total"],
+                    headcount=row["headcount"],
+                    member_count=row["member_count"],
+                    bulk=True,
+                )
+            except DomainError as exc:
+                transaction.set_rollback(True)
+                return _row_errors(number, _problems(exc, "row"), names)
+            created.append(case.number)
+        job.created_cases = created
+    return []

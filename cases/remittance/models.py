@@ -12,21 +12,33 @@ class Remittance(models.Model):
     kept with the figures, so the case shows how they were reached."""
 
     case = models.OneToOneField(
-        "cases.Case", models.CASCADE, primary_key=True, related_name="remittance"
+        "cases.Case",
+        models.CASCADE,
+        primary_key=True,
+        related_name="remittance",
+        verbose_name=_("case"),
     )
     organization = models.ForeignKey(
-        "organizations.Organization", models.PROTECT, related_name="remittances"
+        "organizations.Organization",
+        models.PROTECT,
+        related_name="remittances",
+        verbose_name=_("organization"),
     )
     period = models.DateField(_("period"), help_text=_("First day of the declared month."))
     # 补缴: a retroactive payroll correction for a period already declared.
     supplements = models.ForeignKey(
-        "self", models.PROTECT, null=True, blank=True, related_name="supplementary"
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supplementary",
+        verbose_name=_("supplements"),
     )
     payroll_total = models.DecimalField(_("payroll total"), max_digits=14, decimal_places=2)
     headcount = models.PositiveIntegerField(_("headcount"))
     member_count = models.PositiveIntegerField(_("member count"))
-    fund_rate = models.DecimalField(max_digits=8, decimal_places=6)
-    upper_share_rate = models.DecimalField(max_digits=8, decimal_places=6)
+    fund_rate = models.DecimalField(_("fund rate"), max_digits=8, decimal_places=6)
+    upper_share_rate = models.DecimalField(_("upper share rate"), max_digits=8, decimal_places=6)
     fund_due = models.DecimalField(_("fund due"), max_digits=14, decimal_places=2)
     upper_share = models.DecimalField(_("upper share"), max_digits=14, decimal_places=2)
     retained_share = models.DecimalField(_("retained share"), max_digits=14, decimal_places=2)
@@ -42,7 +54,7 @@ class Remittance(models.Model):
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     # A rejected or withdrawn declaration no longer holds its period.
-    voided = models.BooleanField(default=False)
+    voided = models.BooleanField(_("voided"), default=False)
 
     class Meta:
         verbose_name = _("fee remittance")
@@ -69,18 +81,22 @@ class ImportJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    filename = models.CharField(max_length=255)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    filename = models.CharField(_("file name"), max_length=255)
     content = models.BinaryField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    total_rows = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    created_cases = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("total rows"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    created_cases = models.JSONField(_("created cases"), default=list, blank=True)
     # Times a worker took the job (core.jobs: one that died is taken over, up to a limit).
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("declaration import")

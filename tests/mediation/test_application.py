@@ -10,10 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases.identifiers import RIC_BAD_REGION, RIC_FUTURE_BIRTH
+from cases.mediation import services
 from cases.mediation.models import MediationCase
 from cases.models import Case
+from core.errors import Invalid
 from core.sensitive import blind_index
-from organizations.demo import COUNTY, XISHAN
+from organizations.demo import COUNTY, DONGHU, XISHAN
 
 from .helpers import (
     ID_NUMBER,
@@ -167,6 +169,30 @@ def test_the_named_worker_is_a_member_of_a_union_the_room_serves(demo, api, user
     assert response.status_code == 400
     assert "applicant_username" in response.json()["fields"]
     assert not Case.objects.exists()
+
+
+@pytest.mark.parametrize("username, town", [("worker1", XISHAN), ("worker4", DONGHU)])
+def test_a_member_files_only_with_a_room_that_serves_their_union(demo, api, username, town):
+    """The page offers a member only the rooms over their own union; the API (and the service,
+    for any caller) refuses another town's room by the field, and files nothing — that room's
+    officers would otherwise read the worker's identifiers."""
+    member = demo.user(username)
+    with time_machine.travel(at(2026, 3, 2, 9, 0), tick=False):
+        response = file(api, member, demo, town=town)
+        assert response.status_code == 400
+        assert response.json()["fields"]["organization"] == [
+            f"{town}不负责您所在的工会：请向负责您所在工会的调解组织申请。"
+        ]
+        values = {**body(demo, town=town), "claim_amount": Decimal("8600.00")}
+        values["known_on"] = date.fromisoformat(values["known_on"])
+        values.pop("organization")
+        with pytest.raises(Invalid) as refused:
+            services.submit_application(user=member, organization=demo.org(town), **values)
+        assert set(refused.value.fields) == {"organization"}
+        assert not Case.objects.exists()
+        # Their own town's room takes it.
+        own = DONGHU if town == XISHAN else XISHAN
+        assert file(api, member, demo, town=own).status_code == 201
 
 
 @pytest.mark.parametrize(

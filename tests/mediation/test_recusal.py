@@ -129,6 +129,7 @@ def test_recusal_granted_sends_the_case_back_to_assignment(demo, api, mediating)
     assert "mediation_recusal_granted" in verbs(demo.mediator1, case)
     assert "task_canceled" in verbs(demo.mediator1, case)
     assert "mediation.recusal_granted" in actions(case)
+    assert case.trail.get(action="mediation.recusal_granted").actor_role == "mediation_head"
 
     with time_machine.travel(at(2026, 3, 3, 10, 0), tick=False):
         assignment = task(case, "assignment")

@@ -3,12 +3,10 @@ database connection and token-authenticated API client, released together by a b
 Row locks must let exactly one of them change each task; the flow moves on once; the trail
 gets one event per change and still verifies; no notification is written twice."""
 
-import threading
 import uuid
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from approvals.models import CaseTask
 from cases import trail
@@ -16,38 +14,11 @@ from cases.models import Case, CaseNumberCounter
 from notifications.models import Channel, Delivery, Notification, WebhookEndpoint
 from organizations.demo import seed_demo
 from organizations.models import Membership, Organization, User
-from tests.helpers import open_tasks, submit
+from tests.helpers import open_tasks, race, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
-
-
-def race(calls):
-    """Run each call in its own thread, all released at once; returns their results in order.
-    A thread that raises (a 500 surfaces as an exception in the test client) is reported as
-    the exception itself, so the test can say which."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001  (reported to the test, not swallowed)
-            results[index] = exc
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "a request hung"
-    crashed = [r for r in results if isinstance(r, Exception)]
-    assert not crashed, f"requests failed with exceptions: {crashed!r}"
-    return results
 
 
 def _officers(count, *, role, organization, prefix):

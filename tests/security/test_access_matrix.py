@@ -470,6 +470,9 @@ SPECS = {
         body=lambda ctx: {"date": _today(), "attendees": ["申请人", "被申请人"], "notes": "陈述。"}
     ),
     "POST /api/v1/mediation-cases/{id}/signatures/": Spec(body={"party": "worker"}),
+    "POST /api/v1/mediation-cases/{id}/agreement/withdraw/": Spec(
+        body={"reason": "被申请人拒绝签字。"}
+    ),
     "POST /api/v1/mediation-cases/{id}/extensions/": Spec(
         body={"worker_consent": True, "employer_consent": True, "days": 10}
     ),
@@ -634,6 +637,8 @@ GET  /api/v1/hardship-register/                          -       | 200     200  
 POST /api/v1/mediation-cases/                            -       | 201     201    F      F      F      F      201    F      | F     F     F     U    | 201     F      F       F      201
 POST /api/v1/mediation-cases/{id}/sessions/              M       | F/N     N/N    N/N    F/N    F/N    F/N    201/N  F/N    | F     F     F     U    | F/N     N/N    F/N     F/N    201/N
 POST /api/v1/mediation-cases/{id}/signatures/            MS      | F/N     N/N    N/N    F/N    F/N    F/N    201/N  F/N    | F     F     F     U    | F/N     N/N    F/N     F/N    201/N
+# withdrawing the agreement awaiting signatures: the case's mediator only (not the head)
+POST /api/v1/mediation-cases/{id}/agreement/withdraw/    MS      | F/N     N/N    N/N    F/N    F/N    F/N    200/N  F/N    | F     F     F     U    | F/N     N/N    F/N     F/N    200/N
 POST /api/v1/mediation-cases/{id}/extensions/            M       | F/N     N/N    N/N    F/N    F/N    201/N  201/N  F/N    | F     F     F     U    | F/N     N/N    F/N     201/N  201/N
 GET  /api/v1/mediation-cases/{id}/recusals/              M       | 200/N   N/N    N/N    200/N  200/N  200/N  200/N  200/N  | 200   200   200   U    | 200/N   N/N    200/N   200/N  200/N
 POST /api/v1/mediation-cases/{id}/recusals/              M       | 201/N   N/N    N/N    F/N    F/N    201/N  201/N  F/N    | F     F     F     U    | 201/N   N/N    F/N     201/N  201/N

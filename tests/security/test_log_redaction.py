@@ -212,3 +212,17 @@ def test_a_celery_worker_redacts_too(tmp_path):
     out = result.stdout + result.stderr
     assert "applicant [REDACTED], password=[REDACTED]" in out, out[-2000:]
     assert ID_NUMBER not in out and PASSWORD not in out
+
+
+def test_a_step_input_declared_sensitive_is_redacted_like_an_encrypted_field(console):
+    """A flow's secret input (Field(sensitive=True)) needs no entry here to stay out of logs:
+    its name is a secret name as soon as it is declared, the page's `data_` form name too."""
+    from approvals.spec import Field
+
+    Field("payroll_pin", "string", "PIN", sensitive=True)
+    logging.getLogger("approvals").warning(
+        "decided %s; form data_payroll_pin=4711&comment=ok", {"payroll_pin": "4711-0815"}
+    )
+    out = console.getvalue()
+    assert "4711" not in out and "0815" not in out
+    assert "comment=ok" in out

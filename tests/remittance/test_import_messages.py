@@ -1,0 +1,265 @@
+"""What a finance officer reads when a declarations file is refused: the columns named as a file
+spells them (all the missing ones at once), a file saved with semicolons or with a column twice
+called out as such, a file with nothing below its header refused, and every bad field of a row
+reported, each with its row and column. A refused file declares nothing."""
+
+import io
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from cases.models import Case
+from cases.remittance.models import ImportJob
+from cases.remittance.tasks import run_import
+from tests.remittance.helpers import declarations_csv
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HEADER = ["工会", "期间", "工资总额", "职工人数", "会员人数"]
+EXPECTED = (
+    "The first row must name the columns: union, period, payroll total, headcount, member count."
+)
+
+
+@pytest.fixture
+def officer(demo):
+    """The town's finance officer, who reads the site in English."""
+    user = demo.town_finance
+    user.language = "en"
+    user.save(update_fields=["language"])
+    return user
+
+
+def _csv(text, name="declarations.csv"):
+    return SimpleUploadedFile(name, text.encode("utf-8-sig"), "text/csv")
+
+
+def _xlsx(rows):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return SimpleUploadedFile("declarations.xlsx", data.getvalue())
+
+
+def _import(api, user, file, language="en"):
+    """Upload, run the worker, and read the job as the API shows it; or the refusal at upload,
+    where a CSV file that cannot be declared at all is answered at once (400 on `file`, no
+    job). The client asks for `language`; the worker writes in the uploader's."""
+    client = api(user)
+    asked = {"HTTP_ACCEPT_LANGUAGE": language}
+    with time_machine.travel(datetime(2026, 2, 5, 10, tzinfo=SHANGHAI), tick=False):
+        job = client.post(
+            "/api/v1/fee-remittances/imports/", {"file": file}, format="multipart", **asked
+        )
+        if job.status_code == 400:
+            assert not ImportJob.objects.exists()
+            return {"refused_at_upload": job.json()["fields"]["file"]}
+        assert job.status_code == 202, job.json()
+        run_import.run(job.json()["id"])
+        return client.get(f"/api/v1/fee-remittances/imports/{job.json()['id']}/", **asked).json()
+
+
+def _refused(result, *, at_upload=True):
+    """The file-level messages of a refused import — at upload (a CSV file) or by the worker
+    (a workbook) — after checking nothing was declared."""
+    assert not Case.objects.exists()
+    if at_upload:
+        return result["refused_at_upload"]
+    assert result["status"] == "failed" and result["created_cases"] == []
+    assert all(e["row"] is None and e["field"] == "file" for e in result["errors"])
+    return [e["message"] for e in result["errors"]]
+
+
+# --- 1. missing columns ---------------------------------------------------------------------
+
+
+def test_missing_columns_are_named_as_a_file_spells_them_and_all_at_once(api, officer):
+    result = _import(api, officer, _csv("工会,期间,工资总额\n东湖机械厂工会,2026-01,100000\n"))
+    assert _refused(result) == [f"Missing columns: headcount, member count. {EXPECTED}"]
+
+
+def test_one_missing_column_is_named_by_its_label_not_its_internal_name(api, officer):
+    result = _import(
+        api, officer, _csv("工会,期间,职工人数,会员人数\n东湖机械厂工会,2026-01,120,100\n")
+    )
+    assert _refused(result) == [f"Missing column: payroll total. {EXPECTED}"]
+
+
+def test_a_csv_file_that_cannot_be_declared_is_refused_at_upload(api, officer):
+    """No job to poll: the officer reads why at once, and no file is kept."""
+    response = api(officer).post(
+        "/api/v1/fee-remittances/imports/",
+        {"file": _csv("工会;期间;工资总额;职工人数;会员人数\n东湖机械厂工会;2026-01;1;1;1\n")},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"]["file"][0].startswith(
+        "The file seems to be separated by semicolons"
+    )
+    assert not ImportJob.objects.exists()
+
+
+def test_the_column_names_the_messages_give_are_accepted(api, officer):
+    header = "Union,Period,Payroll total,Headcount,Member count"
+    result = _import(api, officer, _csv(f"{header}\n东湖机械厂工会,2026-01,100000,120,100\n"))
+    assert result["status"] == "done", result["errors"]
+    assert len(result["created_cases"]) == 1
+
+
+# --- 2. semicolons, tabs, a column twice ----------------------------------------------------
+
+
+def test_a_file_separated_by_semicolons_is_called_out(api, officer):
+    text = ";".join(HEADER) + "\n东湖机械厂工会;2026-01;100000,50;120;100\n"
+    assert _refused(_import(api, officer, _csv(text))) == [
+        "The file seems to be separated by semicolons, not commas: save it as a "
+        "comma-separated CSV (UTF-8) and upload it again."
+    ]
+
+
+def test_a_file_separated_by_tabs_is_called_out(api, officer):
+    text = "\t".join(HEADER) + "\n东湖机械厂工会\t2026-01\t100000\t120\t100\n"
+    assert _refused(_import(api, officer, _csv(text))) == [
+        "The file seems to be separated by tabs, not commas: save it as a "
+        "comma-separated CSV (UTF-8) and upload it again."
+    ]
+
+
+def test_a_column_given_twice_is_called_out(api, officer):
+    text = ",".join([*HEADER, "职工人数"]) + "\n东湖机械厂工会,2026-01,100000,120,100,130\n"
+    assert _refused(_import(api, officer, _csv(text))) == [
+        "The column 职工人数 appears more than once; keep only one."
+    ]
+
+
+def test_two_spellings_of_one_column_are_called_out(api, officer):
+    text = "单位,工会,期间,工资总额,职工人数,会员人数\n东湖机械厂,东湖机械厂工会,2026-01,100000,120,100\n"
+    assert _refused(_import(api, officer, _csv(text))) == [
+        "The columns 单位, 工会 would each be read as the union column; keep only one."
+    ]
+
+
+# --- 3. nothing below the header ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        pytest.param(lambda: declarations_csv([]), id="csv"),
+        pytest.param(lambda: _csv(",".join(HEADER) + "\n\n,,,,\n"), id="csv-blank-lines"),
+    ],
+)
+def test_a_file_with_only_its_header_is_refused(api, officer, file):
+    result = _import(api, officer, file())
+    assert _refused(result) == ["The file has only its header row: there are no rows to declare."]
+
+
+def test_a_workbook_with_only_its_header_fails_in_the_worker(api, officer):
+    result = _import(api, officer, _xlsx([HEADER]))
+    assert _refused(result, at_upload=False) == [
+        "The file has only its header row: there are no rows to declare."
+    ]
+    assert ImportJob.objects.get().status == "failed"
+
+
+# --- 4. every bad field of a row ------------------------------------------------------------
+
+
+def test_every_bad_field_of_a_row_is_reported_with_its_row_and_column(api, officer):
+    result = _import(
+        api,
+        officer,
+        declarations_csv(
+            [
+                ["东湖机械厂工会", "2026-01", "100000", "120", "100"],
+                ["不存在的工会", "2026-13", "-5", "abc", "x"],
+                ["东湖纺织公司工会", "2026-01", "50000", "0", "10"],
+            ]
+        ),
+    )
+    assert result["status"] == "failed" and result["created_cases"] == []
+    assert [(e["row"], e["field"], e["column"], e["message"]) for e in result["errors"]] == [
+        (3, "union", "工会", "Row 3, column 工会: No grassroots union 不存在的工会 in your reach."),
+        (3, "period", "期间", "Row 3, column 期间: No such month."),
+        (3, "payroll_total", "工资总额", "Row 3, column 工资总额: Must be more than zero."),
+        (3, "headcount", "职工人数", "Row 3, column 职工人数: A whole number, zero or more."),
+        (3, "member_count", "会员人数", "Row 3, column 会员人数: A whole number, zero or more."),
+        (
+            4,
+            "headcount",
+            "职工人数",
+            "Row 4, column 职工人数: A union that declares has at least one employee.",
+        ),
+        (4, "member_count", "会员人数", "Row 4, column 会员人数: Cannot exceed the headcount."),
+    ]
+    assert not Case.objects.exists()  # the good first row is not declared either
+
+
+def test_row_messages_name_the_column_as_the_file_spells_it(api, officer):
+    rows = [["union", "Period", "payroll", "headcount", "members"], ["", "2026-01", 0, 5, 3]]
+    result = _import(api, officer, _xlsx(rows))
+    assert [e["message"] for e in result["errors"]] == [
+        "Row 2, column union: Give the union's name or its id.",
+        "Row 2, column payroll: Must be more than zero.",
+    ]
+    assert not Case.objects.exists()
+
+
+# --- spreadsheets, repeats, long reports, Chinese lists --------------------------------------
+
+
+def test_spreadsheet_numbers_read_as_typed(api, officer):
+    """A spreadsheet gives its numbers back as floats: a headcount of 120.0, or a payroll
+    total a formula left as 123456.78000000001. They are the figures the officer typed."""
+    rows = [HEADER, ["东湖机械厂工会", "2026-01", 123456.78000000001, 120.0, 100.0]]
+    result = _import(api, officer, _xlsx(rows))
+    assert result["status"] == "done", result["errors"]
+    declared = Case.objects.get().remittance
+    assert (declared.payroll_total, declared.headcount, declared.member_count) == (
+        Decimal("123456.78"),
+        120,
+        100,
+    )
+
+
+def test_a_period_already_declared_says_which_and_what_to_do(api, officer):
+    rows = [["东湖机械厂工会", "2026-01", "100000", "120", "100"]]
+    assert _import(api, officer, declarations_csv(rows))["status"] == "done"
+    result = _import(api, officer, declarations_csv(rows))
+    assert [e["message"] for e in result["errors"]] == [
+        "Row 2, column 期间: 东湖机械厂工会 has already declared 2026-01: a correction is filed "
+        "as a supplementary declaration on that declaration's page."
+    ]
+    assert Case.objects.count() == 1
+
+
+def test_a_long_report_lists_the_first_problems_and_counts_the_rest(api, officer, monkeypatch):
+    monkeypatch.setattr("cases.remittance.imports.MAX_ERRORS", 3)
+    rows = [["东湖机械厂工会", f"2025-0{month}", "100000", "x", "y"] for month in (1, 2, 3)]
+    result = _import(api, officer, declarations_csv(rows))
+    assert [(e["row"], e["field"]) for e in result["errors"]] == [
+        (2, "headcount"),
+        (2, "member_count"),
+        (3, "headcount"),
+        (None, "file"),  # in all 6: 3 listed, then the rest counted
+    ]
+    assert result["errors"][-1]["message"] == (
+        "…and 3 more problems, not listed: correct these and upload the file again."
+    )
+    assert not Case.objects.exists()
+
+
+def test_lists_read_as_chinese_lists(api, demo):
+    """In Chinese the columns are listed with 、, not with an English comma."""
+    text = "工会,期间,工资总额\n东湖机械厂工会,2026-01,1\n"
+    result = _import(api, demo.town_finance, _csv(text), language="zh-hans")
+    [message] = _refused(result)
+    assert message.startswith("缺少列：职工人数、会员人数。")
