@@ -28,8 +28,10 @@ demo: migrate
 run: demo
 	PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho start -f Procfile
 
+# The suite spread over the cores, a test file per worker at a time (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= auto
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(BIN)/ruff format --check .

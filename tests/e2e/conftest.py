@@ -50,6 +50,18 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 
 
+@pytest.fixture(autouse=True)
+def _close_the_loops_connections(page):
+    """While Playwright's event loop runs in the test thread, Django keeps that thread's
+    database connections per context (asgiref's Local), apart from the ones pytest-django
+    closes: close them before the loop stops, or they outlive the test and keep the test
+    database from being dropped."""
+    yield
+    from django.db import connections
+
+    connections.close_all()
+
+
 @pytest.fixture
 def seeded(transactional_db):
     from organizations.demo import seed_demo
