@@ -28,6 +28,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_the_connections_tests_left_open(django_db_setup, django_db_blocker):
+    """A thread a test started, or Playwright's event loop (tests/e2e), can leave a connection
+    of its own open to the test database — Django closes only the test thread's. Ended here,
+    before pytest-django drops the database, which it could not do while they are open."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture
 def demo(db):
     """The demo tree and users of `manage.py seed_demo`."""

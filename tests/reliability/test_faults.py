@@ -272,8 +272,11 @@ def test_a_broker_that_hangs_holds_up_one_request_then_none(hung_broker, api, se
                 response = pool.submit(submit).result(timeout=20)
             took.append(time.monotonic() - started)
             assert response.status_code == 201, response.json()
-    assert took[0] < 10, took  # the broker's timeout, retried once at most
-    assert max(took[1:]) < 1, took
+    timeout = settings.REDIS_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
+    assert timeout <= took[0] < 10, took  # the broker's timeout, retried once at most
+    # The next ones did not wait for the broker: each took less than its timeout (however
+    # busy the machine, which the other tests share).
+    assert max(took[1:]) < timeout, took
     assert Case.objects.count() == 3
     assert Delivery.objects.filter(status=DeliveryStatus.PENDING).count() == (
         Delivery.objects.count()
