@@ -4,6 +4,7 @@ lock: it checks who may act, changes state through viewflow's activation, append
 event and writes the notifications. The API, UI and commands all call these."""
 
 import functools
+import hashlib
 import math
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -784,22 +785,21 @@ def cc(*, task_id, user, users, comment=""):
             comment=comment,
             data={"users": task.newly_copied},
         )
-        title = deferred(
-            gettext_lazy("%(user)s copied you on case %(number)s"),
-            {"user": user.display_name, "number": task.case.number},
+        # One message for the copy (a webhook posts it once), keyed by who was copied: each
+        # person is copied on a case once, so the key never comes again.
+        key = hashlib.blake2b(".".join(str(p.pk) for p in new).encode(), digest_size=8)
+        notify(
+            event=f"case:{task.case.pk}:cc:{key.hexdigest()}",
+            recipients=new,
+            verb="case_cc",
+            title=deferred(
+                gettext_lazy("%(user)s copied you on case %(number)s"),
+                {"user": user.display_name, "number": task.case.number},
+            ),
+            body=comment,
+            case=task.case,
+            data={"task": task.pk},
         )
-        for person in new:
-            # One event per person copied on the case, which happens once: its key is stable,
-            # so the outbox's (event, recipient, channel) dedupe drops any repeat.
-            notify(
-                event=f"case:{task.case.pk}:cc:{person.pk}",
-                recipients=[person],
-                verb="case_cc",
-                title=title,
-                body=comment,
-                case=task.case,
-                data={"task": task.pk},
-            )
     return task
 
 

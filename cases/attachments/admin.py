@@ -7,22 +7,12 @@ from . import policy
 from .models import Attachment
 
 
-def kind_labels():
-    """Every process's kinds of file with their labels (the first process to name a kind
-    names it here)."""
-    labels = {}
-    for registered in policy._policies.values():
-        for value, label in registered.kinds:
-            labels.setdefault(value, label)
-    return labels
-
-
 class KindFilter(CodeListFilter):
     title = _("kind")
     parameter_name = "kind"
 
     def choices_with_labels(self):
-        return list(kind_labels().items())
+        return list(policy.kind_labels().items())
 
 
 @admin.register(Attachment)
@@ -54,7 +44,7 @@ class AttachmentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_name(self, obj):
-        return kind_labels().get(obj.kind, obj.kind)
+        return policy.kind_labels().get(obj.kind, obj.kind)
 
     def has_add_permission(self, request):
         return False

@@ -61,3 +61,13 @@ def register(process, policy):
 
 def policy_for(process):
     return _policies.get(process)
+
+
+def kind_labels():
+    """Every process's kinds of file with their labels (the first process to name a kind
+    names it)."""
+    labels = {}
+    for policy in _policies.values():
+        for value, label in policy.kinds:
+            labels.setdefault(value, label)
+    return labels

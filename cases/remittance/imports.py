@@ -84,7 +84,12 @@ def start(*, user, upload):
     if kind == "csv":
         _rows(content)
     with transaction.atomic():
-        job = ImportJob.objects.create(created_by=user, filename=upload.name[:255], content=content)
+        job = ImportJob.objects.create(
+            created_by=user,
+            filename=upload.name[:255],
+            content=content,
+            language=translation.get_language() or "",
+        )
         transaction.on_commit(functools.partial(enqueue, job.pk), robust=True)
     return job
 
@@ -401,9 +406,10 @@ def _file_errors(exc):
 
 @contextlib.contextmanager
 def _in_reader_language(job):
-    """The job's messages are read later by whoever uploaded it: in their language (core.i18n),
-    not the worker's."""
-    with translation.override(reader_language(job.created_by)):
+    """The job's messages are read later by whoever uploaded it: in the language they uploaded
+    it in (a page follows their saved choice, an API client its Accept-Language), else theirs
+    (core.i18n); not the worker's."""
+    with translation.override(job.language or reader_language(job.created_by)):
         yield
 
 

@@ -93,6 +93,8 @@ class ImportJob(models.Model):
     total_rows = models.PositiveIntegerField(_("total rows"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     created_cases = models.JSONField(_("created cases"), default=list, blank=True)
+    # The language the upload was made in: the worker writes the job's messages in it.
+    language = models.CharField(_("language"), max_length=10, blank=True)
     # Times a worker took the job (core.jobs: one that died is taken over, up to a limit).
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)

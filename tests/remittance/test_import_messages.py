@@ -263,3 +263,15 @@ def test_lists_read_as_chinese_lists(api, demo):
     result = _import(api, demo.town_finance, _csv(text), language="zh-hans")
     [message] = _refused(result)
     assert message.startswith("缺少列：职工人数、会员人数。")
+
+
+def test_the_job_speaks_the_language_the_file_was_uploaded_in(api, demo):
+    """An API client with no saved language reads the worker's report in the language it asked
+    for at upload (Accept-Language), not in the site's."""
+    rows = [HEADER, ["东湖机械厂工会", "2026-01", 0, 5, 3]]
+    result = _import(api, demo.town_finance, _xlsx(rows), language="en")
+    assert [e["message"] for e in result["errors"]] == [
+        "Row 2, column 工资总额: Must be more than zero."
+    ]
+    result = _import(api, demo.town_finance, _xlsx(rows), language="zh-hans")
+    assert result["errors"][0]["message"].startswith("第2行")
