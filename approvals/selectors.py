@@ -46,7 +46,10 @@ def _base():
 
 def active_delegations(*, delegate=None, delegator=None, at=None):
     at = at or timezone.now()
-    qs = Delegation.objects.filter(starts_at__lte=at, ends_at__gt=at, revoked_at__isnull=True)
+    # An inactive delegate stands in for nobody: the tasks wait for the colleague.
+    qs = Delegation.objects.filter(
+        starts_at__lte=at, ends_at__gt=at, revoked_at__isnull=True, delegate__is_active=True
+    )
     if delegate is not None:
         qs = qs.filter(delegate=delegate)
     if delegator is not None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Process
+from viewflow.workflow.status import STATUS
 
 from cases import trail
 from core.config import parameter
@@ -107,30 +108,86 @@ def create_delegation(*, user, delegate, starts_at, ends_at, reason=""):
 
 
 def revoke_delegation(*, user, delegation_id):
+    """End a delegation now; what the delegate holds for `user` comes back to them. The
+    revocation commits first: a claim that meets it waits on the delegation's row (_principal)
+    and then no longer finds it. Each task comes back in its own transaction, under its case's
+    lock, which is never waited for while the delegation's row is held (a claim holds its case
+    and waits for that row); one not given back here the beat gives back within the minute."""
     with transaction.atomic():
         delegation = (
             Delegation.objects.select_for_update().filter(pk=delegation_id, delegator=user).first()
         )
         if delegation is None:
             raise NotFound(_("Delegation not found."))
-        if delegation.revoked_at is None:
+        revoked_now = delegation.revoked_at is None
+        if revoked_now:
             delegation.revoked_at = timezone.now()
             delegation.save(update_fields=["revoked_at"])
-            for task_id in _held_after_delegation(delegation.revoked_at, delegator=user):
-                _return(task_id, wait=True, actor=user)
-        return delegation
+    if revoked_now:
+        for task_id in _held_after_delegation(delegation.revoked_at, delegator=user):
+            _return(task_id, wait=True, actor=user)
+    return delegation
 
 
 def return_delegated_tasks(now=None):
     """Beat (every minute): tasks a delegate still holds for a colleague whose delegation has
-    ended go back to that colleague. Revoking returns them at once (revoke_delegation)."""
-    returned = 0
+    ended go back to that colleague (revoking returns them at once: revoke_delegation); a queue
+    task held by someone whose account was switched off goes back to the queue. Returns how
+    many tasks moved."""
+    moved = 0
     for task_id in _held_after_delegation(now or timezone.now()):
         try:
-            returned += _return(task_id, wait=False)
+            moved += _return(task_id, wait=False)
         except Exception:  # one broken case must not stop the others
             logger.exception("Returning delegated task %s failed", task_id)
-    return returned
+    for task_id in _held_by_inactive():
+        try:
+            moved += _release_from_inactive(task_id)
+        except Exception:
+            logger.exception("Releasing task %s of an inactive account failed", task_id)
+    return moved
+
+
+def _held_by_inactive():
+    """Queue tasks (a role's, which its other holders may take) claimed in person by someone
+    whose account is inactive: nobody else could take them, and their holder cannot act."""
+    return list(
+        CaseTask.objects.filter(
+            status=STATUS.ASSIGNED, owner__is_active=False, on_behalf_of__isnull=True
+        )
+        .exclude(candidate_role="")
+        .order_by("process_id", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _release_from_inactive(task_id):
+    with transaction.atomic():
+        task = _locked_task(task_id, wait=False)
+        if task is None:
+            return False
+        if task.status != STATUS.ASSIGNED or task.owner.is_active or task.on_behalf_of_id:
+            return False  # acted on meanwhile, or the account is back
+        holder = task.owner
+        task._trail_handled = True
+        task.flow_task.activation_class(task).unassign()
+        trail.append(
+            task.case,
+            "task.released",
+            task=task,
+            data={"from": holder.username, "reason": "account_inactive"},
+        )
+        return True
+
+
+def _locked_task(task_id, *, wait):
+    """The task, read under its process lock; None when the beat finds the case busy (the next
+    run takes it)."""
+    process_id = CaseTask.objects.filter(pk=task_id).values_list("process_id", flat=True).first()
+    processes = Process.objects.select_for_update(skip_locked=not wait)
+    if not processes.filter(pk=process_id).exists():
+        return None
+    return CaseTask.objects.select_related("case", "owner", "on_behalf_of").get(pk=task_id)
 
 
 def delegation_covers(delegator, delegate, now=None):
@@ -140,6 +197,7 @@ def delegation_covers(delegator, delegate, now=None):
     return Delegation.objects.filter(
         delegator=delegator,
         delegate=delegate,
+        delegate__is_active=True,
         revoked_at__isnull=True,
         starts_at__lte=now,
         ends_at__gt=now,
@@ -151,6 +209,7 @@ def _held_after_delegation(now, delegator=None):
     covering = Delegation.objects.filter(
         delegator=OuterRef("on_behalf_of"),
         delegate=OuterRef("owner"),
+        delegate__is_active=True,
         revoked_at__isnull=True,
         starts_at__lte=now,
         ends_at__gt=now,
@@ -158,7 +217,9 @@ def _held_after_delegation(now, delegator=None):
     held = CaseTask.objects.filter(on_behalf_of__isnull=False, status__in=OPEN_STATUSES)
     if delegator is not None:
         held = held.filter(on_behalf_of=delegator)
-    return list(held.filter(~Exists(covering)).values_list("pk", flat=True))
+    # In process order: a revocation locks one case after another, as another revocation would.
+    held = held.filter(~Exists(covering)).order_by("process_id", "pk")
+    return list(held.values_list("pk", flat=True))
 
 
 def _return(task_id, *, wait, actor=None):
@@ -166,13 +227,9 @@ def _return(task_id, *, wait, actor=None):
     beat skips a case busy elsewhere: the next run takes it). An inactive colleague's task
     held from a queue goes back to the queue."""
     with transaction.atomic():
-        process_id = (
-            CaseTask.objects.filter(pk=task_id).values_list("process_id", flat=True).first()
-        )
-        processes = Process.objects.select_for_update(skip_locked=not wait)
-        if not processes.filter(pk=process_id).exists():
+        task = _locked_task(task_id, wait=wait)
+        if task is None:
             return False
-        task = CaseTask.objects.select_related("case", "owner", "on_behalf_of").get(pk=task_id)
         if task.status not in OPEN_STATUSES or task.on_behalf_of_id is None:
             return False  # decided, released or returned meanwhile
         delegate, principal = task.owner, task.on_behalf_of

@@ -94,7 +94,14 @@ def _principal(user, task):
     """Whom the user acts for on this task: None in person, else the absent colleague."""
     if _holds(user, task):
         return None
-    for delegation in selectors.active_delegations(delegate=user).select_related("delegator"):
+    # Locked as a revocation locks them: a claim meeting a revocation waits for it, and then
+    # no longer finds the delegation (the task is not taken for a colleague who is back).
+    delegations = (
+        selectors.active_delegations(delegate=user)
+        .select_related("delegator")
+        .select_for_update(of=("self",))
+    )
+    for delegation in delegations:
         if _holds(delegation.delegator, task):
             return delegation.delegator
     return None
@@ -259,6 +266,9 @@ def _claim(task, user, *, deciding=False):
     if not may_claim(user, task):
         raise Forbidden(_("You may not take this task."))
     task.on_behalf_of = _principal(user, task)
+    if task.on_behalf_of is None and task.candidate_role and not _holds(user, task):
+        # They stood in for a colleague whose delegation ended while this claim waited.
+        raise Forbidden(_("You may not take this task."))
     task._claim_saved_with_decision = deciding
     task.flow_task.activation_class(task).assign(user)
     memo.forget(("may_claim", user.pk, task.pk))  # claimed: no longer on offer

@@ -158,6 +158,20 @@ def _columns_found(header, accepted):
     return {accepted[_header_key(h)] for h in header if _header_key(h) in accepted}
 
 
+def _csv_rows(text, delimiter=","):
+    """The rows of a CSV text, whatever its line endings (CR alone, from old spreadsheets,
+    too); one that the csv module cannot read (a cell longer than it takes) is refused."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        raise _file_error(
+            _(
+                "The file cannot be read as CSV (a cell is too long, or a quote is not "
+                "closed): save it again as a comma-separated CSV (UTF-8)."
+            )
+        ) from None
+
+
 def _check_separator(content, header, accepted):
     """A CSV saved with semicolons (Excel in many European locales) or tabs reads as one
     column: say so rather than list every column as missing."""
@@ -180,8 +194,7 @@ def _check_separator(content, header, accepted):
             ),
         ),
     ):
-        read = csv.reader(io.StringIO(text), delimiter=delimiter)
-        other = next((r for r in read if any(v.strip() for v in r)), [])
+        other = next((r for r in _csv_rows(text, delimiter) if any(v.strip() for v in r)), [])
         if len(_columns_found(other, accepted)) > len(_columns_found(header, accepted)):
             raise _file_error(message)
 
@@ -240,7 +253,7 @@ def _rows(content):
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
         table = [[_cell(v) for v in r] for r in sheet.iter_rows(values_only=True)]
     else:
-        table = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        table = _csv_rows(content.decode("utf-8-sig"))
     filled = [i for i, raw in enumerate(table) if any(str(v or "").strip() for v in raw)]
     if not filled:
         raise _file_error(_("The file is empty."))

@@ -275,3 +275,21 @@ def test_the_job_speaks_the_language_the_file_was_uploaded_in(api, demo):
     ]
     result = _import(api, demo.town_finance, _xlsx(rows), language="zh-hans")
     assert result["errors"][0]["message"].startswith("第2行")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(",".join(HEADER) + "\r东湖机械厂工会,2026-01,100000,120,100\r", id="cr-only"),
+        pytest.param(",".join(HEADER) + "\n" + "x" * 200_000 + "\n", id="a-huge-cell"),
+        pytest.param("y" * 200_000 + "," + ",".join(HEADER[1:]) + "\n", id="a-huge-header"),
+    ],
+)
+def test_odd_csv_files_are_read_or_refused_by_name_never_a_500(api, officer, text):
+    response = api(officer).post(
+        "/api/v1/fee-remittances/imports/", {"file": _csv(text)}, format="multipart"
+    )
+    if text.startswith(HEADER[0]) and "\r" in text:
+        assert response.status_code == 202, response.json()  # CR line endings read as lines
+    else:
+        assert response.status_code == 400 and "file" in response.json()["fields"]
