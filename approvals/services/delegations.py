@@ -19,6 +19,7 @@ from notifications.services import notify
 from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 
 from ..models import OPEN_STATUSES, CaseTask, Delegation
+from ..selectors import active_delegations
 
 logger = logging.getLogger(__name__)
 
@@ -191,28 +192,14 @@ def _locked_task(task_id, *, wait):
 
 
 def delegation_covers(delegator, delegate, now=None):
-    """Whether `delegate` stands in for `delegator` now (a delegation neither revoked nor
-    outside its period)."""
-    now = now or timezone.now()
-    return Delegation.objects.filter(
-        delegator=delegator,
-        delegate=delegate,
-        delegate__is_active=True,
-        revoked_at__isnull=True,
-        starts_at__lte=now,
-        ends_at__gt=now,
-    ).exists()
+    """Whether `delegate` stands in for `delegator` now (selectors.active_delegations)."""
+    return active_delegations(delegator=delegator, delegate=delegate, at=now).exists()
 
 
 def _held_after_delegation(now, delegator=None):
     """Open tasks held on behalf of someone (代理) by a delegate no delegation covers now."""
-    covering = Delegation.objects.filter(
-        delegator=OuterRef("on_behalf_of"),
-        delegate=OuterRef("owner"),
-        delegate__is_active=True,
-        revoked_at__isnull=True,
-        starts_at__lte=now,
-        ends_at__gt=now,
+    covering = active_delegations(at=now).filter(
+        delegator=OuterRef("on_behalf_of"), delegate=OuterRef("owner")
     )
     held = CaseTask.objects.filter(on_behalf_of__isnull=False, status__in=OPEN_STATUSES)
     if delegator is not None:
