@@ -268,10 +268,15 @@ def _plan(node, case):
         org = node.approvers.organization_for(case)
         role, org = _escalate(case, node, node.role, org, excluded, needed=slots)
         return [Assignment(organization=org, role=role) for _ in range(slots)], []
-    people = [u for u in node.approvers.resolve(case) if _may_act(case, node, u, excluded)]
+    # A named person whose account is switched off is passed over, like one who may not act;
+    # an applicant's own step (no officer operations) waits for them: nobody else may act on it.
+    people = [
+        u
+        for u in node.approvers.resolve(case)
+        if _may_act(case, node, u, excluded) and (u.is_active or not node.officer_operations)
+    ]
     if not people:
-        fallback = node.escalate_to or Approvers(node.role or "admin")
-        role, org = _escalate(case, node, fallback.role, fallback.organization_for(case), excluded)
+        role, org = fallback_queue(case, node, excluded)
         return [Assignment(organization=org, role=role)], []
     sequence = [u.pk for u in people] if node.mode.sequential else []
     if node.mode.sequential:
@@ -289,6 +294,16 @@ def _plan(node, case):
             Assignment(owner=owner, on_behalf_of=principal, role=node.role, passed_over=passed_over)
         )
     return assignments, sequence
+
+
+def fallback_queue(case, node, excluded=None):
+    """(role, organization) whose holders are offered a step's task when none of the people the
+    step names may take it (recused, or their account switched off): the step's `escalate_to`,
+    else its own role, at the nearest level staffed."""
+    if excluded is None:
+        excluded = excluded_user_ids(case, node)
+    fallback = node.escalate_to or Approvers(node.role or "admin")
+    return _escalate(case, node, fallback.role, fallback.organization_for(case), excluded)
 
 
 def _deadline(node, case, opened_at):
