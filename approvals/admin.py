@@ -3,7 +3,13 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
 from cases.admin import CodeListFilter, ReadOnlyAdmin
-from cases.labels import TASK_STATUSES, role_label, task_status_label
+from cases.labels import (
+    TASK_STATUSES,
+    decision_label,
+    role_label,
+    task_kind_label,
+    task_status_label,
+)
 from organizations.models import Role
 
 from .models import CaseTask, WorkingDayOverride
@@ -70,7 +76,20 @@ class CaseTaskAdmin(ReadOnlyAdmin):
         "artifact_object_id",
         "data",
     )
-    readonly_fields = ("step_name", "status_name", "role_name", "task_data")
+    readonly_fields = (
+        "step_name",
+        "status_name",
+        "role_name",
+        "decision_name",
+        "kind_name",
+        "task_data",
+    )
+    # Codes shown by their labels, where the code would be.
+    LABELLED = {"decision": "decision_name", "kind": "kind_name"}
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return [self.LABELLED.get(f, f) for f in fields if f not in self.LABELLED.values()]
 
     @admin.display(description=_("step"), ordering="flow_task")
     def step_name(self, obj):
@@ -83,6 +102,14 @@ class CaseTaskAdmin(ReadOnlyAdmin):
     @admin.display(description=_("candidate role"), ordering="candidate_role")
     def role_name(self, obj):
         return role_label(obj.candidate_role) if obj.candidate_role else ""
+
+    @admin.display(description=_("decision"), ordering="decision")
+    def decision_name(self, obj):
+        return decision_label(obj.decision) if obj.decision else ""
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_name(self, obj):
+        return task_kind_label(obj.kind)
 
     @admin.display(description=_("data"))
     def task_data(self, obj):

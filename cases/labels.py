@@ -114,10 +114,29 @@ def task_status_label(code):
     return TASK_STATUSES.get(str(code), code)
 
 
+# Decisions a task records that nobody chooses (approvals.spec.SKIPPED, SENT_BACK); those a
+# person chooses are named in approvals.spec.DECISION_LABELS.
+RECORDED_DECISIONS = {
+    "skipped": pgettext_lazy("task decision", "Not needed"),
+    "sent_back": pgettext_lazy("task decision", "Sent back"),
+}
+
+
 def decision_label(code):
     from approvals.spec import DECISION_LABELS
 
-    return DECISION_LABELS.get(code, code)
+    if code in DECISION_LABELS:
+        return DECISION_LABELS[code]
+    return RECORDED_DECISIONS.get(code, code)
+
+
+def task_kind_label(code):
+    from approvals.models import TaskKind
+
+    try:
+        return TaskKind(code).label
+    except ValueError:
+        return code
 
 
 def action_label(code):

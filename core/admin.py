@@ -3,15 +3,25 @@ from django.conf import settings
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .config import value_error
+from cases.admin import CodeListFilter
+
+from .config import LABELS, parameter_label, value_error
 from .models import Parameter
 
 
 def _parameter_choices():
     return [
-        (key, f"{key} ({_('default')} {value})")
+        (key, f"{parameter_label(key)} ({key}, {_('default')} {value})")
         for key, value in sorted(settings.UNIONFLOW_PARAMETERS.items())
     ]
+
+
+class ParameterKeyFilter(CodeListFilter):
+    title = _("parameter")
+    parameter_name = "key"
+
+    def choices_with_labels(self):
+        return sorted(LABELS.items())
 
 
 class ParameterForm(forms.ModelForm):
@@ -58,8 +68,24 @@ class ParameterAdmin(admin.ModelAdmin):
     next operation reads a change (core.config, core.generation)."""
 
     form = ParameterForm
-    list_display = ["key", "organization", "effective_from", "value", "note"]
-    list_filter = ["key"]
+    list_display = ["key_name", "key", "organization", "effective_from", "value", "note"]
+    list_filter = [ParameterKeyFilter]
     search_fields = ["key", "organization__name", "note"]
     autocomplete_fields = ["organization"]
     ordering = ["key", "-effective_from"]
+    fields = ["key", "key_name", "organization", "effective_from", "value", "note"]
+    readonly_fields = ["key_name"]
+
+    @admin.display(description=_("parameter"), ordering="key")
+    def key_name(self, obj):
+        return parameter_label(obj.key) if obj and obj.key else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also the rows of the parameters whose name (in the reader's language) has the term:
+        the names are not in the database."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().casefold()
+        named = [key for key, label in LABELS.items() if term and term in str(label).casefold()]
+        if named:
+            results |= queryset.filter(key__in=named)
+        return results, may_have_duplicates

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import memo
 
@@ -85,38 +86,135 @@ MONEY = _bounds(0)
 WORKING_DAYS = _bounds(1, 365, whole=True)  # a step's time to act
 LEAD_DAYS = _bounds(0, 365, whole=True)  # how early to remind (0: on the day)
 
-# Every key in settings.UNIONFLOW_PARAMETERS (tests/core checks that none is missing).
-BOUNDS = {
-    "approvals.urge_interval_hours": _bounds(0, 8760),
-    "approvals.reminder_working_days": LEAD_DAYS,
-    "approvals.delegation_max_days": _bounds(1, 3660, whole=True),
-    "hardship.living_standard": _bounds("0.01"),
-    "hardship.relative_hardship_multiple": _bounds(1, 100),
-    "hardship.sudden_cost_ratio": RATE,
-    "hardship.county_threshold": MONEY,
-    "hardship.investigation_working_days": WORKING_DAYS,
-    "hardship.notice_working_days": WORKING_DAYS,
-    "hardship.review_working_days": WORKING_DAYS,
-    "hardship.disbursement_working_days": WORKING_DAYS,
-    "hardship.register_review_months": _bounds(1, 120, whole=True),
-    "hardship.register_review_months_sudden": _bounds(1, 120, whole=True),
-    "hardship.exit_notice_working_days": WORKING_DAYS,
-    "hardship.attachment_max_mb": _bounds(1, 100, whole=True),
-    "mediation.acceptance_working_days": WORKING_DAYS,
-    "mediation.statutory_days": _bounds(1, 365, whole=True),
-    "mediation.limitation_months": _bounds(1, 1200, whole=True),
-    "mediation.arbitral_review_days": _bounds(1, 365, whole=True),
-    "mediation.collective_min_workers": _bounds(2, 100000, whole=True),
-    "mediation.deadline_reminder_days": LEAD_DAYS,
-    "remittance.fund_rate": RATE,
-    "remittance.upper_share_rate": RATE,
-    "remittance.due_day": _bounds(1, 31, whole=True),  # past a month's end: its last day
-    "remittance.late_fee_daily_rate": RATE,
-    "remittance.late_fee_cap_ratio": _bounds(0, 100),  # a multiple of the principal; 0: no cap
-    "remittance.reminder_working_days": LEAD_DAYS,
-    "remittance.dues_rate": RATE,
-    "remittance.dues_wage_unit": _bounds("0.01", 10000),  # divides the wage
+# Every key in settings.UNIONFLOW_PARAMETERS (tests/core checks that none is missing), declared
+# once: what the admin calls it (its list, filter and form) and the values it may take.
+PARAMETERS = {
+    "approvals.urge_interval_hours": (
+        gettext_lazy("Approvals: hours before a task may be urged again"),
+        _bounds(0, 8760),
+    ),
+    "approvals.reminder_working_days": (
+        gettext_lazy("Approvals: reminder before a task is due (working days)"),
+        LEAD_DAYS,
+    ),
+    "approvals.delegation_max_days": (
+        gettext_lazy("Approvals: longest delegation (days)"),
+        _bounds(1, 3660, whole=True),
+    ),
+    "hardship.living_standard": (
+        gettext_lazy("Hardship aid: minimum living standard (CNY per person per month)"),
+        _bounds("0.01"),
+    ),
+    "hardship.relative_hardship_multiple": (
+        gettext_lazy(
+            "Hardship aid: relative hardship below this multiple of the minimum living standard"
+        ),
+        _bounds(1, 100),
+    ),
+    "hardship.sudden_cost_ratio": (
+        gettext_lazy("Hardship aid: sudden hardship when costs exceed this share of income"),
+        RATE,
+    ),
+    "hardship.county_threshold": (
+        gettext_lazy("Hardship aid: county approval above this amount (CNY)"),
+        MONEY,
+    ),
+    "hardship.investigation_working_days": (
+        gettext_lazy("Hardship aid: time for the investigation (working days)"),
+        WORKING_DAYS,
+    ),
+    "hardship.notice_working_days": (
+        gettext_lazy("Hardship aid: public notice (working days)"),
+        WORKING_DAYS,
+    ),
+    "hardship.review_working_days": (
+        gettext_lazy("Hardship aid: time for each review (working days)"),
+        WORKING_DAYS,
+    ),
+    "hardship.disbursement_working_days": (
+        gettext_lazy("Hardship aid: time for the disbursement (working days)"),
+        WORKING_DAYS,
+    ),
+    "hardship.register_review_months": (
+        gettext_lazy("Hardship aid: review of a register entry (months)"),
+        _bounds(1, 120, whole=True),
+    ),
+    "hardship.register_review_months_sudden": (
+        gettext_lazy("Hardship aid: review of a register entry for sudden hardship (months)"),
+        _bounds(1, 120, whole=True),
+    ),
+    "hardship.exit_notice_working_days": (
+        gettext_lazy("Hardship aid: exit notice (working days)"),
+        WORKING_DAYS,
+    ),
+    "hardship.attachment_max_mb": (
+        gettext_lazy("Hardship aid: largest attachment (MB)"),
+        _bounds(1, 100, whole=True),
+    ),
+    "mediation.acceptance_working_days": (
+        gettext_lazy("Mediation: time to accept an application (working days)"),
+        WORKING_DAYS,
+    ),
+    "mediation.statutory_days": (
+        gettext_lazy("Mediation: statutory term (days)"),
+        _bounds(1, 365, whole=True),
+    ),
+    "mediation.limitation_months": (
+        gettext_lazy("Mediation: limitation period (months)"),
+        _bounds(1, 1200, whole=True),
+    ),
+    "mediation.arbitral_review_days": (
+        gettext_lazy("Mediation: time to apply for arbitral review (days)"),
+        _bounds(1, 365, whole=True),
+    ),
+    "mediation.collective_min_workers": (
+        gettext_lazy("Mediation: fewest workers of a collective dispute"),
+        _bounds(2, 100000, whole=True),
+    ),
+    "mediation.deadline_reminder_days": (
+        gettext_lazy("Mediation: reminder before the statutory deadline (days)"),
+        LEAD_DAYS,
+    ),
+    "remittance.fund_rate": (
+        gettext_lazy("Fee remittance: union fund rate (share of the payroll)"),
+        RATE,
+    ),
+    "remittance.upper_share_rate": (
+        gettext_lazy("Fee remittance: share remitted upward"),
+        RATE,
+    ),
+    "remittance.due_day": (
+        gettext_lazy("Fee remittance: due day of the following month"),
+        _bounds(1, 31, whole=True),  # past a month's end: its last day
+    ),
+    "remittance.late_fee_daily_rate": (
+        gettext_lazy("Fee remittance: late fee per day (share of the unpaid amount)"),
+        RATE,
+    ),
+    "remittance.late_fee_cap_ratio": (
+        gettext_lazy("Fee remittance: late fee cap (multiple of the unpaid amount)"),
+        _bounds(0, 100),  # a multiple of the principal; 0: no cap
+    ),
+    "remittance.reminder_working_days": (
+        gettext_lazy("Fee remittance: reminder before the due day (working days)"),
+        LEAD_DAYS,
+    ),
+    "remittance.dues_rate": (
+        gettext_lazy("Fee remittance: member dues rate (share of the wage)"),
+        RATE,
+    ),
+    "remittance.dues_wage_unit": (
+        gettext_lazy("Fee remittance: wage unit of the member dues (CNY)"),
+        _bounds("0.01", 10000),  # divides the wage
+    ),
 }
+LABELS = {key: label for key, (label, bounds) in PARAMETERS.items()}
+BOUNDS = {key: bounds for key, (label, bounds) in PARAMETERS.items()}
+
+
+def parameter_label(key):
+    """What the admin calls parameter `key` (the key itself when none is declared)."""
+    return LABELS.get(key, key)
 
 
 def value_error(key, value):

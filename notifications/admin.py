@@ -3,18 +3,46 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from cases.admin import CodeListFilter
+
 from . import services
+from .labels import VERBS, verb_label
 from .models import Delivery, DeliveryStatus, Notification, WebhookEndpoint
+
+
+class VerbFilter(CodeListFilter):
+    title = _("verb")
+    parameter_name = "verb"
+
+    def choices_with_labels(self):
+        return sorted(VERBS.items())
+
+
+def _placed(fields, label, *, code):
+    """`fields` with the read-only `label` moved to just after the field `code`."""
+    fields = [f for f in fields if f != label]
+    at = fields.index(code) + 1 if code in fields else len(fields)
+    return [*fields[:at], label, *fields[at:]]
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["title", "recipient", "verb", "case", "created_at", "read_at"]
-    list_filter = ["verb", ("read_at", admin.EmptyFieldListFilter)]
+    list_display = ["title", "recipient", "verb_name", "case", "created_at", "read_at"]
+    list_filter = [VerbFilter, ("read_at", admin.EmptyFieldListFilter)]
     list_select_related = ["recipient", "case"]
     search_fields = ["title", "event", "recipient__username", "recipient__full_name"]
     raw_id_fields = ["recipient", "case"]
     date_hierarchy = "created_at"
+    readonly_fields = ["verb_name"]
+
+    @admin.display(description=_("verb"), ordering="verb")
+    def verb_name(self, obj):
+        return verb_label(obj.verb)
+
+    def get_fields(self, request, obj=None):
+        # The verb's label where the code would be (the list filters by it, search finds it).
+        fields = super().get_fields(request, obj)
+        return [f for f in _placed(fields, "verb_name", code="verb") if f != "verb"]
 
     # What a person was told is not rewritten afterwards, nor made up: read-only (deletable).
     def has_add_permission(self, request):
@@ -54,7 +82,20 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["retry_now"]
     # The outbox is written by notify() and the sender only; the admin looks and retries.
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    readonly_fields = [*(f.name for f in Delivery._meta.fields), "verb_name"]
+
+    @admin.display(description=_("verb"))
+    def verb_name(self, obj):
+        """What the event told (a webhook's payload names it; an email's is that of the inbox
+        rows of the same event)."""
+        payload = obj.payload if isinstance(obj.payload, dict) else {}
+        verb = payload.get("verb") or (
+            Notification.objects.filter(event=obj.event).values_list("verb", flat=True).first()
+        )
+        return verb_label(verb) if verb else ""
+
+    def get_fields(self, request, obj=None):
+        return _placed(super().get_fields(request, obj), "verb_name", code="event")
 
     def has_add_permission(self, request):
         return False
