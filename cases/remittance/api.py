@@ -232,9 +232,10 @@ class ImportUpload(serializers.Serializer):
 class Imports(APIView):
     """Bulk declarations from an .xlsx or .csv file (comma-separated, UTF-8) whose first row
     names the columns union, period, payroll total, headcount and member count: all rows or
-    none. A CSV file that cannot be declared at all (columns missing or given twice, another
-    separator, no rows) is refused at once (400 on `file`); the rows are checked and declared
-    in the background: poll the job for progress and, if it failed, its errors."""
+    none. A file that cannot be declared at all (columns missing or given twice, another
+    separator, no rows, too many; a workbook that cannot be read or unpacks to more than 30 MB)
+    is refused at once (400 on `file`); the rows are checked and declared in the background:
+    poll the job for progress and, if it failed, its errors."""
 
     parser_classes = [MultiPartParser, FormParser]
 

@@ -33,6 +33,20 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
+# A workbook is a zip archive, and a few kilobytes of it can unpack to gigabytes (a "zip
+# bomb"): before openpyxl opens one, what its parts really unpack to is counted, and past this
+# it is refused. It also bounds the upload's time: openpyxl reads about 2 MB of sheet a second,
+# and a workbook of MAX_ROWS declarations with long names and a notes column unpacks to 8 MB;
+# 30 MB stays well inside the web server's 30 s.
+MAX_UNPACKED_BYTES = 30 * 1024 * 1024
+# A workbook is a dozen parts (a few hundred with pictures); each costs a read.
+MAX_PARTS = 1000
+# Cells read from each row of a workbook: one cell far to the right (column XFD) would
+# otherwise make every row sixteen thousand cells wide.
+MAX_COLUMNS = 100
+# Excel's last row: a sheet that numbers a row past it is not one Excel wrote, and the rows
+# up to it are produced one by one even when the sheet skips them.
+EXCEL_MAX_ROWS = 1_048_576
 # A report of more problems than this lists these, then says how many more there are: a file
 # wrong throughout (a shifted column) would otherwise give a report longer than the file.
 MAX_ERRORS = 500
@@ -67,10 +81,10 @@ def progress(job):
 
 
 def start(*, user, upload):
-    """Check the file and queue the job (the worker checks the rows and declares). A CSV file
-    is read here, so that a file that cannot be declared at all (columns missing or twice, the
-    wrong separator, no rows) is refused at once; a workbook is opened only by the worker (a
-    small .xlsx can unpack to far more than its size)."""
+    """Check the file and queue the job (the worker checks the rows and declares). The file is
+    read here, so that one that cannot be declared at all (columns missing or twice, the wrong
+    separator, no rows, too many, a workbook that cannot be read or unpacks to too much) is
+    refused at once (400 on `file`) and no job is made."""
     if not any(m.role == Role.FINANCE_OFFICER for m in memberships_of(user)):
         raise Forbidden(_("Only a finance officer may import declarations."))
     if upload.size > MAX_BYTES:
@@ -81,8 +95,7 @@ def start(*, user, upload):
     kind = _kind(content)
     if kind is None:
         raise Invalid(fields={"file": [_("Upload an .xlsx or a .csv (UTF-8) file.")]})
-    if kind == "csv":
-        _rows(content)
+    _rows(content)
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=user,
@@ -243,29 +256,109 @@ def _header(header, accepted):
     )
 
 
+def _unreadable():
+    return _file_error(
+        _(
+            "The workbook cannot be read: open it in Excel or WPS, save it again as .xlsx (or as "
+            "a CSV, UTF-8) and upload it again."
+        )
+    )
+
+
+def _check_unpacked(content):
+    """Refuse a workbook of more than MAX_PARTS parts or that unpacks to more than
+    MAX_UNPACKED_BYTES, before openpyxl opens it. What each part really unpacks to is counted,
+    chunk by chunk; the sizes the archive declares are not trusted (they can lie)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+            if len(parts) > MAX_PARTS:
+                raise _file_error(
+                    _(
+                        "The workbook is made of more than %(n)d parts: copy the declarations "
+                        "into a new workbook, or save them as a CSV (UTF-8), and upload that."
+                    )
+                    % {"n": MAX_PARTS}
+                )
+            unpacked = 0
+            for part in parts:
+                with archive.open(part) as member:
+                    while chunk := member.read(64 * 1024):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNPACKED_BYTES:
+                            raise _file_error(
+                                _(
+                                    "The workbook unpacks to more than %(n)d MB: copy the "
+                                    "declarations into a new workbook, or save them as a CSV "
+                                    "(UTF-8), and upload that."
+                                )
+                                % {"n": MAX_UNPACKED_BYTES // (1024 * 1024)}
+                            )
+    except DomainError:
+        raise
+    except Exception as exc:  # a bad CRC, bad deflate data, a truncated or encrypted part…
+        logger.info("Unreadable workbook archive", exc_info=True)
+        raise _unreadable() from exc
+
+
+def _filled(raw):
+    return any(raw) and any(str(v or "").strip() for v in raw)  # any(raw): a blank row, fast
+
+
+def _workbook_rows(content):
+    """[(row number, cells)] of the workbook's active sheet, its blank rows left out, read up to
+    one row more than a file may have; a workbook that cannot be read is refused."""
+    _check_unpacked(content)
+    from openpyxl import load_workbook
+
+    rows = []
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        try:
+            sheet = book.active
+            sheet.reset_dimensions()  # else every row is padded to the size the sheet declares
+            cells = sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+            for number, raw in enumerate(cells, start=1):
+                if number > EXCEL_MAX_ROWS:
+                    raise ValueError(f"row {number}")
+                if not any(raw):
+                    continue
+                width = len(raw)
+                while raw[width - 1] is None:  # rows come MAX_COLUMNS wide
+                    width -= 1
+                raw = [_cell(v) for v in raw[:width]]
+                if _filled(raw):
+                    rows.append((number, raw))
+                    if len(rows) > MAX_ROWS + 1:  # the header and one row too many
+                        break
+        finally:
+            book.close()
+    except Exception as exc:  # openpyxl: KeyError (a part missing), ValueError, TypeError…
+        logger.info("Unreadable workbook", exc_info=True)
+        raise _unreadable() from exc
+    return rows
+
+
 def _rows(content):
     """([(row number, {column: raw value})], {column: its header as the file spells it}), the
     header mapped to our column names; a file that cannot be read so is refused (Invalid)."""
     accepted = _accepted()
-    if _kind(content) == "xlsx":
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        table = [[_cell(v) for v in r] for r in sheet.iter_rows(values_only=True)]
+    xlsx = _kind(content) == "xlsx"
+    if xlsx:
+        filled = _workbook_rows(content)
     else:
         table = _csv_rows(content.decode("utf-8-sig"))
-    filled = [i for i, raw in enumerate(table) if any(str(v or "").strip() for v in raw)]
+        filled = [(number, raw) for number, raw in enumerate(table, start=1) if _filled(raw)]
     if not filled:
         raise _file_error(_("The file is empty."))
-    first = filled[0]  # the header: the first row that is not blank
-    if _kind(content) != "xlsx":
-        _check_separator(content, table[first], accepted)
-    index, names = _header(table[first], accepted)
-    rows = []
-    for number, raw in enumerate(table[first + 1 :], start=first + 2):
-        if not any(str(v or "").strip() for v in raw):
-            continue  # blank lines are not rows
-        rows.append((number, {c: (raw[i] if i < len(raw) else None) for c, i in index.items()}))
+    (_number, header), body = filled[0], filled[1:]  # the header: the first row not blank
+    if not xlsx:
+        _check_separator(content, header, accepted)
+    index, names = _header(header, accepted)
+    rows = [
+        (number, {c: (raw[i] if i < len(raw) else None) for c, i in index.items()})
+        for number, raw in body
+    ]
     if not rows:
         raise _file_error(_("The file has only its header row: there are no rows to declare."))
     if len(rows) > MAX_ROWS:

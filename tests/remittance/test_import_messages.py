@@ -1,9 +1,14 @@
 """What a finance officer reads when a declarations file is refused: the columns named as a file
 spells them (all the missing ones at once), a file saved with semicolons or with a column twice
 called out as such, a file with nothing below its header refused, and every bad field of a row
-reported, each with its row and column. A refused file declares nothing."""
+reported, each with its row and column. A refused file declares nothing. A workbook is read at
+upload like a CSV file, once what it unpacks to is known to be bounded (a zip bomb is refused
+without being unpacked), and one that cannot be read is refused by name, never a 500."""
 
+import functools
 import io
+import struct
+import zipfile
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,6 +18,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cases.models import Case
+from cases.remittance import imports
 from cases.remittance.models import ImportJob
 from cases.remittance.tasks import run_import
 from tests.remittance.helpers import declarations_csv
@@ -22,6 +28,9 @@ HEADER = ["工会", "期间", "工资总额", "职工人数", "会员人数"]
 EXPECTED = (
     "The first row must name the columns: union, period, payroll total, headcount, member count."
 )
+ROW = ["东湖机械厂工会", "2026-01", 100000, 120, 100]
+SHEET = "xl/worksheets/sheet1.xml"
+UNREADABLE = "The workbook cannot be read: "
 
 
 @pytest.fixture
@@ -37,7 +46,7 @@ def _csv(text, name="declarations.csv"):
     return SimpleUploadedFile(name, text.encode("utf-8-sig"), "text/csv")
 
 
-def _xlsx(rows):
+def _workbook(rows):
     from openpyxl import Workbook
 
     book = Workbook()
@@ -45,13 +54,96 @@ def _xlsx(rows):
         book.active.append(row)
     data = io.BytesIO()
     book.save(data)
-    return SimpleUploadedFile("declarations.xlsx", data.getvalue())
+    return data.getvalue()
+
+
+def _xlsx(rows):
+    return _upload(_workbook(rows))
+
+
+def _upload(content):
+    return SimpleUploadedFile("declarations.xlsx", content)
+
+
+def _with_parts(content, parts):
+    """The workbook `content` with its parts replaced: {name: bytes, or None to leave it
+    out}."""
+    parts = dict(parts)
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            data = parts.pop(item.filename, source.read(item))
+            if data is not None:
+                archive.writestr(item.filename, data)
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+ZEROS_MB = 60
+
+
+@functools.cache
+def _bomb(*, lying=False):
+    """A good workbook with one more part: 60 MB of zeros, packed to about 60 KB. `lying`: the
+    archive's headers (local and central) declare that part as 1 KB."""
+    out = io.BytesIO(_workbook([HEADER, ROW]))
+    with (
+        zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/media/zeros.bin", "w") as part,
+    ):
+        for _ in range(ZEROS_MB):
+            part.write(bytes(1024 * 1024))
+    content = bytearray(out.getvalue())
+    if lying:
+        archive = zipfile.ZipFile(io.BytesIO(bytes(content)))
+        local = archive.getinfo("xl/media/zeros.bin").header_offset
+        struct.pack_into("<I", content, local + 22, 1024)  # uncompressed size
+        central = content.index(b"PK\x01\x02", archive.start_dir)
+        while content[central + 46 : central + 46 + 18] != b"xl/media/zeros.bin":
+            central = content.index(b"PK\x01\x02", central + 4)
+        struct.pack_into("<I", content, central + 24, 1024)
+        assert (
+            zipfile.ZipFile(io.BytesIO(bytes(content))).getinfo("xl/media/zeros.bin").file_size
+            == 1024
+        )
+    return bytes(content)
+
+
+def _sheet(rows):
+    """A sheet's XML: {row number: [text of each cell]}."""
+    xml = "".join(
+        f'<row r="{number}">'
+        + "".join(f'<c t="inlineStr"><is><t>{text}</t></is></c>' for text in cells)
+        + "</row>"
+        for number, cells in rows.items()
+    )
+    return (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData>{xml}</sheetData></worksheet>"
+    ).encode()
+
+
+@pytest.fixture
+def unpacked(monkeypatch):
+    """How many bytes were read out of archive parts, in all."""
+    read = zipfile.ZipExtFile.read
+    total = [0]
+
+    def counting(self, n=-1):
+        data = read(self, n)
+        total[0] += len(data)
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting)
+    return total
 
 
 def _import(api, user, file, language="en"):
     """Upload, run the worker, and read the job as the API shows it; or the refusal at upload,
-    where a CSV file that cannot be declared at all is answered at once (400 on `file`, no
-    job). The client asks for `language`; the worker writes in the uploader's."""
+    where a file that cannot be declared at all is answered at once (400 on `file`, no job).
+    The client asks for `language`; the worker writes in the uploader's."""
     client = api(user)
     asked = {"HTTP_ACCEPT_LANGUAGE": language}
     with time_machine.travel(datetime(2026, 2, 5, 10, tzinfo=SHANGHAI), tick=False):
@@ -66,15 +158,24 @@ def _import(api, user, file, language="en"):
         return client.get(f"/api/v1/fee-remittances/imports/{job.json()['id']}/", **asked).json()
 
 
-def _refused(result, *, at_upload=True):
-    """The file-level messages of a refused import — at upload (a CSV file) or by the worker
-    (a workbook) — after checking nothing was declared."""
+def _refused(result):
+    """The messages of an import refused at upload, after checking nothing was declared."""
     assert not Case.objects.exists()
-    if at_upload:
-        return result["refused_at_upload"]
-    assert result["status"] == "failed" and result["created_cases"] == []
-    assert all(e["row"] is None and e["field"] == "file" for e in result["errors"])
-    return [e["message"] for e in result["errors"]]
+    return result["refused_at_upload"]
+
+
+def _run_queued(user, content):
+    """A job queued with `content` past the upload's checks (queued before them, or another
+    way), run by the worker: its file-level messages, after checking nothing was declared."""
+    job = ImportJob.objects.create(
+        created_by=user, filename="declarations.xlsx", content=content, language="en"
+    )
+    run_import.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and job.created_cases == []
+    assert all(e["row"] is None and e["field"] == "file" for e in job.errors)
+    assert not Case.objects.exists()
+    return [e["message"] for e in job.errors]
 
 
 # --- 1. missing columns ---------------------------------------------------------------------
@@ -155,19 +256,13 @@ def test_two_spellings_of_one_column_are_called_out(api, officer):
     [
         pytest.param(lambda: declarations_csv([]), id="csv"),
         pytest.param(lambda: _csv(",".join(HEADER) + "\n\n,,,,\n"), id="csv-blank-lines"),
+        pytest.param(lambda: _xlsx([HEADER]), id="xlsx"),
+        pytest.param(lambda: _xlsx([[], HEADER, [], ["", None, " "]]), id="xlsx-blank-rows"),
     ],
 )
 def test_a_file_with_only_its_header_is_refused(api, officer, file):
     result = _import(api, officer, file())
     assert _refused(result) == ["The file has only its header row: there are no rows to declare."]
-
-
-def test_a_workbook_with_only_its_header_fails_in_the_worker(api, officer):
-    result = _import(api, officer, _xlsx([HEADER]))
-    assert _refused(result, at_upload=False) == [
-        "The file has only its header row: there are no rows to declare."
-    ]
-    assert ImportJob.objects.get().status == "failed"
 
 
 # --- 4. every bad field of a row ------------------------------------------------------------
@@ -293,3 +388,148 @@ def test_odd_csv_files_are_read_or_refused_by_name_never_a_500(api, officer, tex
         assert response.status_code == 202, response.json()  # CR line endings read as lines
     else:
         assert response.status_code == 400 and "file" in response.json()["fields"]
+
+
+# --- workbooks: read at upload, safely --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        pytest.param(
+            [HEADER[:3], ROW[:3]],
+            [f"Missing columns: headcount, member count. {EXPECTED}"],
+            id="missing-columns",
+        ),
+        pytest.param(
+            [[*HEADER, "职工人数"], [*ROW, 130]],
+            ["The column 职工人数 appears more than once; keep only one."],
+            id="a-column-twice",
+        ),
+        pytest.param([HEADER, ROW, ROW, ROW], ["At most 2 rows per file."], id="too-many-rows"),
+    ],
+)
+def test_a_workbook_that_cannot_be_declared_is_refused_at_upload(
+    api, officer, monkeypatch, rows, expected
+):
+    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    assert _refused(_import(api, officer, _xlsx(rows))) == expected
+
+
+def test_a_good_workbook_is_accepted_and_declared_by_the_worker(api, officer):
+    rows = [HEADER, [ROW[0], datetime(2026, 1, 1), *ROW[2:]]]  # the period as a date cell
+    result = _import(api, officer, _xlsx(rows))
+    assert result["status"] == "done", result["errors"]
+    assert result["total_rows"] == 1 and len(result["created_cases"]) == 1
+    assert f"{Case.objects.get().remittance.period:%Y-%m}" == "2026-01"
+
+
+def test_a_note_far_to_the_right_is_no_trouble(api, officer):
+    """A cell in column XFD: the sheet declares itself 16384 columns wide; only the first
+    imports.MAX_COLUMNS are read."""
+    rows = [[*HEADER, *[None] * 16378, "note"], ROW]
+    result = _import(api, officer, _xlsx(rows))
+    assert result["status"] == "done", result["errors"]
+
+
+@pytest.mark.parametrize(
+    "lying, expected",
+    [
+        pytest.param(False, "The workbook unpacks to more than 30 MB: ", id="honest-sizes"),
+        # zipfile stops at the declared size, and the part's CRC is then wrong.
+        pytest.param(True, UNREADABLE, id="headers-that-lie"),
+    ],
+)
+def test_a_zip_bomb_is_refused_at_upload_without_being_unpacked(
+    api, officer, unpacked, lying, expected
+):
+    content = _bomb(lying=lying)
+    assert len(content) < imports.MAX_BYTES
+    unpacked[0] = 0
+    [message] = _refused(_import(api, officer, _upload(content)))
+    assert message.startswith(expected)
+    assert unpacked[0] <= imports.MAX_UNPACKED_BYTES + 64 * 1024 < ZEROS_MB * 1024 * 1024
+
+
+def test_a_workbook_of_too_many_parts_is_refused_at_upload(api, officer, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_PARTS", 3)
+    [message] = _refused(_import(api, officer, _xlsx([HEADER, ROW])))
+    assert message.startswith("The workbook is made of more than 3 parts: ")
+
+
+def _flipped(content, name, at=0.5):
+    """`content` with bytes in the middle of part `name`'s packed data flipped."""
+    info = zipfile.ZipFile(io.BytesIO(content)).getinfo(name)
+    names, extra = struct.unpack_from("<HH", content, info.header_offset + 26)
+    start = info.header_offset + 30 + names + extra + int(info.compress_size * at)
+    data = bytearray(content)
+    for i in range(start, start + 8):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        pytest.param(
+            lambda: _workbook([HEADER, ROW])[:-100],
+            "Upload an .xlsx or a .csv (UTF-8) file.",
+            id="truncated",
+        ),
+        pytest.param(lambda: _flipped(_workbook([HEADER, ROW]), SHEET), UNREADABLE, id="bad-data"),
+        pytest.param(
+            lambda: _with_parts(_workbook([HEADER, ROW]), {SHEET: None}),
+            UNREADABLE,
+            id="no-worksheet",
+        ),
+        pytest.param(
+            lambda: _with_parts(_workbook([HEADER, ROW]), {SHEET: b"<x"}),
+            UNREADABLE,
+            id="not-xml",
+        ),
+        pytest.param(
+            lambda: _with_parts(
+                _workbook([HEADER]),
+                {SHEET: _sheet({1: HEADER, 2_000_000: ROW[:2]})},
+            ),
+            UNREADABLE,
+            id="a-row-past-excels-last",
+        ),
+    ],
+)
+def test_a_corrupt_workbook_is_refused_at_upload_never_a_500(api, officer, content, expected):
+    response = api(officer).post(
+        "/api/v1/fee-remittances/imports/",
+        {"file": _upload(content())},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400, response.content
+    [message] = response.json()["fields"]["file"]
+    assert message.startswith(expected)
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        pytest.param(_bomb, "The workbook unpacks to more than 30 MB: ", id="bomb"),
+        pytest.param(lambda: _bomb(lying=True), UNREADABLE, id="bomb-whose-headers-lie"),
+        pytest.param(
+            lambda: _with_parts(_workbook([HEADER, ROW]), {SHEET: None}),
+            UNREADABLE,
+            id="no-worksheet",
+        ),
+        pytest.param(lambda: _workbook([HEADER]), "The file has only its header row", id="header"),
+    ],
+)
+def test_the_worker_refuses_a_workbook_queued_past_the_upload_checks(
+    officer, unpacked, content, expected
+):
+    """The worker applies the same checks before openpyxl opens the file: its report names
+    the file's fault ("The import failed; try again." would send the officer round again)."""
+    data = content()
+    unpacked[0] = 0
+    [message] = _run_queued(officer, data)
+    assert message.startswith(expected)
+    assert unpacked[0] <= imports.MAX_UNPACKED_BYTES + 64 * 1024
