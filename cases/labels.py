@@ -34,6 +34,7 @@ ACTIONS = {
     "task.reminded": pgettext_lazy("trail event", "Reminder sent"),
     "task.overdue": pgettext_lazy("trail event", "Overdue"),
     "task.reassigned": pgettext_lazy("trail event", "Moved up a level"),
+    "task.moved": pgettext_lazy("trail event", "Offered to another queue"),
     "task.returned": pgettext_lazy("trail event", "Returned when the delegation ended"),
     # tasks changed by viewflow itself (cases.signals: "task." + its status)
     "task.new": pgettext_lazy("trail event", "Task waiting"),

@@ -353,6 +353,7 @@ CELERY_BEAT_SCHEDULE = {
     "workflow-timers": {"task": "workflows.tasks.fire_timers", "schedule": 60.0},
     "task-deadlines": {"task": "approvals.tasks.process_deadlines", "schedule": 60.0},
     "delegation-ends": {"task": "approvals.tasks.return_delegated_tasks", "schedule": 60.0},
+    "task-holders": {"task": "approvals.tasks.settle_holders", "schedule": 60.0},
     "hardship-register-reviews": {
         "task": "cases.hardship.tasks.open_due_reviews",
         "schedule": 3600.0,

@@ -3,6 +3,7 @@ the process lock, with the trail event and the notifications."""
 
 from .deadlines import process_deadlines
 from .delegations import create_delegation, return_delegated_tasks, revoke_delegation
+from .holders import settle_holders
 from .rounds import (
     open_round,
     open_supplement,
@@ -49,6 +50,7 @@ __all__ = [
     "revoke_delegation",
     "round_outcome_after",
     "send_back",
+    "settle_holders",
     "task_opened",
     "transfer",
     "urge",

@@ -9,19 +9,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Process
-from viewflow.workflow.status import STATUS
 
 from cases import trail
-from core import memo
 from core.config import parameter
 from core.errors import Forbidden, Invalid, NotFound
 from core.i18n import deferred
 from notifications.services import notify
 from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 
-from ..models import OPEN_STATUSES, CaseTask, Delegation, TaskKind
+from ..models import OPEN_STATUSES, CaseTask, Delegation
 from ..selectors import active_delegations
-from .rounds import fallback_queue, recipients_for
 
 logger = logging.getLogger(__name__)
 
@@ -134,133 +131,18 @@ def revoke_delegation(*, user, delegation_id):
 
 def return_delegated_tasks(now=None):
     """Beat (every minute): tasks a delegate still holds for a colleague whose delegation has
-    ended go back to that colleague (revoking returns them at once: revoke_delegation); a queue
-    task held by someone whose account was switched off goes back to the queue, and a step's
-    task named for them goes to the queue the step falls back to when its people may not act
-    (rounds.fallback_queue). Returns how many tasks moved."""
+    ended go back to that colleague (revoking returns them at once: revoke_delegation).
+    Returns how many tasks moved."""
     moved = 0
     for task_id in _held_after_delegation(now or timezone.now()):
         try:
             moved += _return(task_id, wait=False)
         except Exception:  # one broken case must not stop the others
             logger.exception("Returning delegated task %s failed", task_id)
-    for task_id in _held_by_inactive():
-        try:
-            moved += _release_from_inactive(task_id)
-        except Exception:
-            logger.exception("Releasing task %s of an inactive account failed", task_id)
-    for task_id in _named_for_inactive():
-        try:
-            moved += _offer_from_inactive(task_id)
-        except Exception:
-            logger.exception("Offering task %s of an inactive account failed", task_id)
     return moved
 
 
-def _held_by_inactive():
-    """Queue tasks (a role's, which its other holders may take) claimed in person by someone
-    whose account is inactive: nobody else could take them, and their holder cannot act."""
-    return list(
-        CaseTask.objects.filter(
-            status=STATUS.ASSIGNED,
-            owner__is_active=False,
-            on_behalf_of__isnull=True,
-            candidate_organization__isnull=False,
-        )
-        .exclude(candidate_role="")
-        .order_by("process_id", "pk")
-        .values_list("pk", flat=True)
-    )
-
-
-def _release_from_inactive(task_id):
-    with transaction.atomic():
-        task = _locked_task(task_id, wait=False)
-        if task is None:
-            return False
-        if (
-            task.status != STATUS.ASSIGNED
-            or task.owner.is_active
-            or task.on_behalf_of_id
-            or task.candidate_organization_id is None
-        ):
-            return False  # acted on meanwhile, or the account is back
-        holder = task.owner
-        task._trail_handled = True
-        task.flow_task.activation_class(task).unassign()
-        trail.append(
-            task.case,
-            "task.released",
-            task=task,
-            data={"from": holder.username, "reason": "account_inactive"},
-        )
-        return True
-
-
-def _named_for_inactive():
-    """A step's own tasks named for one person (a mediator's, a task transferred to someone)
-    whose account is inactive: nobody else could take them."""
-    return list(
-        CaseTask.objects.filter(
-            status=STATUS.ASSIGNED,
-            owner__is_active=False,
-            on_behalf_of__isnull=True,
-            candidate_organization__isnull=True,
-            kind=TaskKind.APPROVAL,
-        )
-        .order_by("process_id", "pk")
-        .values_list("pk", flat=True)
-    )
-
-
-def _offer_from_inactive(task_id):
-    with memo.operation(), transaction.atomic():
-        task = _locked_task(task_id, wait=False)
-        if task is None:
-            return False
-        if (
-            task.status != STATUS.ASSIGNED
-            or task.owner.is_active
-            or task.on_behalf_of_id
-            or task.candidate_organization_id
-            or not task.flow_task.officer_operations  # the applicant's own: waits for them
-        ):
-            return False
-        holder, case = task.owner, task.case
-        role, organization = fallback_queue(case, task.flow_task)
-        task._trail_handled = True
-        task.owner = None
-        task.status = STATUS.NEW
-        task.candidate_role = role
-        task.candidate_organization = organization
-        task.save()
-        trail.append(
-            case,
-            "task.released",
-            task=task,
-            data={
-                "from": holder.username,
-                "reason": "account_inactive",
-                "role": role,
-                "organization": organization.name,
-            },
-        )
-        notify(
-            event=f"task:{task.pk}:offered:{holder.pk}",
-            recipients=recipients_for(task),
-            verb="task_created",
-            title=deferred(
-                gettext_lazy("New task: %(title)s (%(number)s)"),
-                {"title": task.flow_task.task_title, "number": case.number},
-            ),
-            body=str(case.title or ""),
-            case=case,
-            data={"task": task.pk, "step": task.flow_task.name},
-        )
-        return True
-
-
-def _locked_task(task_id, *, wait):
+def locked_for_beat(task_id, *, wait):
     """The task, read under its process lock; None when the beat finds the case busy (the next
     run takes it)."""
     process_id = CaseTask.objects.filter(pk=task_id).values_list("process_id", flat=True).first()
@@ -293,7 +175,7 @@ def _return(task_id, *, wait, actor=None):
     beat skips a case busy elsewhere: the next run takes it). An inactive colleague's task
     held from a queue goes back to the queue."""
     with transaction.atomic():
-        task = _locked_task(task_id, wait=wait)
+        task = locked_for_beat(task_id, wait=wait)
         if task is None:
             return False
         if task.status not in OPEN_STATUSES or task.on_behalf_of_id is None:

@@ -296,6 +296,16 @@ def _plan(node, case):
     return assignments, sequence
 
 
+def offered_at(case, node):
+    """(role, organization) where a step offers its task now: its approvers' organization, or
+    the level escalation finds (`_escalate`); a step naming people, its fallback queue."""
+    if not isinstance(node.approvers, Approvers):
+        return fallback_queue(case, node)
+    excluded = excluded_user_ids(case, node)
+    organization = node.approvers.organization_for(case)
+    return _escalate(case, node, node.role, organization, excluded, needed=node.mode.slots)
+
+
 def fallback_queue(case, node, excluded=None):
     """(role, organization) whose holders are offered a step's task when none of the people the
     step names may take it (recused, or their account switched off): the step's `escalate_to`,

@@ -80,7 +80,32 @@ def _refusal_to_decide(task, user):
         return _(
             "Your delegation has ended: this task goes back to the colleague you stood in for."
         )
+    # Changed since they took it; the beat (holders) offers it again within the minute.
+    if _moved_away(task):
+        return _moved_message()
+    if _queued(task) and not task.on_behalf_of_id and not _holds(user, task):
+        return _no_role_message()
     return refusal(task.case, task.flow_task, user, principal=task.on_behalf_of)
+
+
+def _queued(task):
+    """Offered to a role at an organization (a queue), rather than named for someone."""
+    return bool(task.candidate_role and task.candidate_organization_id)
+
+
+def _moved_away(task):
+    """The case's union has moved out from under the organization the task is offered at."""
+    return bool(task.candidate_organization_id) and not task.case.organization.path.startswith(
+        task.candidate_organization.path
+    )
+
+
+def _no_role_message():
+    return _("You no longer hold the role this task needs: it goes back to its queue.")
+
+
+def _moved_message():
+    return _("This case has moved to another organization: the task goes to the officers there.")
 
 
 def _holds(user, task):
@@ -230,6 +255,10 @@ def _require_open(task):
 def _require_assignee(task, user):
     if task.status == STATUS.NEW or task.owner_id != user.pk:
         raise Forbidden(_("Only the assignee can do this; claim the task first."))
+    if _moved_away(task):
+        raise Forbidden(_moved_message())
+    if _queued(task) and not task.on_behalf_of_id and not _holds(user, task):
+        raise Forbidden(_no_role_message())
 
 
 def _role(task):
@@ -263,6 +292,8 @@ def _claim(task, user, *, deciding=False):
         raise Conflict(
             _("This task has already been claimed by someone else."), code="task_claimed"
         )
+    if _moved_away(task):
+        raise Conflict(_moved_message(), code="case_moved")
     if not may_claim(user, task):
         raise Forbidden(_("You may not take this task."))
     task.on_behalf_of = _principal(user, task)

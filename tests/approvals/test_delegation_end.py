@@ -131,17 +131,3 @@ def test_an_inactive_delegate_stands_in_for_nobody(demo, api):
     assert (task.owner, task.on_behalf_of) == (demo.town_aid2, None)
     # Tasks named for the colleague wait for them rather than go to the inactive delegate.
     assert delegate_of(demo.town_aid2) == (demo.town_aid2, None)
-
-
-def test_a_queue_task_held_by_an_account_switched_off_goes_back_to_the_queue(demo, api):
-    case = submit("modes_sample", demo.worker1)
-    first, second = open_tasks(case, "investigation")
-    complete(api(demo.town_aid1), first, data={"findings": "a"})
-    assert post(api(demo.town_aid2), f"/api/v1/tasks/{second.pk}/claim/").status_code == 200
-    User.objects.filter(pk=demo.town_aid2.pk).update(is_active=False)
-    assert return_delegated_tasks() == 1
-    task = CaseTask.objects.get(pk=second.pk)
-    assert task.owner is None and task.status == "NEW"
-    event = case.trail.filter(action="task.released").last()
-    assert event.actor is None and event.data["reason"] == "account_inactive"
-    assert return_delegated_tasks() == 0

@@ -1,15 +1,23 @@
-"""A task named for one person whose account has been switched off (a mediator who left) does
-not wait for them: the beat offers it to the queue the step falls back to when its people may
-not act, and a later step that names them goes there from the start. The applicant's own step
-still waits for the applicant."""
+"""Tasks whose holder or queue no longer fits go to those who may act on them now (the beat:
+approvals.services.settle_holders), and until then the holder's decision is refused.
+- An account switched off: a queue task it claimed goes back to the queue; a task named for
+  it (a mediator's) goes to the queue the step falls back to when its people may not act, and
+  a later step that names it goes there from the start. The applicant's own step still waits
+  for the applicant.
+- A role taken away: the task its former holder claimed goes back to the queue.
+- A union moved under another town: its open tasks go to the new town's officers."""
+
+import threading
 
 import pytest
+from django.db import connection
 
 from approvals.models import CaseTask
-from approvals.services import return_delegated_tasks
+from approvals.services import settle_holders
 from cases import trail
 from notifications.models import Notification
-from organizations.models import User
+from organizations.demo import DONGHU, DONGHU_MACHINERY, XISHAN
+from organizations.models import Membership, Organization, Role, User
 from tests.helpers import complete, open_tasks, post, submit
 from tests.mediation.helpers import accept, agree, assign, filed, session, task
 
@@ -33,14 +41,14 @@ def test_a_mediators_task_goes_to_the_rooms_mediators_when_their_account_is_swit
     case, held = _mediation_with(demo, api, demo.mediator1)
     _switch_off(demo.mediator1)
 
-    assert return_delegated_tasks() == 1
+    assert settle_holders() == 1
     offered = CaseTask.objects.get(pk=held.pk)
     assert offered.owner is None and offered.status == "NEW"
     assert (offered.candidate_role, offered.candidate_organization) == (
         "mediator",
         case.organization,
     )
-    event = case.trail.filter(action="task.released").last()
+    event = case.trail.filter(action="task.moved").last()
     assert event.actor is None
     assert event.data == {
         "from": "mediator1",
@@ -51,7 +59,7 @@ def test_a_mediators_task_goes_to_the_rooms_mediators_when_their_account_is_swit
     told = Notification.objects.filter(case=case, verb="task_created", data__task=held.pk)
     assert demo.mediator2 in [n.recipient for n in told]
     assert trail.verify(case).valid
-    assert return_delegated_tasks() == 0  # once
+    assert settle_holders() == 0  # once
 
     # Another mediator of the room takes the case on and mediates it.
     other = api(demo.mediator2)
@@ -72,7 +80,7 @@ def test_a_mediators_task_goes_to_the_rooms_mediators_when_their_account_is_swit
 def test_a_named_task_held_by_an_active_account_stays_put(demo, api):
     _case, held = _mediation_with(demo, api, demo.mediator1)
     _switch_off(demo.mediator2)
-    assert return_delegated_tasks() == 0
+    assert settle_holders() == 0
     assert CaseTask.objects.get(pk=held.pk).owner == demo.mediator1
 
 
@@ -91,6 +99,142 @@ def test_the_applicants_own_step_still_waits_for_the_applicant(demo, api):
     [supplement] = open_tasks(case)
     _switch_off(demo.worker1)
 
-    assert return_delegated_tasks() == 0
+    assert settle_holders() == 0
     supplement.refresh_from_db()
     assert supplement.owner == demo.worker1 and supplement.status == "ASSIGNED"
+
+
+def test_a_queue_task_held_by_an_account_switched_off_goes_back_to_the_queue(demo, api):
+    case = submit("modes_sample", demo.worker1)
+    first, second = open_tasks(case, "investigation")
+    complete(api(demo.town_aid1), first, data={"findings": "a"})
+    assert post(api(demo.town_aid2), f"/api/v1/tasks/{second.pk}/claim/").status_code == 200
+    User.objects.filter(pk=demo.town_aid2.pk).update(is_active=False)
+    assert settle_holders() == 1
+    task = CaseTask.objects.get(pk=second.pk)
+    assert task.owner is None and task.status == "NEW"
+    event = case.trail.filter(action="task.released").last()
+    assert event.actor is None and event.data["reason"] == "account_inactive"
+    assert settle_holders() == 0
+
+
+def _claimed_review(demo, api):
+    case = submit("sample", demo.worker1)
+    [review] = open_tasks(case, "review")
+    assert post(api(demo.chair1), f"/api/v1/tasks/{review.pk}/claim/").status_code == 200
+    return case, review
+
+
+def _remove_chair(demo):
+    Membership.objects.filter(user=demo.chair1, role=Role.CHAIR).delete()  # the admin's change
+
+
+def test_a_holder_whose_role_was_taken_away_may_not_decide_and_the_task_goes_back(demo, api):
+    case, review = _claimed_review(demo, api)
+    _remove_chair(demo)
+
+    refused = complete(api(demo.chair1), review, data={"note": "still mine"})
+    assert refused.status_code == 403
+    assert "no longer hold the role" in refused.json()["detail"]
+    transfer = post(api(demo.chair1), f"/api/v1/tasks/{review.pk}/transfer/", {"to": "chair2"})
+    assert transfer.status_code == 403
+
+    assert settle_holders() == 1
+    task = CaseTask.objects.get(pk=review.pk)
+    assert task.owner is None and task.status == "NEW" and task.decision == ""
+    event = case.trail.filter(action="task.released").last()
+    assert event.data["reason"] == "role_removed" and event.data["from"] == "chair1"
+    assert settle_holders() == 0
+
+    # Given the role again, they take it from the queue like anyone holding it.
+    Membership.objects.create(
+        user=demo.chair1, organization=task.candidate_organization, role=Role.CHAIR
+    )
+    assert complete(api(demo.chair1), task).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_meeting_the_roles_removal_does_not_keep_the_task(demo, api, monkeypatch):
+    """The role is taken away while the claim, past its check, still runs: the claim commits,
+    and then its decision is refused and the beat gives the task back."""
+    case = submit("sample", demo.worker1)
+    [task] = open_tasks(case, "review")
+    checked, removed = threading.Event(), threading.Event()
+    append = trail.append
+
+    def paused(case_, action, *args, **kwargs):
+        if action == "task.claimed" and not checked.is_set():
+            checked.set()
+            removed.wait(10)
+        return append(case_, action, *args, **kwargs)
+
+    monkeypatch.setattr(trail, "append", paused)
+    result = {}
+
+    def claim():
+        try:
+            result["claim"] = post(api(demo.chair1), f"/api/v1/tasks/{task.pk}/claim/")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    assert checked.wait(10), "the claim never got past its checks"
+    _remove_chair(demo)
+    removed.set()
+    thread.join(30)
+    monkeypatch.setattr(trail, "append", append)
+    assert result["claim"].status_code == 200
+
+    assert complete(api(demo.chair1), task, data={"note": "x"}).status_code == 403
+    assert settle_holders() == 1
+    task.refresh_from_db()
+    assert task.owner is None and task.status == "NEW"
+    assert trail.verify(case).valid
+
+
+def _at_the_town(demo, api):
+    """A case of 东湖机械厂工会 waiting for 东湖镇's aid officers."""
+    case = submit("sample", demo.worker1)
+    [review] = open_tasks(case, "review")
+    assert complete(api(demo.chair1), review).status_code == 200
+    [approval] = open_tasks(case, "approval")
+    assert approval.candidate_organization.name == DONGHU
+    return case, approval
+
+
+def _move_the_union():
+    union = Organization.objects.get(name=DONGHU_MACHINERY)
+    Organization.objects.move(union, Organization.objects.get(name=XISHAN), "sorted-child")
+
+
+@pytest.mark.parametrize("claimed_before", [False, True])
+def test_after_a_union_moves_its_open_tasks_go_to_the_new_towns_officers(demo, api, claimed_before):
+    case, approval = _at_the_town(demo, api)
+    old_town, new_town = api(demo.town_aid1), api(demo.xs_aid1)
+    if claimed_before:
+        assert post(old_town, f"/api/v1/tasks/{approval.pk}/claim/").status_code == 200
+    _move_the_union()
+
+    # Before the beat: the old town may no longer decide it, nor take it.
+    refused = complete(old_town, approval, data={"approved_amount": "100.00"})
+    assert refused.status_code in (403, 409)
+    assert "moved to another organization" in refused.json()["detail"]
+
+    assert settle_holders() == 1
+    task = CaseTask.objects.get(pk=approval.pk)
+    assert (task.status, task.owner, task.candidate_organization.name) == ("NEW", None, XISHAN)
+    event = case.trail.filter(action="task.moved").last()
+    assert event.data["reason"] == "organization_moved"
+    assert event.data["from_organization"] == DONGHU and event.data["organization"] == XISHAN
+    if claimed_before:
+        assert event.data["from"] == "town_aid1"
+    assert Notification.objects.filter(
+        recipient=demo.xs_aid1, case=case, verb="task_created", data__task=task.pk
+    ).exists()
+    assert settle_holders() == 0
+
+    decided = complete(new_town, task, data={"approved_amount": "100.00"})
+    assert decided.status_code == 200, decided.json()
+    assert trail.verify(case).valid
