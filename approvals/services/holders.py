@@ -7,13 +7,14 @@ again there, so overlapping runs act once. Until it runs, the decision itself is
 import logging
 import uuid
 
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
 
 from cases import trail
-from core import memo
+from core import generation, memo
 from core.i18n import deferred
 from notifications.services import notify
 from organizations.models import Membership
@@ -148,8 +149,29 @@ def _outside_the_case():
     )
 
 
+SCANNED_AT_GENERATION = "approvals:holders:scanned-generation"
+
+
 def _offered_outside_the_case():
-    return _ids(_outside_the_case())
+    """Scanned only when the configuration's generation has changed since a scan found nothing
+    (core.generation; the organization tree is among what it watches): a union moves a few
+    times a year, and the scan reads every open task."""
+    current = _generation()
+    if current is not None and cache.get(SCANNED_AT_GENERATION) == current:
+        return []
+    found = _ids(_outside_the_case())
+    if current is not None and not found:
+        # Tasks found are settled first (some may wait for a busy case): the next run looks again.
+        cache.set(SCANNED_AT_GENERATION, current, None)
+    return found
+
+
+def _generation():
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {generation.READ}")
+        return cursor.fetchone()[0]
 
 
 def _offer_again(task):

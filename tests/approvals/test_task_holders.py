@@ -24,6 +24,11 @@ from tests.mediation.helpers import accept, agree, assign, filed, session, task
 pytestmark = pytest.mark.django_db
 
 
+def _in_english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def _switch_off(user):
     User.objects.filter(pk=user.pk).update(is_active=False)
 
@@ -133,7 +138,7 @@ def test_a_holder_whose_role_was_taken_away_may_not_decide_and_the_task_goes_bac
     case, review = _claimed_review(demo, api)
     _remove_chair(demo)
 
-    refused = complete(api(demo.chair1), review, data={"note": "still mine"})
+    refused = complete(_in_english(api(demo.chair1)), review, data={"note": "still mine"})
     assert refused.status_code == 403
     assert "no longer hold the role" in refused.json()["detail"]
     transfer = post(api(demo.chair1), f"/api/v1/tasks/{review.pk}/transfer/", {"to": "chair2"})
@@ -212,7 +217,7 @@ def _move_the_union():
 @pytest.mark.parametrize("claimed_before", [False, True])
 def test_after_a_union_moves_its_open_tasks_go_to_the_new_towns_officers(demo, api, claimed_before):
     case, approval = _at_the_town(demo, api)
-    old_town, new_town = api(demo.town_aid1), api(demo.xs_aid1)
+    old_town, new_town = _in_english(api(demo.town_aid1)), api(demo.xs_aid1)
     if claimed_before:
         assert post(old_town, f"/api/v1/tasks/{approval.pk}/claim/").status_code == 200
     _move_the_union()
