@@ -515,7 +515,8 @@ class ExportDetail(APIView):
 
 
 class ExportDownload(APIView):
-    """The finished file of an export job of yours (409 while it is not done)."""
+    """The finished file of an export job of yours (409 while it is not done; 403 once your
+    reach no longer covers the one it was built for: start it again)."""
 
     content_negotiation_class = IgnoreAccept
 

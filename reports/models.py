@@ -50,8 +50,15 @@ class ExportJob(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     format = models.CharField(_("format"), max_length=5, choices=Format.choices)
     # The validated request (period, organization, filters), replayed by the worker with the
-    # creator's reach at the time it runs.
+    # creator's reach at the time it runs. A summary or yearly report started without an
+    # organization holds the one it was started for (the top of the creator's reach then).
     params = models.JSONField(_("parameters"), default=dict, blank=True)
+    # The reach the file was built for: the tree paths of the organizations whose subtrees it
+    # covers, as the worker read them from the creator's reach (a summary or yearly report: its
+    # organization; a case list: every subtree the creator acted over as an officer). It is
+    # handed over only while the creator's reach still covers each of them (services.job_of).
+    # None until a worker builds the file, and for files built before it was recorded.
+    reach = models.JSONField(_("reach"), null=True, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

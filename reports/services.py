@@ -25,7 +25,9 @@ from cases import trail
 from cases.models import Case
 from cases.selectors import case_in_reach, cases_in_reach, trail_of, trail_shown_to
 from core import jobs, queue
-from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from organizations.models import Organization
+from organizations.selectors import officer_paths
 
 from . import params as report_params
 from . import selectors
@@ -248,7 +250,9 @@ def start_export(*, user, kind, fmt, params):
     wanted = {k: str(params[k]) for k in PARAMS[kind] if params.get(k) not in (None, "")}
     total = 1
     if kind == ExportJob.Kind.SUMMARY:
-        report_params.parse(user, wanted)
+        # The organization it is for is kept: the file covers that one, whatever the top of
+        # the creator's reach is when the worker builds it or when it is downloaded.
+        wanted["organization"] = str(report_params.parse(user, wanted)[0].pk)
     elif kind == ExportJob.Kind.CASES:
         total = case_list(user, wanted).count()
     elif kind == ExportJob.Kind.TRAIL:
@@ -256,7 +260,7 @@ def start_export(*, user, kind, fmt, params):
             raise Invalid(_("Which case?"), fields={"case": [_("This field is required.")]})
         _case_for_trail(user, wanted["case"])
     else:
-        report_params.parse_organization(user, wanted)
+        wanted["organization"] = str(report_params.parse_organization(user, wanted).pk)
         report_params.parse_year(wanted)
     with transaction.atomic():
         job = ExportJob.objects.create(
@@ -266,10 +270,39 @@ def start_export(*, user, kind, fmt, params):
     return job
 
 
+# The code of a refused export whose reach is no longer its creator's (job_of).
+REACH_CHANGED = "export_reach_changed"
+
+
+def reach_of(user, kind, params):
+    """What a file of `kind` built now for `user` covers, as tree paths (`ExportJob.reach`): a
+    summary's or yearly report's organization; for a case list, every subtree the user acts
+    over as an officer (all the roots for a superuser). None for a trail, which is held to its
+    case. Read from the same memberships the build then reads (cached on `user`)."""
+    if kind == ExportJob.Kind.TRAIL:
+        return None
+    if kind == ExportJob.Kind.CASES:
+        if user.is_superuser:
+            return sorted(Organization.objects.get_root_nodes().values_list("path", flat=True))
+        return officer_paths(user)
+    return [report_params.parse_organization(user, params).path]
+
+
+def _reach_covers(user, paths):
+    if user.is_superuser:
+        return True
+    mine = officer_paths(user)
+    return all(any(path.startswith(own) for own in mine) for path in paths)
+
+
 def job_of(user, job_id):
     """The caller's own job (404 for anyone else's), while they may still read what it holds:
-    a reporter (403 once they are not), with its case or organization still in their reach
-    (404 once it is not)."""
+    a reporter (403 once they are not); a trail's case still in their reach (404 once it is
+    not); any other file only while their reach still covers the reach it was built for
+    (`ExportJob.reach`, recorded by the worker): 403 once they were moved elsewhere or lost part
+    of it — whether before the download or while the worker was writing the file — and for a
+    file built before its reach was recorded. An organization named in the request must still
+    be in their reach too (404)."""
     job = ExportJob.objects.filter(pk=job_id, created_by=user).first()
     if job is None:
         raise NotFound(_("Export not found."))
@@ -277,7 +310,19 @@ def job_of(user, job_id):
     params = job.params or {}
     if job.kind == ExportJob.Kind.TRAIL:
         _case_for_trail(user, params.get("case"))
-    elif params.get("organization"):
+        return job
+    if job.reach is None:
+        if job.status == ExportJob.Status.DONE:
+            raise Forbidden(
+                _("This export was made before an update: start it again."),
+                code=REACH_CHANGED,
+            )
+    elif not _reach_covers(user, job.reach):
+        raise Forbidden(
+            _("Your access has changed since this export was made: start it again."),
+            code=REACH_CHANGED,
+        )
+    if params.get("organization"):
         report_params.parse_organization(user, params)
     return job
 
@@ -312,10 +357,13 @@ def _build_job(job):
     def progress(done):
         ExportJob.objects.filter(pk=job.pk).update(processed=done)
 
+    user = job.created_by
     try:
-        result = build(
-            job.created_by, job.kind, job.format, job.params, progress=progress, direct=False
-        )
+        # The reach is read once, and the build reads the same (the memberships cached on
+        # `user`): what is recorded is what the file holds, even when the creator is moved
+        # while the rows are written (the download then refuses it, job_of).
+        job.reach = reach_of(user, job.kind, job.params)
+        result = build(user, job.kind, job.format, job.params, progress=progress, direct=False)
     except DomainError as exc:
         job.status, job.error = ExportJob.Status.FAILED, str(exc.detail)
     except Exception:
@@ -330,6 +378,7 @@ def _build_job(job):
     job.finished_at = timezone.now()
     job.save(
         update_fields=[
+            "reach",
             "status",
             "error",
             "file",

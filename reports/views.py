@@ -415,6 +415,15 @@ def export_cases(request):
     return redirect("reports-export", pk=job.pk)
 
 
+def _start_again(request, exc):
+    """An export no longer handed over because its creator's reach changed since it was built
+    (services.job_of): the dashboard, where it is started again, with the reason on top."""
+    if getattr(exc, "code", None) != services.REACH_CHANGED:
+        return None
+    messages.error(request, str(exc.detail))
+    return redirect("reports-dashboard")
+
+
 @require_safe
 @page("reports")
 def export_job(request, pk):
@@ -422,6 +431,9 @@ def export_job(request, pk):
     try:
         job = services.job_of(request.user, pk)
     except DomainError as exc:
+        withheld = _start_again(request, exc)
+        if withheld is not None:
+            return withheld
         _domain(exc)
         raise
     return render(request, "reports/export.html", {"job": job, "now": timezone.now()})
@@ -434,6 +446,9 @@ def export_download(request, pk):
     try:
         job = services.download(request.user, pk)
     except DomainError as exc:
+        withheld = _start_again(request, exc)
+        if withheld is not None:
+            return withheld
         _domain(exc)
         messages.error(request, str(exc.detail))
         return redirect("reports-export", pk=pk)
