@@ -10,13 +10,15 @@ The threshold is configuration: `EXPORT_SYNC_MAX_ROWS` (README, Configuration)."
 
 import functools
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -498,14 +500,44 @@ def _files_under(storage, directory):
 VERIFY_WINDOW = 20_000
 
 
-def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, record=True):
+def _walk_window(bounds):
+    """The checkpoints and the verified chains of the cases with an id in [first, stop): the
+    checkpoints read first, as a checkpoint only moves forward — a chain that grows meanwhile
+    is then read at least as long as the checkpoint it is held to."""
+    first, stop = bounds
+    return trail.checkpoints_in(first, stop), list(trail.verify_range(first, stop))
+
+
+def _walked(windows, workers):
+    """`_walk_window` of each window, in order. With `workers` > 1, forked processes walk
+    windows ahead of the one being judged: the walk is Python's work per event (hashes,
+    seals), and each process takes a core. Only outside a transaction (the processes would not
+    see what it holds) and on PostgreSQL (the fast walk); else one window after another."""
+    if (
+        workers <= 1
+        or len(windows) <= 1
+        or not trail.fast_walk_available()
+        or connection.in_atomic_block
+    ):
+        yield from map(_walk_window, windows)
+        return
+    connections.close_all()  # each forked process opens its own
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(workers, len(windows)), mp_context=context) as pool:
+        yield from pool.map(_walk_window, windows)
+
+
+def verify_all_trails(
+    *, source=TrailVerification.Source.BEAT, progress=None, record=True, workers=1
+):
     """Walk every trail event once, in case and sequence order (a few queries per
     VERIFY_WINDOW cases), verify each case's chain and hold it to its checkpoint, and keep the
     result; when recording, seal the length of every chain found whole as its checkpoint
     (cases.trail). `progress(done, total)` is told after each case. A case without events
     verifies, unless its checkpoint says it had some. The cases are also held to the last
     tally: fewer chains or events up to its last case than it counted means some went whole
-    (`missing`); a run that misses nothing raises the tally."""
+    (`missing`); a run that misses nothing raises the tally. `workers`: processes walking the
+    windows (`_walked`; the command uses one per core, the beat's worker one)."""
     started = timezone.now()
     clock = time.monotonic()
     bounds = Case.objects.aggregate(total=Count("pk"), first=Min("pk"), last=Max("pk"))
@@ -530,12 +562,14 @@ def verify_all_trails(*, source=TrailVerification.Source.BEAT, progress=None, re
             progress(min(checked, total), total)
 
     if total:
-        for first in range(bounds["first"], bounds["last"] + 1, VERIFY_WINDOW):
-            stop = min(first + VERIFY_WINDOW, bounds["last"] + 1)
-            checkpoints = trail.checkpoints_in(first, stop)
+        windows = [
+            (first, min(first + VERIFY_WINDOW, bounds["last"] + 1))
+            for first in range(bounds["first"], bounds["last"] + 1, VERIFY_WINDOW)
+        ]
+        for checkpoints, results in _walked(windows, workers):
             checkpointed = checkpointed or bool(checkpoints)
             whole = {}
-            for case_id, result in trail.verify_range(first, stop):
+            for case_id, result in results:
                 checkpoint = checkpoints.pop(case_id, None)
                 result = trail.held_to(result, checkpoint)
                 judged(case_id, result)

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 
 from cases import trail
@@ -47,12 +49,20 @@ class Command(BaseCommand):
             "--all", action="store_true", help="every case (the default without --case)"
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes walking the trails at once (default: one per core)",
+        )
 
     def handle(self, *args, **options):
         if options["case"]:
             self.verify_one(options["case"])
         else:
-            self.verify_all(progress=not options["no_progress"])
+            if options["workers"] < 1:
+                raise CommandError("--workers must be 1 or more.")
+            self.verify_all(progress=not options["no_progress"], workers=options["workers"])
 
     def verify_one(self, ref):
         cases = (
@@ -72,13 +82,15 @@ class Command(BaseCommand):
         if not result.valid:
             raise CommandError("1 broken trail(s).")
 
-    def verify_all(self, *, progress):
+    def verify_all(self, *, progress, workers):
         from reports.models import TrailVerification
         from reports.services import verify_all_trails
 
         bar = ProgressBar(self.stderr) if progress else None
         try:
-            result = verify_all_trails(source=TrailVerification.Source.COMMAND, progress=bar)
+            result = verify_all_trails(
+                source=TrailVerification.Source.COMMAND, progress=bar, workers=workers
+            )
         finally:
             if bar is not None:
                 bar.close()
