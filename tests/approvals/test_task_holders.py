@@ -243,3 +243,17 @@ def test_after_a_union_moves_its_open_tasks_go_to_the_new_towns_officers(demo, a
     decided = complete(new_town, task, data={"approved_amount": "100.00"})
     assert decided.status_code == 200, decided.json()
     assert trail.verify(case).valid
+
+
+def test_a_task_named_for_someone_is_not_offered_for_release_to_a_queue(demo, api, client):
+    """A mediator's task carries the step's role but no queue: releasing it is refused, so the
+    page does not offer it; a task claimed from a queue is."""
+    _case, named = _mediation_with(demo, api, demo.mediator1)
+    client.force_login(demo.mediator1)
+    page = client.get(f"/tasks/{named.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Transfer" in page and "Release to the queue" not in page
+
+    _case, review = _claimed_review(demo, api)
+    client.force_login(demo.chair1)
+    page = client.get(f"/tasks/{review.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Release to the queue" in page
