@@ -93,6 +93,12 @@ def _queued(task):
     return bool(task.candidate_role and task.candidate_organization_id)
 
 
+def _named(task):
+    """Given by the step to a person it names (a case's mediator): it carries the step's role,
+    but no queue offers it."""
+    return bool(task.candidate_role) and not task.candidate_organization_id
+
+
 def _moved_away(task):
     """The case's union has moved out from under the organization the task is offered at."""
     return bool(task.candidate_organization_id) and not task.case.organization.path.startswith(
@@ -541,6 +547,14 @@ def transfer(*, task_id, user, to, comment=""):
         _require_open(task)
         _require_assignee(task, user)
         _require_officer_operations(task)
+        if _named(task):
+            raise Conflict(
+                _(
+                    "This step names who acts on it (as a mediation head assigns a mediator): "
+                    "its task cannot be transferred; ask whoever named you."
+                ),
+                code="named_task",
+            )
         target = _target(to, "to")
         owner, principal, passed_over = _check_may_join(task, target, field="to", leaving=True)
         if owner.pk == user.pk:

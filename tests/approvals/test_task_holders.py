@@ -245,15 +245,23 @@ def test_after_a_union_moves_its_open_tasks_go_to_the_new_towns_officers(demo, a
     assert trail.verify(case).valid
 
 
-def test_a_task_named_for_someone_is_not_offered_for_release_to_a_queue(demo, api, client):
-    """A mediator's task carries the step's role but no queue: releasing it is refused, so the
-    page does not offer it; a task claimed from a queue is."""
+def test_a_task_named_for_someone_is_neither_released_to_a_queue_nor_transferred(demo, api, client):
+    """A mediator's task carries the step's role but no queue: the head assigns mediators, so
+    it is neither released nor transferred, and the page offers neither; a task claimed from a
+    queue offers both."""
     _case, named = _mediation_with(demo, api, demo.mediator1)
+    refused = post(
+        _in_english(api(demo.mediator1)), f"/api/v1/tasks/{named.pk}/transfer/", {"to": "mediator2"}
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "named_task"
+    assert "cannot be transferred" in refused.json()["detail"]
+    assert CaseTask.objects.get(pk=named.pk).owner == demo.mediator1
     client.force_login(demo.mediator1)
     page = client.get(f"/tasks/{named.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Transfer" in page and "Release to the queue" not in page
+    assert 'value="transfer"' not in page and 'value="release"' not in page
+    assert 'value="cc"' in page  # the other operations stay
 
     _case, review = _claimed_review(demo, api)
     client.force_login(demo.chair1)
     page = client.get(f"/tasks/{review.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Release to the queue" in page
+    assert 'value="transfer"' in page and 'value="release"' in page
