@@ -11,6 +11,8 @@ from viewflow.workflow.status import STATUS
 from core import statements
 
 OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Offered to a role at an organization (a queue), claimed or not: CaseTask.queued as a filter.
+QUEUED = models.Q(candidate_organization__isnull=False) & ~models.Q(candidate_role="")
 
 
 class CaseTask(Task):
@@ -115,6 +117,17 @@ class CaseTask(Task):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    @property
+    def queued(self):
+        """Offered to a role at an organization (a queue), claimed or not (QUEUED)."""
+        return bool(self.candidate_role and self.candidate_organization_id)
+
+    @property
+    def named(self):
+        """Given by its step to a person it names (a case's mediator): it carries the step's
+        role, but no queue offers it."""
+        return bool(self.candidate_role) and not self.candidate_organization_id
 
     def save(self, *args, **kwargs):
         # Claimed only to be decided in the same operation (services.complete): the decision's

@@ -1,8 +1,8 @@
 """Tasks whose holder or queue no longer fits: an account switched off, a role taken away, a
 union moved under another organization. The beat (every minute) hands each such task to those
 who may act on it now; each is handled under its process lock taken with SKIP LOCKED and checked
-again there, so overlapping runs act once. Until it runs, the decision itself is refused
-(tasks.refusal_to_decide)."""
+again there, so overlapping runs act once. Until it runs, the holder's decision and other
+operations are refused (tasks._holder_problem)."""
 
 import logging
 import uuid
@@ -19,7 +19,7 @@ from core.i18n import deferred
 from notifications.services import notify
 from organizations.models import Membership
 
-from ..models import OPEN_STATUSES, CaseTask, TaskKind
+from ..models import OPEN_STATUSES, QUEUED, CaseTask, TaskKind
 from .delegations import locked_for_beat
 from .rounds import fallback_queue, offered_at, recipients_for
 
@@ -50,8 +50,7 @@ def settle_holders():
 
 
 def _queued():
-    """Tasks offered to a role at an organization (a queue), claimed or not."""
-    return CaseTask.objects.filter(candidate_organization__isnull=False).exclude(candidate_role="")
+    return CaseTask.objects.filter(QUEUED)
 
 
 def _held_in_person():

@@ -434,7 +434,7 @@ def recipients_for(task):
         return []
     if task.owner_id:
         return [task.owner]
-    if not task.candidate_role or task.candidate_organization_id is None:
+    if not task.queued:
         return []
     case, node = task.case, task.flow_task
     excluded = excluded_user_ids(case, node)

@@ -80,23 +80,20 @@ def _refusal_to_decide(task, user):
         return _(
             "Your delegation has ended: this task goes back to the colleague you stood in for."
         )
-    # Changed since they took it; the beat (holders) offers it again within the minute.
+    return _holder_problem(task, user) or refusal(
+        task.case, task.flow_task, user, principal=task.on_behalf_of
+    )
+
+
+def _holder_problem(task, user):
+    """Why the holder of `task` may no longer act on it, changed since they took it (the beat,
+    services.holders, offers it again within the minute), or None: the case's union has moved
+    under another organization, or they no longer hold the queue's role."""
     if _moved_away(task):
         return _moved_message()
-    if _queued(task) and not task.on_behalf_of_id and not _holds(user, task):
-        return _no_role_message()
-    return refusal(task.case, task.flow_task, user, principal=task.on_behalf_of)
-
-
-def _queued(task):
-    """Offered to a role at an organization (a queue), rather than named for someone."""
-    return bool(task.candidate_role and task.candidate_organization_id)
-
-
-def _named(task):
-    """Given by the step to a person it names (a case's mediator): it carries the step's role,
-    but no queue offers it."""
-    return bool(task.candidate_role) and not task.candidate_organization_id
+    if task.queued and not task.on_behalf_of_id and not _holds(user, task):
+        return _("You no longer hold the role this task needs: it goes back to its queue.")
+    return None
 
 
 def _moved_away(task):
@@ -104,10 +101,6 @@ def _moved_away(task):
     return bool(task.candidate_organization_id) and not task.case.organization.path.startswith(
         task.candidate_organization.path
     )
-
-
-def _no_role_message():
-    return _("You no longer hold the role this task needs: it goes back to its queue.")
 
 
 def _moved_message():
@@ -261,10 +254,9 @@ def _require_open(task):
 def _require_assignee(task, user):
     if task.status == STATUS.NEW or task.owner_id != user.pk:
         raise Forbidden(_("Only the assignee can do this; claim the task first."))
-    if _moved_away(task):
-        raise Forbidden(_moved_message())
-    if _queued(task) and not task.on_behalf_of_id and not _holds(user, task):
-        raise Forbidden(_no_role_message())
+    problem = _holder_problem(task, user)
+    if problem:
+        raise Forbidden(problem)
 
 
 def _role(task):
@@ -332,7 +324,7 @@ def release(*, task_id, user):
         if task.owner_id != user.pk:
             raise Forbidden(_("Only the assignee can release this task."))
         _require_officer_operations(task)
-        if not task.candidate_role or task.candidate_organization_id is None:
+        if not task.queued:
             # Named tasks and added approvers: nobody's queue would offer it again.
             raise Conflict(_("This task was assigned to you by name and cannot be released."))
         task.on_behalf_of = None
@@ -547,7 +539,7 @@ def transfer(*, task_id, user, to, comment=""):
         _require_open(task)
         _require_assignee(task, user)
         _require_officer_operations(task)
-        if _named(task):
+        if task.named:
             raise Conflict(
                 _(
                     "This step names who acts on it (as a mediation head assigns a mediator): "
