@@ -427,6 +427,11 @@ class ExportJobSerializer(serializers.ModelSerializer):
     kind = KindField(read_only=True)
     percent = serializers.IntegerField(read_only=True)
     download = serializers.SerializerMethodField()
+    withheld = serializers.SerializerMethodField(
+        help_text="Why the file may no longer be downloaded (then `download` is null): the "
+        "code and message the download would answer with, e.g. export_reach_changed once your "
+        "reach no longer covers what it holds; null otherwise."
+    )
 
     class Meta:
         model = ExportJob
@@ -445,13 +450,29 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "download",
+            "withheld",
         ]
 
+    def _withheld(self, job):
+        return self.context.get("withheld", {}).get(job.pk)
+
     def get_download(self, job) -> str | None:
-        if job.status != ExportJob.Status.DONE:
+        if job.status != ExportJob.Status.DONE or self._withheld(job):
             return None
         request = self.context.get("request")
         return reverse("api-report-export-download", kwargs={"pk": job.pk}, request=request)
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+            "required": ["code", "detail"],
+        }
+    )
+    def get_withheld(self, job):
+        refusal = self._withheld(job)
+        return {"code": refusal[0], "detail": refusal[1]} if refusal else None
 
 
 class ExportIn(serializers.Serializer):
@@ -482,7 +503,14 @@ class Exports(generics.ListAPIView):
 
     @extend_schema(tags=TAGS, responses={200: ExportJobSerializer(many=True), 403: ErrorSerializer})
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        context = {
+            **self.get_serializer_context(),
+            "withheld": services.withheld(request.user, page),
+        }
+        return self.get_paginated_response(
+            ExportJobSerializer(page, many=True, context=context).data
+        )
 
     @extend_schema(
         tags=TAGS,

@@ -228,3 +228,47 @@ def test_an_export_made_before_its_reach_was_recorded_is_withheld(demo, api):
     assert ExportJob.objects.get(pk=old).reach is None
     assert ExportJob.objects.get(pk=named).reach == [donghu.path]
     assert client.get(f"/api/v1/reports/exports/{named}/download/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_jobs_list_offers_no_download_the_download_would_refuse(
+    demo, api, django_assert_max_num_queries
+):
+    """The list says why a file is withheld (the same code and message as the download) and
+    links only those that would be handed over; its queries do not grow with its length."""
+    case = submit("sample", demo.worker1)
+    auditor = demo.town_auditor
+    client = api(auditor)
+    donghu = str(demo.org(DONGHU).pk)
+    jobs = {
+        "cases": _start(client, "cases"),
+        "summary of 东湖镇": _start(client, "summary", params={"organization": donghu}),
+        "trail": _start(client, "trail", params={"case": str(case.pk)}),
+    }
+    for job in jobs.values():
+        assert run_export.run(job) == "done"
+
+    def listed():
+        rows = client.get("/api/v1/reports/exports/").json()["results"]
+        return {row["id"]: row for row in rows}
+
+    before = listed()
+    for name, job in jobs.items():
+        assert before[job]["withheld"] is None, name
+        assert before[job]["download"].endswith(f"/api/v1/reports/exports/{job}/download/"), name
+        assert client.get(before[job]["download"]).status_code == 200, name
+
+    _move(auditor, XISHAN)
+    with django_assert_max_num_queries(12):
+        after = listed()
+    for name, job in jobs.items():
+        download = client.get(f"/api/v1/reports/exports/{job}/download/")
+        assert download.status_code in (403, 404), name
+        assert after[job]["download"] is None, name
+        assert after[job]["withheld"] == download.json(), name
+
+    for _ in range(5):  # more jobs, the same queries
+        assert run_export.run(_start(client, "cases")) == "done"
+        assert run_export.run(_start(client, "summary")) == "done"
+    with django_assert_max_num_queries(12):
+        assert len(listed()) == 13
