@@ -1005,6 +1005,69 @@ def vacuum_analyze(log=print):
     return seconds
 
 
+def _secondary_indexes():
+    """(name, definition) of the indexes of the cloned tables that back no constraint: built
+    once after the copy instead of row by row during it, as PostgreSQL advises for a bulk load
+    ("Populating a Database"). Primary keys and unique constraints stay, and are checked for
+    every row; so do the foreign keys and the trail's append-only trigger. Partial indexes stay
+    too: they take only some rows, and PostgreSQL would write some of their predicates back
+    differently from the migrations'."""
+    tables = [model._meta.db_table for _n, model, _k, _b in _tables()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT index.relname, pg_get_indexdef(i.indexrelid)
+              FROM pg_index i
+              JOIN pg_class tbl ON tbl.oid = i.indrelid
+              JOIN pg_class index ON index.oid = i.indexrelid
+             WHERE tbl.relname = ANY(%s) AND NOT i.indisunique AND NOT i.indisprimary
+               AND i.indpred IS NULL
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+             ORDER BY pg_relation_size(i.indrelid) DESC, index.relname
+            """,
+            [tables],
+        )
+        return cursor.fetchall()
+
+
+def _drop(indexes):
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+
+
+def _create(indexes, *, workers):
+    """Rebuild the dropped indexes, `workers` at a time (one connection each), the largest
+    tables first so that the builds end together."""
+    todo = queue.SimpleQueue()
+    for item in indexes:
+        todo.put(item)
+    failures = []
+
+    def build():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET maintenance_work_mem = '256MB'")
+                while True:
+                    try:
+                        _name, definition = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    cursor.execute(definition)
+        except Exception as exc:  # reported below, once every builder is done
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=build) for _ in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def seed(*, cases, tasks, towns, unions, batch=2000, writers=2, log=print):
     """Grow the tree, make the templates and clone them into `cases` cases with about `tasks`
     tasks in all; then VACUUM ANALYZE. Returns counts and timings."""
@@ -1046,6 +1109,9 @@ def seed(*, cases, tasks, towns, unions, batch=2000, writers=2, log=print):
             connection.close()
 
     threads = [threading.Thread(target=writer, daemon=True) for _ in range(writers)]
+    indexes = _secondary_indexes()
+    timings["indexes_dropped"] = len(indexes)
+    _drop(indexes)
     for thread in threads:
         thread.start()
     try:
@@ -1074,12 +1140,16 @@ def seed(*, cases, tasks, towns, unions, batch=2000, writers=2, log=print):
         for thread in threads:
             thread.join()
         cloner.save_counters()
+        copied = time.monotonic()
+        _create(indexes, workers=writers)  # also after a failure: the schema stays whole
+        timings["indexes"] = time.monotonic() - copied
     if failures:
         raise failures[0]
     timings["clone"] = time.monotonic() - clock
     log(
         f"cloned: {written['cases']} cases, {written['tasks']} tasks, {written['events']} "
-        f"trail events in {timings['clone']:.1f} s"
+        f"trail events in {timings['clone']:.1f} s, of which {timings['indexes']:.1f} s "
+        f"rebuilding {len(indexes)} indexes"
     )
     timings["vacuum_analyze"] = vacuum_analyze(log)
     return {"written": written, "timings": timings, "templates": [s.template.key for s in shapes]}
