@@ -1,5 +1,10 @@
 """Writes on cases: submit (start the process), finish, and case numbers."""
 
+import contextvars
+import functools
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -15,8 +20,12 @@ from .models import Case, CaseNumberCounter, CaseStatus
 
 def allocate_number(prefix, *, year=None):
     """Next number for the prefix and year, e.g. KN-2026-000001. The counter row is locked, so
-    concurrent submissions get consecutive, unique numbers."""
+    concurrent submissions get consecutive, unique numbers; within `numbers_reserved`, the next
+    number of the reserved block."""
     year = year or timezone.localdate().year
+    block = _reserved.get()
+    if block is not None and (block.prefix, block.year) == (prefix, year) and block.left:
+        return block.take()
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -29,6 +38,73 @@ def allocate_number(prefix, *, year=None):
         except IntegrityError:
             continue  # another transaction created the counter row first; lock it now
     raise RuntimeError("could not allocate a case number")
+
+
+@dataclass
+class _Block:
+    prefix: str
+    year: int
+    first: int
+    last: int
+    taken: int = 0
+    committed: int = 0
+
+    @property
+    def left(self):
+        return self.first + self.taken <= self.last
+
+    def take(self):
+        number = self.first + self.taken
+        self.taken += 1
+        # Used only once the transaction taking it commits (not if its savepoint rolls back).
+        transaction.on_commit(functools.partial(self._commit, self.taken))
+        return f"{self.prefix}-{self.year}-{number:06d}"
+
+    def _commit(self, taken):
+        self.committed = max(self.committed, taken)
+
+
+_reserved = contextvars.ContextVar("reserved_case_numbers", default=None)
+
+
+@contextmanager
+def numbers_reserved(prefix, count, *, year=None):
+    """For a bulk submission (an import of many declarations in one transaction): `count`
+    consecutive numbers are taken from the counter in a short transaction of their own, and
+    `allocate_number` hands them out meanwhile. Holding the counter's lock for the whole bulk
+    transaction would make every other submission with the prefix wait for it — and a web
+    request gives up after DB_STATEMENT_TIMEOUT_SECONDS. Numbers left unused (the bulk
+    transaction rolled back, or took fewer) are given back if no number was taken since;
+    otherwise they stay a gap in the sequence. Entered inside a transaction, whose lock on the
+    counter would last as long anyway, it reserves nothing: numbers are allocated as usual."""
+    if transaction.get_connection().in_atomic_block:
+        yield None
+        return
+    year = year or timezone.localdate().year
+    with transaction.atomic():
+        counter, _created = CaseNumberCounter.objects.select_for_update().get_or_create(
+            prefix=prefix, year=year
+        )
+        first = counter.last + 1
+        counter.last += count
+        counter.save(update_fields=["last"])
+    block = _Block(prefix, year, first, first + count - 1)
+    token = _reserved.set(block)
+    try:
+        yield block
+    finally:
+        _reserved.reset(token)
+        _give_back(block)
+
+
+def _give_back(block):
+    used_up_to = block.first + block.committed - 1
+    if used_up_to == block.last:
+        return
+    with transaction.atomic():
+        CaseNumberCounter.objects.filter(
+            prefix=block.prefix, year=block.year, last=block.last
+        ).update(last=used_up_to)
 
 
 def submit_case(

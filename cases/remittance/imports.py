@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
+from cases.services import numbers_reserved
 from core import jobs, queue
 from core.errors import DomainError, Forbidden, Invalid
 from core.i18n import reader_language
@@ -554,6 +555,8 @@ def run(job_id):
 def _declare_all(job):
     """Check every row, then declare them all in one transaction; the errors (none: done).
     A file that cannot be read, or with any bad row, declares nothing."""
+    from workflows.base import flow_for
+
     try:
         rows, names = _rows(bytes(job.content))
     except DomainError as exc:
@@ -563,7 +566,9 @@ def _declare_all(job):
     errors = _check(job, rows, names)
     if errors:
         return errors
-    with transaction.atomic():
+    # Other declarations get their numbers while the import's long transaction runs.
+    prefix = flow_for("remittance").number_prefix
+    with numbers_reserved(prefix, len(rows)), transaction.atomic():
         created = []
         for number, row in rows:
             try:
