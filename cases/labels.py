@@ -29,6 +29,7 @@ ACTIONS = {
     "task.canceled": pgettext_lazy("trail event", "Task cancelled"),
     "task.transferred": pgettext_lazy("trail event", "Transferred"),
     "task.approver_added": pgettext_lazy("trail event", "Approver added"),
+    "task.approver_withdrawn": pgettext_lazy("trail event", "Added approver withdrawn"),
     "task.sent_back": pgettext_lazy("trail event", "Sent back"),
     "task.urged": pgettext_lazy("trail event", "Urged"),
     "task.reminded": pgettext_lazy("trail event", "Reminder sent"),
@@ -74,6 +75,9 @@ ACTIONS = {
     "mediation.recusal_requested": pgettext_lazy("trail event", "Recusal requested"),
     "mediation.recusal_granted": pgettext_lazy("trail event", "Recusal granted"),
     "mediation.recusal_refused": pgettext_lazy("trail event", "Recusal refused"),
+    "mediation.mediator_unavailable": pgettext_lazy(
+        "trail event", "Mediator unavailable: back to assignment"
+    ),
     "mediation.performance_due": pgettext_lazy("trail event", "Performance follow-up due"),
     # fee remittance
     "remittance.verified": pgettext_lazy("trail event", "Receipt verified"),

@@ -16,6 +16,7 @@ VERBS = {
     "task_resumed": pgettext_lazy("notification", "Task back after a consultation"),
     "task_returned": pgettext_lazy("notification", "Task back when a delegation ended"),
     "task_canceled": pgettext_lazy("notification", "Task no longer needed"),
+    "approver_withdrawn": pgettext_lazy("notification", "Added approver withdrawn"),
     "step_decided": pgettext_lazy("notification", "Step decided"),
     "step_unstaffed": pgettext_lazy("notification", "Nobody may decide a step"),
     # cases (cases.services.finish_case: "case_" + the final status)
@@ -43,6 +44,7 @@ VERBS = {
     "mediation_recusal_requested": pgettext_lazy("notification", "Recusal requested"),
     "mediation_recusal_granted": pgettext_lazy("notification", "Recusal granted"),
     "mediation_recusal_refused": pgettext_lazy("notification", "Recusal refused"),
+    "mediation_mediator_unavailable": pgettext_lazy("notification", "Mediator unavailable"),
     "mediation_agreement_reached": pgettext_lazy("notification", "Agreement reached"),
     "mediation_ready_for_seal": pgettext_lazy("notification", "Agreement awaits the seal"),
     "mediation_agreement_effective": pgettext_lazy("notification", "Agreement in effect"),

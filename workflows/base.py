@@ -56,6 +56,12 @@ class CaseFlow(flow.Flow):
     def on_withdrawn(self, case):
         """Called in the withdrawal's transaction, for a process to settle its own record."""
 
+    def named_holder_unavailable(self, task, reason):
+        """Called by the beat (approvals.services.holders) for a step's task named for someone
+        who can no longer act on it, in its transaction under the case's lock: whether the
+        process settled it its own way. If not, the task goes to the step's fallback queue."""
+        return False
+
     @classmethod
     def lock_case(cls, case_id):
         """Lock the process of this flow's case `case_id` as `lock` does, until the surrounding

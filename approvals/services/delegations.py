@@ -186,17 +186,15 @@ def _return(task_id, *, wait, actor=None):
         task._trail_handled = True
         activation = task.flow_task.activation_class(task)
         task.on_behalf_of = None
-        if principal.is_active:
+        if principal.is_active or not task.queued:
+            # An inactive colleague's task that no queue offers (named for them, or theirs as
+            # an added approver) goes back to them all the same: the holders beat settles it
+            # (services.holders: to the step's fallback queue, or withdrawn from the round).
             activation.reassign(principal)
             to = principal
-        elif task.candidate_role:
+        else:
             activation.unassign()
             to = None
-        else:
-            logger.warning(
-                "Delegated task %s: %s is inactive; left with the delegate", task_id, principal.pk
-            )
-            return False
         trail.append(
             task.case,
             "task.returned",

@@ -1,15 +1,17 @@
 """Tasks whose holder or queue no longer fits: an account switched off, a role taken away, a
 union moved under another organization. The beat (every minute) hands each such task to those
-who may act on it now; each is handled under its process lock taken with SKIP LOCKED and checked
-again there, so overlapping runs act once. Until it runs, the holder's decision and other
-operations are refused (tasks._holder_problem)."""
+who may act on it now — or, for an approver added to a step (加签) whose account was switched
+off, withdraws them from the round as if they had never been added; each is handled under its
+process lock taken with SKIP LOCKED and checked again there, so overlapping runs act once. Until
+it runs, the holder's decision and other operations are refused (tasks._holder_problem)."""
 
 import logging
 import uuid
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import CharField, Exists, ExpressionWrapper, F, OuterRef
+from django.db.models.lookups import StartsWith
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
 
@@ -20,8 +22,10 @@ from notifications.services import notify
 from organizations.models import Membership
 
 from ..models import OPEN_STATUSES, QUEUED, CaseTask, TaskKind
+from ..selectors import COUNTING_KINDS
 from .delegations import locked_for_beat
-from .rounds import fallback_queue, offered_at, recipients_for
+from .rounds import fallback_queue, offered_at, recipients_for, round_outcome_after
+from .tasks import _tell_applicant_of_decision
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +35,14 @@ ORGANIZATION_MOVED = "organization_moved"
 
 
 def settle_holders():
-    """One beat run. Returns how many tasks changed hands."""
+    """One beat run. Returns how many tasks changed hands (or were withdrawn)."""
     moved = 0
     for find, settle in (
         (_queue_tasks_of_inactive, _release_from_inactive),
         (_named_tasks_of_inactive, _offer_from_inactive),
+        (_added_approvers_inactive, _withdraw_approver),
         (_held_without_role, _release_without_role),
+        (_named_tasks_without_role, _offer_from_holder_without_role),
         (_offered_outside_the_case, _offer_again),
     ):
         for task_id in find():
@@ -83,33 +89,176 @@ def _release_from_inactive(task):
     return True
 
 
-def _named_tasks_of_inactive():
+def _named():
     """A step's own tasks named for one person (a mediator's, a task transferred to someone by
-    name: no queue) whose account is inactive."""
-    named = CaseTask.objects.filter(
+    name: no queue), held in person."""
+    return CaseTask.objects.filter(
         status=STATUS.ASSIGNED,
-        owner__is_active=False,
         on_behalf_of__isnull=True,
         candidate_organization__isnull=True,
         kind=TaskKind.APPROVAL,
     )
-    return _ids(named)
+
+
+def _named_of_inactive():
+    return _named().filter(owner__is_active=False)
+
+
+def _named_tasks_of_inactive():
+    """Named tasks whose holder's account is inactive."""
+    return _ids(_named_of_inactive())
 
 
 def _offer_from_inactive(task):
-    """To the queue the step falls back to when its people may not act (rounds.fallback_queue);
-    the applicant's own step waits for them: nobody else may act on it."""
-    if (
-        task.status != STATUS.ASSIGNED
-        or task.owner.is_active
-        or task.on_behalf_of_id
-        or task.candidate_organization_id
-        or not task.flow_task.officer_operations
-    ):
+    return _hand_on_named(task, _named_of_inactive(), ACCOUNT_INACTIVE)
+
+
+def _named_without_role():
+    """Named tasks of an active holder who no longer holds the step's role at the case's
+    organization or above it (a mediator whose role there was taken away)."""
+    holds = Membership.objects.filter(user=OuterRef("owner"), role=OuterRef("candidate_role"))
+    case_path = ExpressionWrapper(OuterRef("case__organization__path"), CharField())
+    holds = holds.filter(StartsWith(case_path, F("organization__path")))
+    return _named().filter(owner__is_active=True).exclude(candidate_role="").filter(~Exists(holds))
+
+
+def _named_tasks_without_role():
+    return _ids(_named_without_role())
+
+
+def _offer_from_holder_without_role(task):
+    return _hand_on_named(task, _named_without_role(), ROLE_REMOVED)
+
+
+def _hand_on_named(task, still, reason):
+    """The process's own way, when its flow has one (`named_holder_unavailable`: e.g. mediation
+    sends the case back to its head to assign another mediator); else to the queue the step
+    falls back to when its people may not act (rounds.fallback_queue). The applicant's own step
+    waits for them: nobody else may act on it."""
+    if not task.flow_task.officer_operations or not _still(still, task):
         return False
+    if task.flow_task.flow_class.instance.named_holder_unavailable(task, reason):
+        return True
     role, organization = fallback_queue(task.case, task.flow_task)
-    _offer(task, role, organization, ACCOUNT_INACTIVE, moved=True)
+    _offer(task, role, organization, reason, moved=True)
     return True
+
+
+def _added_for_inactive():
+    """Open tasks of approvers added to a step (加签: consulted before, after or in parallel)
+    held in person by an inactive account. A delegate's task for a colleague is not among
+    them: an inactive delegate stands in for nobody, and the delegations beat gives it back
+    to the colleague first (delegations.return_delegated_tasks)."""
+    return CaseTask.objects.filter(
+        kind__in=(TaskKind.ADDED, TaskKind.CONSULT),
+        status__in=OPEN_STATUSES,
+        owner__is_active=False,
+        on_behalf_of__isnull=True,
+    )
+
+
+def _added_approvers_inactive():
+    return _ids(_added_for_inactive())
+
+
+def _withdraw_approver(task):
+    """Cancel the task and carry on the round as if they had never been added: a consulted
+    approver's task (before) comes off hold and goes back to its holder; a parallel one no
+    longer holds up the step — decided now when the others have decided (rounds.
+    round_outcome_after, as the last decision would have decided it) —; one added after and
+    still held is dropped. Whoever added them (the trail's `task.approver_added`) and the
+    holder of the task they were added to are told."""
+    if not _still(_added_for_inactive(), task):
+        return False  # decided or cancelled meanwhile, or the account is back
+    approver, case = task.owner, task.case
+    added = (
+        case.trail.filter(action="task.approver_added", data__added_task=task.pk)
+        .select_related("actor")
+        .first()
+    )
+    task._trail_handled = True
+    task.flow_task.activation_class(task).cancel()
+    data = {"reason": ACCOUNT_INACTIVE, "approver": approver.username}
+    if added is not None:
+        data["position"] = added.data.get("position")
+    trail.append(case, "task.approver_withdrawn", task=task, data=data)
+    if task.kind == TaskKind.CONSULT:
+        _resume(task)
+    else:
+        _round_goes_on(task)
+    _tell_of_withdrawal(task, approver, added)
+    return True
+
+
+def _resume(consult):
+    """The consulting task comes off hold, as when the consulted approver has answered."""
+    original = CaseTask.objects.get(pk=consult.consult_for_id)
+    if original.status in OPEN_STATUSES and original.on_hold:
+        original.on_hold = False
+        original._trail_handled = True
+        original.save(update_fields=["on_hold"])
+
+
+def _round_goes_on(withdrawn):
+    """What the round's last decision would have done had the withdrawn approver never been
+    added: the next approver added after is asked, or the round is decided and the flow moves
+    on (nodes.StepActivation.execute) and the applicant is told (tasks.decide). A round nobody
+    has decided in yet waits for them."""
+    decided = (
+        CaseTask.objects.filter(batch=withdrawn.batch, kind__in=COUNTING_KINDS, status=STATUS.DONE)
+        .select_related("case", "owner")
+        .order_by("-finished", "-pk")
+        .first()
+    )
+    if decided is None:
+        return
+    activation = decided.flow_task.activation_class(decided)
+    activation.outcome = round_outcome_after(decided)
+    if activation.outcome is not None:
+        activation.activate_next()
+        _tell_applicant_of_decision(decided, activation.outcome)
+
+
+def _tell_of_withdrawal(task, approver, added):
+    """Whoever added the approver, and whoever holds the task they were added to now (a
+    consulting task is back with them)."""
+    case = task.case
+    original_id = added.task_id if added is not None else task.consult_for_id
+    original = (
+        CaseTask.objects.select_related("owner").filter(pk=original_id).first()
+        if original_id
+        else None
+    )
+    holder = original.owner if original is not None and original.is_open else None
+    if task.kind == TaskKind.CONSULT:
+        title = gettext_lazy(
+            "%(user)s can no longer act (account switched off): %(title)s (%(number)s) no "
+            "longer waits for their opinion and is back with you"
+        )
+    else:
+        title = gettext_lazy(
+            "%(user)s can no longer act (account switched off) and was withdrawn as an approver "
+            "of %(title)s (%(number)s)"
+        )
+    data = {"reason": ACCOUNT_INACTIVE, "approver": approver.username, "withdrawn_task": task.pk}
+    if holder is not None:
+        data["task"] = original.pk  # where the reader acts
+    notify(
+        event=f"task:{task.pk}:approver_withdrawn",
+        recipients=[added.actor if added is not None else None, holder],
+        verb="approver_withdrawn",
+        title=deferred(
+            title,
+            {
+                "user": approver.display_name,
+                "title": task.flow_task.task_title,
+                "number": case.number,
+            },
+        ),
+        body=str(case.title or ""),
+        case=case,
+        data=data,
+    )
 
 
 # --- a role taken away -----------------------------------------------------------------------

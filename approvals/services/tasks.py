@@ -88,12 +88,26 @@ def _refusal_to_decide(task, user):
 def _holder_problem(task, user):
     """Why the holder of `task` may no longer act on it, changed since they took it (the beat,
     services.holders, offers it again within the minute), or None: the case's union has moved
-    under another organization, or they no longer hold the queue's role."""
+    under another organization, or they no longer hold the queue's role (a named task's: its
+    step's role over the case)."""
     if _moved_away(task):
         return _moved_message()
     if task.queued and not task.on_behalf_of_id and not _holds(user, task):
         return _("You no longer hold the role this task needs: it goes back to its queue.")
+    if task.named and task.kind == TaskKind.APPROVAL and not _holds_over_case(user, task):
+        return _(
+            "You no longer hold the role this task needs: it goes to whoever may act on it now."
+        )
     return None
+
+
+def _holds_over_case(user, task):
+    """A named task's holder holds its step's role at the case's organization or above."""
+    path = task.case.organization.path
+    return any(
+        m.role == task.candidate_role and path.startswith(m.organization.path)
+        for m in memberships_of(user)
+    )
 
 
 def _moved_away(task):
