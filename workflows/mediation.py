@@ -5,7 +5,9 @@ has sealed it, and the mediator then follows up its performance. An agreement th
 take effect goes back to mediation: withdrawn by the mediator while a signature is missing
 (services.withdraw_agreement), or lapsed at its performance deadline (the periodic job). The
 15-day statutory term runs from receipt (cases.mediation.tasks.enforce_statutory_terms ends a
-case that passes it: the `expired` finish). DOMAIN.md section B.
+case that passes it: the `expired` finish). A mediator whose account is switched off steps
+aside as a recused one does: the case goes back to the head to assign another mediator, who
+takes it on where it stands (services.mediator_unavailable). DOMAIN.md section B.
 
 Separation of duties is off throughout: one mediation room handles a case — the head who
 accepts also assigns, the mediator who records an oral application may mediate it. The
@@ -103,7 +105,18 @@ class MediationFlow(CaseFlow):
         tells_applicant=True,
         validate=this.check_assignment,
         on_complete=this.record_assignment,
-    ).Next(this.mediation)
+    ).Next(this.resumption)
+    # Assigned again after the mediator of record became unavailable once an agreement was
+    # reached (services.mediator_unavailable): the new mediator takes the case on where it
+    # stands — the agreement in effect is followed up, one awaiting signatures keeps those
+    # given — rather than mediate it afresh. Otherwise mediation begins (or resumes).
+    resumption = (
+        flow.Switch()
+        .Annotation(title=_("Where does the case stand?"))
+        .Case(this.performance, this.agreement_in_effect)
+        .Case(this.signing, this.agreement_awaiting_signatures)
+        .Default(this.mediation)
+    )
     mediation = Step(
         _("Mediate and record the outcome"),
         approvers=Users(_mediator, role="mediator"),
@@ -208,6 +221,13 @@ class MediationFlow(CaseFlow):
     def agreement_reached(self, activation):
         return services.record_of(activation.process).mediation_outcome == Outcome.AGREEMENT
 
+    def agreement_in_effect(self, activation):
+        return services.record_of(activation.process).effective_at is not None
+
+    def agreement_awaiting_signatures(self, activation):
+        record = services.record_of(activation.process)
+        return record.mediation_outcome == Outcome.AGREEMENT and record.effective_at is None
+
     def check_signing(self, task, decision, values, comment):
         return rules.check_signing(task.case)
 
@@ -226,3 +246,12 @@ class MediationFlow(CaseFlow):
 
     def on_withdrawn(self, case):
         services.lapse_pending_recusals(case)
+
+    # --- the mediator's account switched off -------------------------------------------------
+
+    def named_holder_unavailable(self, task, reason):
+        """The steps named for the mediator of record go back to the mediation head, as a
+        granted recusal does: the head assigns another mediator (services.mediator_unavailable)."""
+        if task.flow_task.name not in ("mediation", "signing", "performance"):
+            return False
+        return services.mediator_unavailable(task, reason=reason)

@@ -152,7 +152,9 @@ class MediationCase(models.Model):
     )
     performance_deadline = models.DateField(_("performance deadline"), null=True, blank=True)
     performance_method = models.CharField(_("performance method"), max_length=200, blank=True)
-    # {party: {"signed_at", "recorded_by", "recorded_at"}}
+    # {party: {"signed_at", "recorded_by", "recorded_at"}}; the mediator's also names the
+    # mediator whose signature it is ("mediator": their username; kept if another mediator is
+    # assigned later). A comment only: no migration.
     signatures = models.JSONField(_("signatures"), default=dict, blank=True)
     effective_at = models.DateTimeField(_("agreement effective at"), null=True, blank=True)
     arbitral_review_until = models.DateField(

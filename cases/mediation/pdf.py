@@ -20,6 +20,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
 from approvals.calendar import local_zone
 from core.sensitive import mask
+from organizations.models import User
 
 from .models import PAYMENT_ORDER_CATEGORIES, DeclineReason, Outcome, Party, Performance
 
@@ -293,8 +294,9 @@ def agreement_pdf(case, record, *, reveal_identity):
         signature = record.signatures.get(party)
         signed = _moment(_parse(signature["signed_at"])) if signature else "＿＿＿＿＿＿＿＿"
         who = ""
-        if party == Party.MEDIATOR and record.mediator_id:
-            who = f"（{record.mediator.display_name}）"
+        if party == Party.MEDIATOR:
+            name = _mediator_name(record, signature)
+            who = f"（{name}）" if name else ""
         if party == Party.SEAL:
             who = f"（{case.organization.name}）"
         paragraphs.append((f"{label}{who}：{signed}", "body"))
@@ -303,6 +305,18 @@ def agreement_pdf(case, record, *, reveal_identity):
     else:
         paragraphs.append(("本协议尚未生效（待签名、盖章）。", "body"))
     return _build(case, "劳动争议调解协议书", paragraphs)
+
+
+def _mediator_name(record, signature):
+    """The mediator named at their signature: whose signature it is once given (a mediator
+    assigned after it, when the first became unavailable, does not take their place), else
+    the mediator of record."""
+    signer = (signature or {}).get("mediator")
+    if signer and signer != (record.mediator.username if record.mediator_id else None):
+        user = User.objects.filter(username=signer).first()
+        if user is not None:
+            return user.display_name
+    return record.mediator.display_name if record.mediator_id else ""
 
 
 def _parse(value):

@@ -1,6 +1,6 @@
 """Writes of labor-dispute mediation: the application, what each step records, sessions,
-signatures, extensions of the term, recusal, and the periodic enforcement of the statutory
-term. Each runs in one transaction under the case's process lock, with its trail event and
+signatures, extensions of the term, recusal, a mediator who becomes unavailable, and the
+periodic enforcement of the statutory term. Each runs in one transaction under the case's process lock, with its trail event and
 notifications.
 
 Who is told: the worker's side is the case's applicant and whoever recorded the application
@@ -126,8 +126,11 @@ def _open_task_read(case_id, step):
 
 
 def acts_as_mediator(user, record, task=None):
-    """The assigned mediator, or whoever holds the mediator's task for them (a delegate)."""
-    return user.pk == record.mediator_id or (task is not None and task.owner_id == user.pk)
+    """The assigned mediator, or whoever holds the mediator's task for them (a delegate), while
+    a mediator of the case's organization: one whose role there was taken away no longer acts
+    (within the minute the beat sends the case back to the head, `mediator_unavailable`)."""
+    holds = user.pk == record.mediator_id or (task is not None and task.owner_id == user.pk)
+    return holds and has_role(user, Role.MEDIATOR, record.case.organization)
 
 
 @contextmanager
@@ -359,16 +362,21 @@ def record_assignment(task, values):
     record.mediator = mediator
     record.assigned_at = timezone.now()
     record.save(update_fields=["mediator", "assigned_at"])
+    if record.mediation_outcome == Outcome.AGREEMENT:
+        # In place of a mediator who became unavailable once the agreement was reached
+        # (mediator_unavailable): mediation is over, recusal is no longer asked.
+        title = gettext_lazy(
+            "%(mediator)s is now the mediator of your case %(number)s and takes the agreement on"
+        )
+    else:
+        title = gettext_lazy(
+            "%(mediator)s will mediate your case %(number)s; you may ask for their recusal (回避)"
+        )
     notify(
         event=f"mediation:{case.pk}:assigned:{task.pk}",
         recipients=_worker_side(case),
         verb="mediation_mediator_assigned",
-        title=deferred(
-            gettext_lazy(
-                "%(mediator)s will mediate your case %(number)s; you may ask for their recusal (回避)"
-            ),
-            {"mediator": mediator.display_name, "number": case.number},
-        ),
+        title=deferred(title, {"mediator": mediator.display_name, "number": case.number}),
         case=case,
         data={"mediator": mediator.username},
     )
@@ -610,14 +618,18 @@ def record_signature(*, case_id, user, party, signed_at=None):
                     ]
                 },
             )
-        record.signatures = {
-            **record.signatures,
-            party: {
-                "signed_at": _stamp(when),
-                "recorded_by": user.username,
-                "recorded_at": _stamp(now),
-            },
+        signature = {
+            "signed_at": _stamp(when),
+            "recorded_by": user.username,
+            "recorded_at": _stamp(now),
         }
+        if party == Party.MEDIATOR:
+            # Whose signature it is: the mediator of record now. It stays theirs if another
+            # mediator is assigned before the agreement takes effect (mediator_unavailable).
+            signature["mediator"] = (
+                record.mediator.username if record.mediator_id else user.username
+            )
+        record.signatures = {**record.signatures, party: signature}
         record.save(update_fields=["signatures"])
         trail.append(
             case,
@@ -949,10 +961,68 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
 
 
 def lapse_pending_recusals(case):
-    """A case that ends (expired, withdrawn) leaves no request waiting for a decision."""
+    """A case that ends (expired, withdrawn) leaves no request waiting for a decision, nor does
+    a mediator who steps aside (mediator_unavailable)."""
     Recusal.objects.filter(case=case, status=RecusalStatus.PENDING).update(
         status=RecusalStatus.LAPSED, decided_at=timezone.now()
     )
+
+
+# --- the mediator unavailable ---------------------------------------------------------------
+
+
+def mediator_unavailable(task, *, reason):
+    """The mediator of record can no longer act on the case — their account was switched off
+    (`reason` "account_inactive") or their mediator role taken away ("role_removed") — and
+    `task`, one of the steps named for them, is open in their name: as when a recusal is granted, they step aside and the case goes back to the
+    mediation head, who assigns another mediator with the usual checks (conflict of interest,
+    recusal). Until then the case names no mediator. What was recorded stays: the sessions, an
+    agreement and the signatures given so far. Once assigned, the new mediator takes the case
+    on where it stands (the flow's `resumption` switch after assignment): mediating,
+    collecting the missing signatures, or following up the performance of an agreement in
+    effect. A pending recusal request about the mediator who left lapses.
+
+    Called by the beat (approvals.services.holders, through the flow's
+    `named_holder_unavailable`) in its transaction, under the case's process lock, with `task`
+    read under it, having checked that the mediator still cannot act. Returns whether it acted:
+    not when the task is not the mediator of record's."""
+    from approvals.services import reroute
+
+    case = task.case
+    if case.status != CaseStatus.IN_PROGRESS or task.status not in OPEN_STATUSES:
+        return False
+    record = rules.record_of(case)  # locked: the beat's operation, in its transaction
+    mediator = record.mediator
+    if mediator is None or mediator.pk != task.owner_id:
+        return False
+    step = task.flow_task.name
+    record.mediator = None
+    record.assigned_at = None
+    record.save(update_fields=["mediator", "assigned_at"])
+    lapse_pending_recusals(case)
+    reroute(
+        case_id=case.pk,
+        to_step="assignment",
+        actor=None,
+        action="mediation.mediator_unavailable",
+        comment="",
+        data={"mediator": mediator.username, "reason": reason, "from_step": step},
+    )
+    notify(
+        event=f"mediation:{case.pk}:mediator_unavailable:{task.pk}",
+        recipients=[*_heads(case), *_worker_side(case)],
+        verb="mediation_mediator_unavailable",
+        title=deferred(
+            gettext_lazy(
+                "%(mediator)s can no longer mediate case %(number)s: the mediation head assigns "
+                "another mediator"
+            ),
+            {"mediator": mediator.display_name, "number": case.number},
+        ),
+        case=case,
+        data={"mediator": mediator.username, "reason": reason, "step": step},
+    )
+    return True
 
 
 # --- the statutory term (periodic) --------------------------------------------------------
@@ -1173,9 +1243,11 @@ def _follow_up(case_id, now):
             data={"performance_deadline": record.performance_deadline},
         )
         task = _open_task(case, "performance")
+        mediator = task.owner if task and task.owner_id else record.mediator
         notify(
             event=f"mediation:{case.pk}:performance_due",
-            recipients=[task.owner if task and task.owner_id else record.mediator],
+            # No mediator while the head assigns another (mediator_unavailable): the heads.
+            recipients=[mediator] if mediator else _heads(case),
             verb="mediation_performance_due",
             title=deferred(
                 gettext_lazy(

@@ -1,9 +1,10 @@
 """Tasks whose holder or queue no longer fits go to those who may act on them now (the beat:
 approvals.services.settle_holders), and until then the holder's decision is refused.
 - An account switched off: a queue task it claimed goes back to the queue; a task named for
-  it (a mediator's) goes to the queue the step falls back to when its people may not act, and
-  a later step that names it goes there from the start. The applicant's own step still waits
-  for the applicant.
+  it goes to the queue the step falls back to when its people may not act, unless its process
+  declares a way of its own (a mediator's: the head assigns another mediator,
+  tests/mediation/test_mediator_inactive.py). The applicant's own step still waits for the
+  applicant.
 - A role taken away: the task its former holder claimed goes back to the queue.
 - A union moved under another town: its open tasks go to the new town's officers."""
 
@@ -19,7 +20,7 @@ from notifications.models import Notification
 from organizations.demo import DONGHU, DONGHU_MACHINERY, XISHAN
 from organizations.models import Membership, Organization, Role, User
 from tests.helpers import complete, open_tasks, post, submit
-from tests.mediation.helpers import accept, agree, assign, filed, session, task
+from tests.mediation.helpers import accept, assign, filed, task
 
 pytestmark = pytest.mark.django_db
 
@@ -42,44 +43,51 @@ def _mediation_with(demo, api, mediator):
     return case, held
 
 
-def test_a_mediators_task_goes_to_the_rooms_mediators_when_their_account_is_switched_off(demo, api):
-    case, held = _mediation_with(demo, api, demo.mediator1)
-    _switch_off(demo.mediator1)
+def _in_sequence(demo, api):
+    """A modes_sample case at its sequential step, named for town_aid2 (then county_aid)."""
+    case = submit("modes_sample", demo.worker1)
+    for officer, investigation in zip(
+        (demo.town_aid1, demo.town_aid2), open_tasks(case, "investigation"), strict=True
+    ):
+        assert complete(api(officer), investigation, data={"findings": "a"}).status_code == 200
+    held = {t.owner: t for t in open_tasks(case, "any_one")}
+    assert complete(api(demo.town_aid1), held[demo.town_aid1]).status_code == 200
+    held = {t.owner: t for t in open_tasks(case, "two_of_three")}
+    for officer in (demo.town_aid1, demo.county_aid):
+        assert complete(api(officer), held[officer]).status_code == 200
+    [named] = open_tasks(case, "in_sequence")
+    assert named.owner == demo.town_aid2 and named.candidate_organization is None
+    return case, named
+
+
+def test_a_named_task_goes_to_the_steps_fallback_queue_when_its_account_is_switched_off(demo, api):
+    """A process that declares no way of its own (mediation does: the head assigns another
+    mediator, tests/mediation/test_mediator_inactive.py)."""
+    case, held = _in_sequence(demo, api)
+    _switch_off(demo.town_aid2)
 
     assert settle_holders() == 1
     offered = CaseTask.objects.get(pk=held.pk)
     assert offered.owner is None and offered.status == "NEW"
-    assert (offered.candidate_role, offered.candidate_organization) == (
-        "mediator",
-        case.organization,
-    )
+    town = Organization.objects.get(name=DONGHU)
+    assert (offered.candidate_role, offered.candidate_organization) == ("aid_officer", town)
     event = case.trail.filter(action="task.moved").last()
     assert event.actor is None
     assert event.data == {
-        "from": "mediator1",
+        "from": "town_aid2",
         "reason": "account_inactive",
-        "role": "mediator",
-        "organization": case.organization.name,
+        "role": "aid_officer",
+        "organization": DONGHU,
     }
     told = Notification.objects.filter(case=case, verb="task_created", data__task=held.pk)
-    assert demo.mediator2 in [n.recipient for n in told]
+    assert demo.town_aid1 in [n.recipient for n in told]
     assert trail.verify(case).valid
     assert settle_holders() == 0  # once
 
-    # Another mediator of the room takes the case on and mediates it.
-    other = api(demo.mediator2)
+    # Another aid officer of the town takes it on and decides it.
+    other = api(demo.town_aid1)
     assert post(other, f"/api/v1/tasks/{held.pk}/claim/").status_code == 200
-    assert session(api, demo.mediator2, case).status_code == 201
-    agree(api, demo.mediator2, case, performance_deadline="2030-01-31")
-
-    # The signing step names the mediator of record, whose account is off: it goes to the
-    # room's mediators straight away rather than to them.
-    [signing] = open_tasks(case, "signing")
-    assert signing.owner is None
-    assert (signing.candidate_role, signing.candidate_organization) == (
-        "mediator",
-        case.organization,
-    )
+    assert complete(other, CaseTask.objects.get(pk=held.pk)).status_code == 200
 
 
 def test_a_named_task_held_by_an_active_account_stays_put(demo, api):
@@ -265,3 +273,40 @@ def test_a_task_named_for_someone_is_neither_released_to_a_queue_nor_transferred
     client.force_login(demo.chair1)
     page = client.get(f"/tasks/{review.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'value="transfer"' in page and 'value="release"' in page
+
+
+def test_a_named_task_whose_holder_lost_the_role_goes_to_the_steps_fallback_queue(demo, api):
+    """Named for town_aid2, who is then no longer an aid officer (still active): their
+    decision is refused, and the beat offers the task where the step falls back to."""
+    case, held = _in_sequence(demo, api)
+    Membership.objects.filter(user=demo.town_aid2, role=Role.AID_OFFICER).delete()
+
+    client = api(demo.town_aid2)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    refused = complete(client, held)
+    assert refused.status_code == 403
+    assert "no longer hold the role" in refused.json()["detail"]
+    assert settle_holders() == 1
+    offered = CaseTask.objects.get(pk=held.pk)
+    assert offered.owner is None and offered.status == "NEW"
+    assert offered.candidate_organization == Organization.objects.get(name=DONGHU)
+    event = case.trail.filter(action="task.moved").last()
+    assert (event.data["reason"], event.data["from"]) == ("role_removed", "town_aid2")
+    assert settle_holders() == 0  # once
+    other = api(demo.town_aid1)
+    assert post(other, f"/api/v1/tasks/{held.pk}/claim/").status_code == 200
+    assert complete(other, CaseTask.objects.get(pk=held.pk)).status_code == 200
+
+
+def test_a_named_task_whose_holder_holds_the_role_above_the_case_stays_put(demo, api):
+    """county_aid is an aid officer of the county, above the case's union: theirs to decide."""
+    case, held = _in_sequence(demo, api)
+    Membership.objects.filter(user=demo.town_aid2, role=Role.AID_OFFICER).update(
+        organization=Organization.objects.get(name=XISHAN)  # moved to another town
+    )
+    assert settle_holders() == 1  # town_aid2 no longer holds it over this case
+    assert complete(api(demo.town_aid1), CaseTask.objects.get(pk=held.pk)).status_code == 200
+    [then] = open_tasks(case, "in_sequence")
+    assert then.owner == demo.county_aid
+    assert settle_holders() == 0
+    assert CaseTask.objects.get(pk=then.pk).owner == demo.county_aid
