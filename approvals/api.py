@@ -50,7 +50,10 @@ class TaskSerializer(serializers.Serializer):
     completed_by = UserRefSerializer(allow_null=True)
     on_behalf_of = UserRefSerializer(allow_null=True)
     kind = serializers.CharField()
-    on_hold = serializers.BooleanField()
+    on_hold = serializers.BooleanField(
+        help_text="open and waiting: for the approver it consulted, or (an approver added "
+        "after) for the approval before it"
+    )
     decisions = serializers.SerializerMethodField()
     fields = serializers.SerializerMethodField(method_name="fields_spec")
 
@@ -114,7 +117,7 @@ class TaskSerializer(serializers.Serializer):
             "completed_by": _user_ref(task.completed_by),
             "on_behalf_of": _user_ref(task.on_behalf_of),
             "kind": str(task.kind),
-            "on_hold": bool(task.on_hold),
+            "on_hold": bool(task.on_hold) and task.is_open,
             "decisions": decisions,
             "fields": fields,
         }

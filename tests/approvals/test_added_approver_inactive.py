@@ -169,8 +169,11 @@ def test_an_approver_added_after_and_still_held_is_dropped(demo, api, client):
     assert [t.pk for t in open_tasks(case)] == [approval.pk]
     assert [n.recipient for n in _withdrawn_told(case)] == [demo.town_aid1]
     assert case.trail.get(action="task.approver_withdrawn").data["position"] == "after"
+    # Cancelled, it no longer waits for anything: neither in the API...
+    shown = api(demo.town_aid1).get(f"/api/v1/tasks/{held.pk}/").json()
+    assert (shown["status"], shown["on_hold"]) == ("canceled", False)
 
-    # Its page says it is cancelled — not that it still waits.
+    # ...nor on its page, which says it is cancelled.
     client.force_login(demo.town_aid1)
     page = client.get(f"/tasks/{held.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Cancelled" in page and "waiting for" not in page
