@@ -11,6 +11,16 @@ from viewflow.workflow.status import STATUS
 from core import statements
 
 OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Routing nodes (start and end markers, gateways): not state people act on or wait for, so
+# neither recorded in the trail nor cancelled on their own when a case moves.
+ROUTING_TYPES = (
+    "START",
+    "HUMAN_START",
+    "END",
+    "EXCLUSIVE_GATEWAY",
+    "PARALLEL_GATEWAY",
+    "SWITCH",
+)
 # Offered to a role at an organization (a queue), claimed or not: CaseTask.queued as a filter.
 QUEUED = models.Q(candidate_organization__isnull=False) & ~models.Q(candidate_role="")
 

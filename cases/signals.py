@@ -6,8 +6,7 @@ with the decision and comment, instead."""
 from django.db.models.signals import post_init, post_save
 from viewflow.workflow.models import Task
 
-# Gateways and start/end markers are routing, not state people act on or wait for.
-_SILENT_TYPES = {"START", "HUMAN_START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"}
+from approvals.models import ROUTING_TYPES
 
 
 def remember_status(sender, instance, **kwargs):
@@ -21,7 +20,7 @@ def record_engine_change(sender, instance, created, raw=False, **kwargs):
     instance._trail_status = instance.status
     if getattr(instance, "_trail_handled", False) or before == instance.status:
         return
-    if instance.flow_task_type in _SILENT_TYPES:
+    if instance.flow_task_type in ROUTING_TYPES:
         return
     from .models import Case
     from .trail import append

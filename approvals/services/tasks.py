@@ -30,7 +30,7 @@ from organizations.models import ACTING_ROLES, OFFICER_ROLES, Membership, User
 from organizations.selectors import memberships_of, officer_paths
 
 from .. import selectors
-from ..models import OPEN_STATUSES, CaseTask, TaskKind, Urge
+from ..models import OPEN_STATUSES, ROUTING_TYPES, CaseTask, TaskKind, Urge
 from ..nodes import Supplement
 from ..spec import (
     APPROVE,
@@ -963,7 +963,7 @@ def reroute(*, case_id, to_step, actor, action, comment, data=None, actor_role="
             raise Conflict(_("The case is no longer in progress."), code="case_closed")
         open_tasks = list(
             CaseTask.objects.filter(case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED))
-            .exclude(flow_task_type__in=("START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"))
+            .exclude(flow_task_type__in=ROUTING_TYPES)
             .select_related("owner", "case")
             .order_by("created", "pk")
         )

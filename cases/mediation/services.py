@@ -22,7 +22,7 @@ from viewflow.workflow.models import Process
 from viewflow.workflow.status import STATUS
 
 from approvals.calendar import end_of_day, local_date
-from approvals.models import OPEN_STATUSES, CaseTask
+from approvals.models import OPEN_STATUSES, ROUTING_TYPES, CaseTask
 from approvals.selectors import step_ref
 from approvals.spec import APPROVE, SUBMIT
 from cases import trail
@@ -1096,7 +1096,7 @@ def expire(case_id, now):
         case, record = locked
         open_tasks = list(
             CaseTask.objects.filter(case=case, status__in=(*OPEN_STATUSES, STATUS.SCHEDULED))
-            .exclude(flow_task_type__in=("START", "END", "EXCLUSIVE_GATEWAY", "PARALLEL_GATEWAY"))
+            .exclude(flow_task_type__in=ROUTING_TYPES)
             .select_related("owner", "case")
             .order_by("created", "pk")
         )

@@ -352,3 +352,11 @@ def test_a_mediator_whose_role_was_taken_away_steps_aside_too(demo, api, mediati
     with time_machine.travel(at(2026, 3, 3, 10, 0), tick=False):
         assign(api, demo, case, "mediator2")
     assert task(case, "mediation").owner == demo.mediator2
+
+
+def test_the_resumption_switch_after_assignment_leaves_nothing_in_the_trail(demo, api, mediating):
+    """A gateway is routing, as the If gateways are: no 'task waiting' or 'step done' for it."""
+    case = mediating
+    assert not case.trail.filter(step="resumption").exists()
+    engine = [e.action for e in case.trail.order_by("seq") if e.data.get("engine")]
+    assert engine == []
