@@ -206,10 +206,13 @@ class Approvers:
 @dataclass(frozen=True)
 class Users:
     """Named people, in order: `users(case)` returns them. Each gets a task of their own.
-    `role` is the role they act in (for the trail and escalation)."""
+    `role` is the role they act in (for the trail and escalation), held at the case's
+    organization or above it — or, `role_at_case`, at the case's own organization (a mediator
+    of the case's mediation room): one who no longer holds it there can no longer act."""
 
     users: object
     role: str = ""
+    role_at_case: bool = False
 
     def resolve(self, case):
         return list(self.users(case))

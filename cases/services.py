@@ -1,7 +1,6 @@
 """Writes on cases: submit (start the process), finish, and case numbers."""
 
 import contextvars
-import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,10 +21,11 @@ def allocate_number(prefix, *, year=None):
     """Next number for the prefix and year, e.g. KN-2026-000001. The counter row is locked, so
     concurrent submissions get consecutive, unique numbers; within `numbers_reserved`, the next
     number of the reserved block."""
-    year = year or timezone.localdate().year
     block = _reserved.get()
-    if block is not None and (block.prefix, block.year) == (prefix, year) and block.left:
+    # The whole bulk submission numbers in its block, past midnight on 31 December too.
+    if block is not None and block.prefix == prefix and year in (None, block.year) and block.left:
         return block.take()
+    year = year or timezone.localdate().year
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -47,21 +47,17 @@ class _Block:
     first: int
     last: int
     taken: int = 0
-    committed: int = 0
 
     @property
     def left(self):
         return self.first + self.taken <= self.last
 
-    def take(self):
-        number = self.first + self.taken
-        self.taken += 1
-        # Used only once the transaction taking it commits (not if its savepoint rolls back).
-        transaction.on_commit(functools.partial(self._commit, self.taken))
-        return f"{self.prefix}-{self.year}-{number:06d}"
+    def number(self, n):
+        return f"{self.prefix}-{self.year}-{n:06d}"
 
-    def _commit(self, taken):
-        self.committed = max(self.committed, taken)
+    def take(self):
+        self.taken += 1
+        return self.number(self.first + self.taken - 1)
 
 
 _reserved = contextvars.ContextVar("reserved_case_numbers", default=None)
@@ -98,7 +94,17 @@ def numbers_reserved(prefix, count, *, year=None):
 
 
 def _give_back(block):
-    used_up_to = block.first + block.committed - 1
+    """The block's numbers after the last one a committed case bears (read from the cases, not
+    remembered: whatever the bulk transaction did), while nobody took a number since."""
+    used = (
+        Case.objects.filter(
+            number__gte=block.number(block.first), number__lte=block.number(block.last)
+        )
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    used_up_to = int(used.rsplit("-", 1)[1]) if used else block.first - 1
     if used_up_to == block.last:
         return
     with transaction.atomic():

@@ -342,11 +342,9 @@ def withheld(user, jobs):
     refuse, so that a list offers no download it would refuse: a trail whose case left their
     reach, any other file whose reach is no longer theirs or whose organization left their
     reach. Two queries for the page, whatever its length."""
-    trails = {job.pk: str((job.params or {}).get("case", "")) for job in jobs if _is_trail(job)}
-    cases = {int(case) for case in trails.values() if case.isdigit()}
-    reachable = {
-        str(pk) for pk in cases_in_reach(user).filter(pk__in=cases).values_list("pk", flat=True)
-    }
+    trails = {job.pk: _case_id(job) for job in jobs if _is_trail(job)}
+    cases = {case for case in trails.values() if case is not None}
+    reachable = set(cases_in_reach(user).filter(pk__in=cases).values_list("pk", flat=True))
     named = {_organization_id(job) for job in jobs if job.pk not in trails} - {None}
     organizations = Organization.objects.in_bulk(named)
     refused = {}
@@ -370,6 +368,11 @@ def _reachable(user, organization):
 
 def _is_trail(job):
     return job.kind == ExportJob.Kind.TRAIL
+
+
+def _case_id(job):
+    raw = str((job.params or {}).get("case") or "").strip()
+    return int(raw) if raw.isdigit() else None
 
 
 def _organization_id(job):

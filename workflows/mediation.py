@@ -119,7 +119,7 @@ class MediationFlow(CaseFlow):
     )
     mediation = Step(
         _("Mediate and record the outcome"),
-        approvers=Users(_mediator, role="mediator"),
+        approvers=Users(_mediator, role="mediator", role_at_case=True),
         decisions=(SUBMIT,),
         fields=(
             Field(
@@ -154,7 +154,7 @@ class MediationFlow(CaseFlow):
     )
     signing = Step(
         _("Signatures and seal of the agreement"),
-        approvers=Users(_mediator, role="mediator"),
+        approvers=Users(_mediator, role="mediator", role_at_case=True),
         decisions=(SUBMIT,),
         separation_of_duties=False,
         eligibility=lambda case, user: rules.mediator_problem(case, rules.record_of(case), user),
@@ -168,7 +168,7 @@ class MediationFlow(CaseFlow):
     ).Next(this.performance)
     performance = Step(
         _("Follow up the performance of the agreement"),
-        approvers=Users(_mediator, role="mediator"),
+        approvers=Users(_mediator, role="mediator", role_at_case=True),
         decisions=(SUBMIT,),
         fields=(
             Field("performance", "choice", _("Performance"), choices=tuple(Performance.choices)),

@@ -5,12 +5,13 @@ off, withdraws them from the round as if they had never been added; each is hand
 process lock taken with SKIP LOCKED and checked again there, so overlapping runs act once. Until
 it runs, the holder's decision and other operations are refused (tasks._holder_problem)."""
 
+import functools
 import logging
 import uuid
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, ExpressionWrapper, F, OuterRef
+from django.db.models import CharField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.lookups import StartsWith
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.status import STATUS
@@ -22,7 +23,8 @@ from notifications.services import notify
 from organizations.models import Membership
 
 from ..models import OPEN_STATUSES, QUEUED, CaseTask, TaskKind
-from ..selectors import COUNTING_KINDS
+from ..selectors import COUNTING_KINDS, step_ref
+from ..spec import Users
 from .delegations import locked_for_beat
 from .rounds import fallback_queue, offered_at, recipients_for, round_outcome_after
 from .tasks import _tell_applicant_of_decision
@@ -114,12 +116,39 @@ def _offer_from_inactive(task):
 
 
 def _named_without_role():
-    """Named tasks of an active holder who no longer holds the step's role at the case's
-    organization or above it (a mediator whose role there was taken away)."""
+    """Named tasks of an active holder who no longer holds the step's role over the case: at
+    the case's organization or above it, or at the case's own for a step that asks for it
+    (`Users.role_at_case`: a mediator of the case's room). Only steps of officers: the
+    applicant's own step waits for the applicant."""
+    above, at_case = _named_officer_steps()
     holds = Membership.objects.filter(user=OuterRef("owner"), role=OuterRef("candidate_role"))
     case_path = ExpressionWrapper(OuterRef("case__organization__path"), CharField())
-    holds = holds.filter(StartsWith(case_path, F("organization__path")))
-    return _named().filter(owner__is_active=True).exclude(candidate_role="").filter(~Exists(holds))
+    holds_above = holds.filter(StartsWith(case_path, F("organization__path")))
+    holds_at_case = holds.filter(organization=OuterRef("case__organization"))
+    return (
+        _named()
+        .filter(owner__is_active=True)
+        .filter(
+            (Q(flow_task__in=above) & ~Exists(holds_above))
+            | (Q(flow_task__in=at_case) & ~Exists(holds_at_case))
+        )
+    )
+
+
+@functools.cache
+def _named_officer_steps():
+    """(steps naming people in a role held over the case, those asking for it at the case's
+    own organization) of every registered flow, as stored references; fixed once the apps are
+    loaded."""
+    from workflows.base import registered
+
+    above, at_case = [], []
+    for flow_class in registered().values():
+        for node in flow_class.instance.nodes():
+            approvers = getattr(node, "approvers", None)
+            if isinstance(approvers, Users) and approvers.role and node.officer_operations:
+                (at_case if approvers.role_at_case else above).append(step_ref(node))
+    return tuple(sorted(above)), tuple(sorted(at_case))
 
 
 def _named_tasks_without_role():
@@ -220,8 +249,8 @@ def _round_goes_on(withdrawn):
 
 
 def _tell_of_withdrawal(task, approver, added):
-    """Whoever added the approver, and whoever holds the task they were added to now (a
-    consulting task is back with them)."""
+    """Whoever holds the task they were added to now (a consulting task is back with them), and
+    whoever added them if that is someone else (told only that they were withdrawn)."""
     case = task.case
     original_id = added.task_id if added is not None else task.consult_for_id
     original = (
@@ -230,35 +259,44 @@ def _tell_of_withdrawal(task, approver, added):
         else None
     )
     holder = original.owner if original is not None and original.is_open else None
-    if task.kind == TaskKind.CONSULT:
-        title = gettext_lazy(
-            "%(user)s can no longer act (account switched off): %(title)s (%(number)s) no "
-            "longer waits for their opinion and is back with you"
-        )
-    else:
-        title = gettext_lazy(
-            "%(user)s can no longer act (account switched off) and was withdrawn as an approver "
-            "of %(title)s (%(number)s)"
-        )
-    data = {"reason": ACCOUNT_INACTIVE, "approver": approver.username, "withdrawn_task": task.pk}
-    if holder is not None:
-        data["task"] = original.pk  # where the reader acts
-    notify(
-        event=f"task:{task.pk}:approver_withdrawn",
-        recipients=[added.actor if added is not None else None, holder],
-        verb="approver_withdrawn",
-        title=deferred(
-            title,
-            {
-                "user": approver.display_name,
-                "title": task.flow_task.task_title,
-                "number": case.number,
-            },
-        ),
-        body=str(case.title or ""),
-        case=case,
-        data=data,
+    withdrawn = gettext_lazy(
+        "%(user)s can no longer act (account switched off) and was withdrawn as an approver "
+        "of %(title)s (%(number)s)"
     )
+    back_with_you = gettext_lazy(
+        "%(user)s can no longer act (account switched off): %(title)s (%(number)s) no "
+        "longer waits for their opinion and is back with you"
+    )
+    adder = added.actor if added is not None else None
+    told = []
+    if holder is not None:
+        told.append((holder, back_with_you if task.kind == TaskKind.CONSULT else withdrawn, True))
+    if adder is not None and adder != holder:
+        told.append((adder, withdrawn, False))
+    for recipient, title, acts in told:
+        data = {
+            "reason": ACCOUNT_INACTIVE,
+            "approver": approver.username,
+            "withdrawn_task": task.pk,
+        }
+        if acts:
+            data["task"] = original.pk  # where the reader acts
+        notify(
+            event=f"task:{task.pk}:approver_withdrawn:{recipient.pk}",
+            recipients=[recipient],
+            verb="approver_withdrawn",
+            title=deferred(
+                title,
+                {
+                    "user": approver.display_name,
+                    "title": task.flow_task.task_title,
+                    "number": case.number,
+                },
+            ),
+            body=str(case.title or ""),
+            case=case,
+            data=data,
+        )
 
 
 # --- a role taken away -----------------------------------------------------------------------

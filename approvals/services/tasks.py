@@ -102,10 +102,17 @@ def _holder_problem(task, user):
 
 
 def _holds_over_case(user, task):
-    """A named task's holder holds its step's role at the case's organization or above."""
-    path = task.case.organization.path
+    """A named task's holder holds its step's role at the case's organization or above it (at
+    the case's own, for a step that asks for it: `Users.role_at_case`)."""
+    organization = task.case.organization
+    at_case = getattr(task.flow_task.approvers, "role_at_case", False)
     return any(
-        m.role == task.candidate_role and path.startswith(m.organization.path)
+        m.role == task.candidate_role
+        and (
+            m.organization_id == organization.pk
+            if at_case
+            else organization.path.startswith(m.organization.path)
+        )
         for m in memberships_of(user)
     )
 

@@ -104,16 +104,26 @@ def test_a_consulted_approver_switched_off_gives_the_task_back_to_its_holder(dem
 
 
 def test_a_consulting_task_transferred_meanwhile_goes_back_to_its_new_holder(demo, api):
-    """The officer who consulted them and the one holding the task now are both told."""
+    """The one holding the task now is told it is back with them; the officer who consulted
+    them only that they were withdrawn."""
     case, approval = _claimed_approval(demo, api)
     _add(api, demo, approval, "county_aid", "before")
     moved = post(api(demo.town_aid1), f"/api/v1/tasks/{approval.pk}/transfer/", {"to": "town_aid2"})
     assert moved.status_code == 200
     _switch_off(demo.county_aid)
+    _in_english(demo.town_aid1)
+    _in_english(demo.town_aid2)
 
     assert settle_holders() == 1
-    told = {n.recipient.username for n in _withdrawn_told(case)}
-    assert told == {"town_aid1", "town_aid2"}
+    told = {n.recipient.username: n for n in _withdrawn_told(case)}
+    assert set(told) == {"town_aid1", "town_aid2"}
+    assert told["town_aid2"].title.endswith("is back with you")
+    assert told["town_aid2"].data["task"] == approval.pk
+    assert told["town_aid1"].title == (
+        f"李帮扶 can no longer act (account switched off) and was withdrawn as an approver of "
+        f"Approval ({case.number})"
+    )
+    assert "task" not in told["town_aid1"].data
     assert complete(api(demo.town_aid2), approval, data=AMOUNT).status_code == 200
     case.refresh_from_db()
     assert case.status == "approved"

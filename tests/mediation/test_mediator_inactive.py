@@ -360,3 +360,38 @@ def test_the_resumption_switch_after_assignment_leaves_nothing_in_the_trail(demo
     assert not case.trail.filter(step="resumption").exists()
     engine = [e.action for e in case.trail.order_by("seq") if e.data.get("engine")]
     assert engine == []
+
+
+def test_a_mediator_left_with_the_role_only_above_the_room_steps_aside_too(demo, api, mediating):
+    """Mediating is for the mediators of the case's own room: a mediator of the county is not
+    one of them, so the case goes back to the head rather than wait for ever."""
+    from organizations.demo import COUNTY
+    from organizations.models import Membership, Organization, Role
+
+    case = mediating
+    with time_machine.travel(at(2026, 3, 3, 9, 0), tick=False):
+        Membership.objects.create(
+            user=demo.mediator1,
+            organization=Organization.objects.get(name=COUNTY),
+            role=Role.MEDIATOR,
+        )
+        Membership.objects.filter(
+            user=demo.mediator1, role=Role.MEDIATOR, organization=case.organization
+        ).delete()
+        assert settle_holders() == 1
+        assert settle_holders() == 0
+    assert [t.flow_task.name for t in open_tasks(case)] == ["assignment"]
+    assert case.trail.get(action=UNAVAILABLE).data["reason"] == "role_removed"
+
+
+def test_the_beat_looks_only_at_officers_steps_the_mediators_at_the_room_itself(demo):
+    """The applicant's own step (no officer operations) waits for them whatever roles they
+    hold, so the beat does not read it every minute; the mediator's steps ask for the role at
+    the case's own organization."""
+    above, at_case = holders._named_officer_steps()
+    assert not any(ref.endswith(".supplement") for ref in above + at_case)
+    assert sorted(ref.rsplit(".", 1)[1] for ref in at_case) == [
+        "mediation",
+        "performance",
+        "signing",
+    ]

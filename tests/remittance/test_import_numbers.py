@@ -151,7 +151,7 @@ def test_numbers_left_unused_stay_a_gap_once_others_were_taken(people):
             thread.start()
             thread.join(30)
             assert outside["n"] == "JF-2026-000004"
-            assert allocate_number("JF") == "JF-2026-000001"  # autocommit: used
+            assert allocate_number("JF") == "JF-2026-000001"  # from the block
         # 2 and 3 were never used, but 4 was taken since: they stay a gap.
         assert CaseNumberCounter.objects.get(prefix="JF", year=2026).last == 4
         with numbers_reserved("JF", 2) as block:
@@ -159,3 +159,13 @@ def test_numbers_left_unused_stay_a_gap_once_others_were_taken(people):
         assert block.first == 5
         assert CaseNumberCounter.objects.get(prefix="JF", year=2026).last == 4  # given back
         assert allocate_number("JF") == "JF-2026-000005"
+
+
+def test_a_bulk_submission_numbers_in_its_block_past_new_year(people):
+    """An import running across midnight on 31 December keeps its block (its cases bear the
+    year it started in) instead of taking, and holding, the new year's counter."""
+    from cases.services import allocate_number
+
+    with at(2026, 12, 31, 23, 59), numbers_reserved("JF", 2), at(2027, 1, 1, 0, 1):
+        assert allocate_number("JF") == "JF-2026-000001"
+    assert not CaseNumberCounter.objects.filter(prefix="JF", year=2027).exists()
