@@ -395,3 +395,35 @@ def test_the_beat_looks_only_at_officers_steps_the_mediators_at_the_room_itself(
         "performance",
         "signing",
     ]
+
+
+def test_a_signature_given_before_signatures_named_their_mediator_keeps_its_name(
+    demo, api, signing
+):
+    """The migration names the mediator of record on signatures given before the upgrade, so
+    that the agreement still names mediator1 beside their signature once mediator2 takes over."""
+    import importlib
+
+    from django.apps import apps
+
+    case = signing
+    record = MediationCase.objects.get(case=case)
+    old = {k: v for k, v in record.signatures["mediator"].items() if k != "mediator"}
+    MediationCase.objects.filter(pk=record.pk).update(
+        signatures={**record.signatures, "mediator": old}
+    )
+    migration = importlib.import_module(
+        "cases.mediation.migrations.0005_signatures_name_their_mediator"
+    )
+    migration.name_the_mediator(apps, None)
+    assert MediationCase.objects.get(pk=record.pk).signatures["mediator"] == {
+        **old,
+        "mediator": "mediator1",
+    }
+
+    with time_machine.travel(at(2026, 3, 3, 12, 0), tick=False):
+        _switch_off(demo.mediator1)
+        assert settle_holders() == 1
+        assign(api, demo, case, "mediator2")
+        text = pdf_text(api(demo.worker1).get(f"/api/v1/mediation-cases/{case.pk}/agreement.pdf"))
+    assert "调解员签名（郑调解）" in text and "孙调解" not in text
