@@ -895,6 +895,7 @@ def request_recusal(*, case_id, user, party, reason):
 def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
     """The mediation head grants (the mediator steps aside; the case goes back to assignment)
     or refuses a recusal request."""
+    from approvals.services import reroute
 
     comment = (comment or "").strip()
     with _locked(case_id, user) as (case, record):
@@ -920,9 +921,12 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
         recusal.save()
         data = {"recusal": recusal.pk, "mediator": recusal.mediator.username}
         if recusal.status == RecusalStatus.GRANTED:
-            _back_to_assignment(
-                case,
-                record,
+            record.mediator = None
+            record.assigned_at = None
+            record.save(update_fields=["mediator", "assigned_at"])
+            reroute(
+                case_id=case.pk,
+                to_step="assignment",
                 actor=user,
                 actor_role=Role.MEDIATION_HEAD,
                 action="mediation.recusal_granted",
@@ -956,25 +960,6 @@ def decide_recusal(*, case_id, recusal_id, user, decision, comment=""):
     return recusal
 
 
-def _back_to_assignment(case, record, *, action, data, actor, actor_role="", comment=""):
-    """The mediator steps aside (recused, or no longer able to act): the case names none until
-    the head assigns another at the assignment step."""
-    from approvals.services import reroute
-
-    record.mediator = None
-    record.assigned_at = None
-    record.save(update_fields=["mediator", "assigned_at"])
-    reroute(
-        case_id=case.pk,
-        to_step="assignment",
-        actor=actor,
-        actor_role=actor_role,
-        action=action,
-        comment=comment,
-        data=data,
-    )
-
-
 def lapse_pending_recusals(case):
     """A case that ends (expired, withdrawn) leaves no request waiting for a decision, nor does
     a mediator who steps aside (mediator_unavailable)."""
@@ -1001,6 +986,7 @@ def mediator_unavailable(task, *, reason):
     `named_holder_unavailable`) in its transaction, under the case's process lock, with `task`
     read under it, having checked that the mediator still cannot act. Returns whether it acted:
     not when the task is not the mediator of record's."""
+    from approvals.services import reroute
 
     case = task.case
     if case.status != CaseStatus.IN_PROGRESS or task.status not in OPEN_STATUSES:
@@ -1010,12 +996,16 @@ def mediator_unavailable(task, *, reason):
     if mediator is None or mediator.pk != task.owner_id:
         return False
     step = task.flow_task.name
+    record.mediator = None
+    record.assigned_at = None
+    record.save(update_fields=["mediator", "assigned_at"])
     lapse_pending_recusals(case)
-    _back_to_assignment(
-        case,
-        record,
+    reroute(
+        case_id=case.pk,
+        to_step="assignment",
         actor=None,
         action="mediation.mediator_unavailable",
+        comment="",
         data={"mediator": mediator.username, "reason": reason, "from_step": step},
     )
     notify(
